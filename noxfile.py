@@ -1,0 +1,141 @@
+"""Every build and check of ctao-sat is a nox session.
+
+Sessions are a few lines each: the logic lives in `sat` and in the artifact folders.
+The pins come from sat/pins.toml through `sat.stack` (imported from the source tree:
+it needs only the standard library).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from sat import stack  # noqa: E402
+
+BUILD = ROOT / "build"
+PYTHONS = ["3.11", "3.12", "3.13"]
+DEFAULT_PYTHON = stack.release()["python_default"]
+SHARED_DATA = ROOT.parent / "shared" / "gammapy-data"
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "tests"]
+nox.options.error_on_missing_interpreters = True
+
+
+def _expose_pyenv_interpreters():
+    # pyenv installs 3.11-3.13 but puts only one on PATH; nox needs all of them.
+    versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"), "versions")
+    if "PYENV_VERSION" in os.environ or not versions.is_dir():
+        return
+    found = []
+    for python in [DEFAULT_PYTHON, *PYTHONS]:
+        matches = sorted(versions.glob(f"{python}.*"))
+        if matches and matches[-1].name not in found:
+            found.append(matches[-1].name)
+    if found:
+        os.environ["PYENV_VERSION"] = ":".join(found)
+
+
+_expose_pyenv_interpreters()
+if "GAMMAPY_DATA" not in os.environ and SHARED_DATA.is_dir():
+    os.environ["GAMMAPY_DATA"] = str(SHARED_DATA)
+
+
+def constraints_file() -> Path:
+    """Write the pip constraints of the release (derived from the pins)."""
+    path = BUILD / "constraints.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(stack.constraints_txt())
+    return path
+
+
+def install_release(session, extras="test"):
+    """Install sat and the exact release pins into the session."""
+    session.install("-c", str(constraints_file()), "-e", f".[{extras}]")
+
+
+@nox.session(venv_backend="none")
+def pins(session):
+    """Regenerate the files derived from sat/pins.toml."""
+    (ROOT / "environment.yml").write_text(stack.environment_yml())
+    session.log(f"wrote environment.yml and {constraints_file()}")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def lint(session):
+    """Ruff lint and format check (line length 88, numpy docstrings)."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+def _pytest(session, *extra):
+    install_release(session)
+    report = BUILD / "test-reports"
+    report.mkdir(parents=True, exist_ok=True)
+    name = session.name.replace("-", "_")
+    session.run(
+        "pytest",
+        f"--junitxml={report / f'junit-{name}.xml'}",
+        *extra,
+        *session.posargs,
+        env={"COVERAGE_FILE": str(BUILD / f".coverage.{name}")},
+    )
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def tests(session):
+    """The test suite on the reference Python, with the coverage gate on sat/."""
+    _pytest(
+        session,
+        "--cov=sat",
+        f"--cov-report=xml:{BUILD / 'coverage.xml'}",
+        "--cov-report=term",
+        "--cov-fail-under=90",
+    )
+
+
+def _matrix(session):
+    """The test suite on one interpreter of the supported matrix."""
+    _pytest(session)
+
+
+for _python in PYTHONS:  # tests-3.11, tests-3.12, tests-3.13
+    nox.session(python=_python, name=f"tests-{_python}")(_matrix)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def canary(session):
+    """Install the newest upstream stack WITHOUT our pins and report what breaks."""
+    session.install("pip")
+    components = [p.name for p in stack.load_pins() if p.component]
+    session.install("--upgrade", *components, "pytest", "pytest-requirements", "uv")
+    session.install("--no-deps", "-e", ".")
+    session.run(
+        "python",
+        "-m",
+        "sat.canary",
+        "--output",
+        str(BUILD / "canary"),
+        *session.posargs,
+    )
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def usecases(session):
+    """The main job until `release` exists: pinned env, doctor, every use case."""
+    install_release(session)
+    session.run("ctao-sat", "doctor")
+    session.run("ctao-sat", "run", "--all", "--output", str(BUILD / "usecases"))
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def bench(session):
+    """Benchmarks: CLI start-up vs gammapy, use-case wall time and memory."""
+    install_release(session)
+    session.run("python", "benchmarks/run.py", "--output", str(BUILD / "bench"))

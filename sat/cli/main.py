@@ -1,0 +1,45 @@
+"""The ``ctao-sat`` click group with lazily imported subcommands."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from sat import __version__
+from sat.errors import SatError
+
+# name -> "module:attribute"; modules are imported only when the command is used.
+COMMANDS = {
+    "doctor": "sat.cli.stack:doctor",
+    "info": "sat.cli.stack:info",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when it is invoked.
+
+    It also turns `SatError` into a one-line error and a non-zero exit.
+    """
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SatError as error:
+            click.secho(f"Error: {error}", err=True, fg="red")
+            ctx.exit(error.exit_code)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="ctao-sat")
+def main():
+    """ctao-sat: the CTAO Science Analysis Tools distribution, built on Gammapy."""

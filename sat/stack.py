@@ -1,0 +1,152 @@
+"""The release manifest: the pinned SAT stack and how to check an environment.
+
+`sat/pins.toml` is the single source of truth for every version of the release.
+This module reads it and derives everything else from it: the pip constraints
+nox installs with, ``environment.yml`` and the expectations of ``ctao-sat doctor``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata, resources
+
+__all__ = [
+    "Pin",
+    "canonical_name",
+    "compare_installed",
+    "constraints_txt",
+    "environment_yml",
+    "installed_version",
+    "load_pins",
+    "release",
+    "release_version",
+]
+
+PINS_FILE = "pins.toml"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One exactly pinned distribution of the release.
+
+    Attributes
+    ----------
+    name : str
+        Distribution name on PyPI (canonical form).
+    version : str
+        Exact version of the release.
+    component : bool
+        True for a SAT stack component (has a smoke check in ``sat.doctor``),
+        False for a run-time dependency.
+    conda : str
+        Package name on conda-forge.
+    import_name : str or None
+        Top-level module, for components.
+    summary : str
+        What the component does in the stack.
+    """
+
+    name: str
+    version: str
+    component: bool
+    conda: str
+    import_name: str | None = None
+    summary: str = ""
+
+    @property
+    def requirement(self) -> str:
+        """The pip requirement string, e.g. ``gammapy==2.1``."""
+        return f"{self.name}=={self.version}"
+
+
+def canonical_name(name: str) -> str:
+    """Normalise a distribution name as PEP 503 does (``Foo_Bar`` -> ``foo-bar``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@cache
+def _manifest() -> dict:
+    text = resources.files("sat").joinpath(PINS_FILE).read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def release() -> dict:
+    """Return the ``[release]`` table of the manifest (version, Python range)."""
+    return dict(_manifest()["release"])
+
+
+def release_version() -> str:
+    """Return the CalVer version of this release, e.g. ``2026.11.0``."""
+    return _manifest()["release"]["version"]
+
+
+@cache
+def load_pins() -> tuple[Pin, ...]:
+    """Return every pin of the release: components first, then dependencies."""
+    manifest = _manifest()
+    conda_names = manifest.get("conda-names", {})
+    pins = [
+        Pin(
+            name=canonical_name(name),
+            version=entry["version"],
+            component=True,
+            conda=entry.get("conda", name),
+            import_name=entry.get("import", name.replace("-", "_")),
+            summary=entry.get("summary", ""),
+        )
+        for name, entry in manifest["components"].items()
+    ]
+    pins += [
+        Pin(
+            name=canonical_name(name),
+            version=version,
+            component=False,
+            conda=conda_names.get(name, name),
+        )
+        for name, version in manifest["dependencies"].items()
+    ]
+    return tuple(pins)
+
+
+def constraints_txt() -> str:
+    """Render the pins as a pip/uv constraints file."""
+    lines = [f"# Generated from sat/{PINS_FILE} by sat.stack: do not edit."]
+    lines += [pin.requirement for pin in sorted(load_pins(), key=lambda p: p.name)]
+    return "\n".join(lines) + "\n"
+
+
+def environment_yml() -> str:
+    """Render the release's conda environment (conda-forge names, exact pins)."""
+    python = release()["python_default"]
+    lines = [
+        f"# Generated from sat/{PINS_FILE} by sat.stack: do not edit.",
+        "# Regenerate with: nox -s pins",
+        f"name: ctao-sat-{release_version()}",
+        "channels:",
+        "  - conda-forge",
+        "dependencies:",
+        f"  - python ={python}",
+    ]
+    lines += [
+        f"  - {pin.conda} =={pin.version}"
+        for pin in sorted(load_pins(), key=lambda p: p.conda)
+    ]
+    # `sat` itself from this checkout (the conda package ctao-sat carries it too).
+    lines += ["  - pip", "  - pip:", "      - -e ."]
+    return "\n".join(lines) + "\n"
+
+
+def installed_version(name: str) -> str | None:
+    """Return the installed version of distribution ``name``, or None."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def compare_installed() -> list[tuple[Pin, str | None]]:
+    """Pair every pin with the version installed in this environment."""
+    return [(pin, installed_version(pin.name)) for pin in load_pins()]

@@ -1,0 +1,66 @@
+"""The release pins: one source of truth, derived files agree, and they are proven."""
+
+import tomllib
+
+import pytest
+from packaging.requirements import Requirement
+
+from sat import doctor, stack
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.verifies_requirement("C-SAT-0030")
+
+
+def test_every_component_has_a_smoke_check():
+    components = {pin.name for pin in stack.load_pins() if pin.component}
+    assert components == set(doctor.SMOKE_CHECKS)
+
+
+def test_pins_are_exact_and_unique():
+    pins = stack.load_pins()
+    names = [pin.name for pin in pins]
+    assert len(names) == len(set(names))
+    for pin in pins:
+        assert Requirement(pin.requirement).specifier.__str__() == f"=={pin.version}"
+
+
+def test_environment_yml_is_generated_from_the_pins():
+    committed = (REPO / "environment.yml").read_text()
+    assert committed == stack.environment_yml(), "run: nox -s pins"
+
+
+def test_pyproject_ranges_admit_every_pin():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = {pin.name: pin.version for pin in stack.load_pins()}
+    for line in project["dependencies"]:
+        requirement = Requirement(line)
+        name = stack.canonical_name(requirement.name)
+        assert name in pins, f"{name} is a dependency of sat but not pinned"
+        assert requirement.specifier.contains(pins[name]), (
+            f"pyproject range {requirement} excludes the pin {pins[name]}"
+        )
+
+
+def test_version_is_the_release_version():
+    import sat
+
+    assert sat.__version__ == stack.release()["version"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == stack.release()["python"]
+
+
+@pytest.mark.verifies_requirement("C-SAT-0010")
+def test_this_environment_is_exactly_the_release():
+    # nox builds the test environment from the pins: every pin must be honoured.
+    wrong = [
+        f"{pin.name}: {found} != {pin.version}"
+        for pin, found in stack.compare_installed()
+        if found != pin.version
+    ]
+    assert wrong == []
+
+
+def test_constraints_cover_every_pin():
+    lines = stack.constraints_txt().splitlines()
+    assert lines[0].startswith("# Generated")
+    assert sorted(lines[1:]) == sorted(p.requirement for p in stack.load_pins())
