@@ -28,20 +28,22 @@ nox.options.error_on_missing_interpreters = True
 
 
 def _expose_pyenv_interpreters():
-    # pyenv installs 3.11-3.13 but puts only one on PATH; nox needs all of them.
+    # pyenv installs 3.11-3.13 but puts only one on PATH (its shims even set
+    # PYENV_VERSION to that one for child processes); nox needs all of them.
     versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"), "versions")
-    if "PYENV_VERSION" in os.environ or not versions.is_dir():
+    if not versions.is_dir():
         return
-    found = []
+    active = [v for v in os.environ.get("PYENV_VERSION", "").split(":") if v]
     for python in [DEFAULT_PYTHON, *PYTHONS]:
         matches = sorted(versions.glob(f"{python}.*"))
-        if matches and matches[-1].name not in found:
-            found.append(matches[-1].name)
-    if found:
-        os.environ["PYENV_VERSION"] = ":".join(found)
+        if matches and not any(v.startswith(f"{python}.") for v in active):
+            active.append(matches[-1].name)
+    os.environ["PYENV_VERSION"] = ":".join(active)
 
 
 _expose_pyenv_interpreters()
+# Interpreters come from the machine, never from a download at session time.
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 if "GAMMAPY_DATA" not in os.environ and SHARED_DATA.is_dir():
     os.environ["GAMMAPY_DATA"] = str(SHARED_DATA)
 

@@ -34,8 +34,16 @@ def _doctor() -> dict:
 def _tests(output: Path, pytest_args: list[str]) -> dict:
     junit = output / "junit-canary.xml"
     subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         f"--junitxml={junit}", *pytest_args],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            *pytest_args,
+        ],
         capture_output=True,
         text=True,
     )
@@ -46,7 +54,9 @@ def _tests(output: Path, pytest_args: list[str]) -> dict:
     total = 0
     for case in root.iter("testcase"):
         total += 1
-        problem = case.find("failure") or case.find("error")
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
         if problem is not None:
             message = (problem.get("message") or "").splitlines()
             failed.append(

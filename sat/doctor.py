@@ -11,13 +11,13 @@ import importlib
 import io
 import os
 import platform
-import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sat.stack import Pin, compare_installed, release
 
-__all__ = ["Check", "SMOKE_CHECKS", "run_checks"]
+__all__ = ["SMOKE_CHECKS", "Check", "run_checks"]
 
 PASS, FAIL, WARN = "PASS", "FAIL", "WARN"
 
@@ -44,6 +44,7 @@ class Check:
     fix: str = ""
 
     def to_dict(self) -> dict:
+        """Return the check as a JSON-ready dict."""
         return asdict(self)
 
 
@@ -59,6 +60,7 @@ def _smoke_gammapy() -> str:
     dataset = SpectrumDataset.create(geom=geom)
     dataset.exposure.quantity = 1e10 * dataset.exposure.unit
     dataset.background.data += 5.0
+    dataset.mask_safe.data[...] = True  # `create` starts with every bin masked
     truth = PowerLawSpectralModel(index=2.5, amplitude="1e-10 cm-2 s-1 TeV-1")
     dataset.models = [SkyModel(spectral_model=truth, name="smoke")]
     dataset.fake(random_state=42)
@@ -67,7 +69,9 @@ def _smoke_gammapy() -> str:
     index, error = truth.index.value, truth.index.error
     if not result.success or abs(index - 2.5) > 5 * error:
         raise RuntimeError(f"fit did not recover index 2.5: {index:.3f} ± {error:.3f}")
-    return f"simulated and fitted a spectrum: index {index:.2f} ± {error:.2f} (true 2.5)"
+    return (
+        f"simulated and fitted a spectrum: index {index:.2f} ± {error:.2f} (true 2.5)"
+    )
 
 
 def _smoke_pint() -> str:
@@ -223,7 +227,9 @@ def _check_python() -> Check:
 
 def _check_component(pin: Pin, installed: str | None) -> Check:
     if installed is None:
-        return Check(pin.name, FAIL, f"not installed, expected {pin.version}", _fix_for(pin))
+        return Check(
+            pin.name, FAIL, f"not installed, expected {pin.version}", _fix_for(pin)
+        )
     if installed != pin.version:
         return Check(
             pin.name,
@@ -236,9 +242,13 @@ def _check_component(pin: Pin, installed: str | None) -> Check:
         detail = SMOKE_CHECKS[pin.name]()
     except Exception as error:  # a broken component must be reported, not raised
         message = " ".join(f"{type(error).__name__}: {error}".split())
-        return Check(pin.name, FAIL, f"{installed} installed but broken: {message}",
-                     "reinstall the release environment from environment.yml or "
-                     "the pip constraints (nox -s pins)")
+        return Check(
+            pin.name,
+            FAIL,
+            f"{installed} installed but broken: {message}",
+            "reinstall the release environment from environment.yml or "
+            "the pip constraints (nox -s pins)",
+        )
     return Check(pin.name, PASS, f"{installed}: {detail}")
 
 
@@ -284,6 +294,8 @@ def run_checks() -> list[Check]:
     """
     # Smoke checks must never try to reach the network or a display.
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # gammapy 2.1's docstrings raise SyntaxWarnings on first compile: not our news.
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
     from sat import offline
 
     offline.configure()
@@ -293,8 +305,3 @@ def run_checks() -> list[Check]:
     checks.append(_check_dependencies([(p, v) for p, v in pairs if not p.component]))
     checks.append(_check_gammapy_data())
     return checks
-
-
-def interpreter() -> str:
-    """Describe the running interpreter (for reports)."""
-    return f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})"

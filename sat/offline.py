@@ -8,6 +8,7 @@ otherwise download is staged locally.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 __all__ = ["configure", "de421_path", "status"]
@@ -26,7 +27,10 @@ def configure() -> None:
 def de421_path() -> Path | None:
     """Return the JPL DE421 ephemeris shipped by ``skyfield-data``, if installed."""
     try:
-        from skyfield_data import get_skyfield_data_path
+        with warnings.catch_warnings():
+            # It warns that its Earth-orientation table expired; we use only DE421.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            from skyfield_data import get_skyfield_data_path
     except ImportError:
         return None
     path = Path(get_skyfield_data_path()) / "de421.bsp"

@@ -21,7 +21,8 @@ def pytest_configure(config):
     if not data or not Path(data, "hess-dl3-dr1", "obs-index.fits.gz").is_file():
         raise pytest.UsageError(
             f"GAMMAPY_DATA={data!r} does not hold the shared test data "
-            "(hess-dl3-dr1/obs-index.fits.gz): export GAMMAPY_DATA=../shared/gammapy-data"
+            "(hess-dl3-dr1/obs-index.fits.gz): "
+            "export GAMMAPY_DATA=../shared/gammapy-data"
         )
     os.environ.setdefault("MPLBACKEND", "Agg")
 

@@ -22,7 +22,8 @@ def test_version():
 def test_help_does_not_import_the_scientific_stack():
     code = (
         "import sys; from sat.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "try:\n    main(['--help'], prog_name='ctao-sat')\n"
+        "except SystemExit:\n    pass\n"
         "heavy = {'gammapy', 'astropy', 'numpy', 'pint', 'naima', 'yaml'}\n"
         "print(sorted(heavy & set(sys.modules)))"
     )

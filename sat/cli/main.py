@@ -23,15 +23,18 @@ class LazyGroup(click.Group):
     """
 
     def list_commands(self, ctx):
+        """List every registered subcommand, without importing any."""
         return sorted(COMMANDS)
 
     def get_command(self, ctx, name):
+        """Import the module of subcommand ``name`` and return the command."""
         if name not in COMMANDS:
             return None
         module, attribute = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attribute)
 
     def invoke(self, ctx):
+        """Run the command; a `SatError` becomes one line and its exit code."""
         try:
             return super().invoke(ctx)
         except SatError as error:

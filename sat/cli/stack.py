@@ -48,8 +48,9 @@ def info(as_json):
     for row in components:
         mark = "" if row["ok"] else "  <- differs"
         installed = row["installed"] or "missing"
-        name = row["name"] + ("" if row["component"] else "")
-        click.echo(f"{name:<{width}}  {row['expected']:<22}  {installed:<22}{mark}")
+        click.echo(
+            f"{row['name']:<{width}}  {row['expected']:<22}  {installed:<22}{mark}"
+        )
     click.echo("")
     click.echo("Offline readiness")
     for item, state in report["offline"].items():
