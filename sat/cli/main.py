@@ -13,6 +13,7 @@ from sat.errors import SatError
 COMMANDS = {
     "doctor": "sat.cli.stack:doctor",
     "info": "sat.cli.stack:info",
+    "run": "sat.cli.run:run",
 }
 
 

@@ -1,0 +1,80 @@
+"""``ctao-sat run``: run a science use case."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+def _print_summary(result: dict, output: Path) -> None:
+    click.echo(f"{result['usecase']} ({result['usecase_id']}): results in {output}")
+    for line in result["summary"]:
+        click.echo(f"  {line}")
+    for check in result["validation"]:
+        click.echo(
+            f"  {check['verdict']}  {check.get('fit', '')} {check['quantity']}: "
+            f"{check['measured']:.4g} vs {check['value']:.4g} ± {check['error']:.2g} "
+            f"({check['deviation_sigma']} sigma, tolerance {check['n_sigma']})"
+        )
+
+
+@click.command()
+@click.argument("usecase", required=False)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    help="YAML config (see --print-config for the keys and defaults).",
+)
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(file_okay=False),
+    help="Output folder [default: results/USECASE].",
+)
+@click.option("--print-config", is_flag=True, help="Print the config and exit.")
+@click.option("--list", "list_", is_flag=True, help="List the use cases.")
+@click.option("--all", "all_", is_flag=True, help="Run every use case.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def run(usecase, config, output, print_config, list_, all_, quiet):
+    """Run a science use case (USECASE) and validate its results.
+
+    Products and result.json are written to --output, atomically. Exits 1 when
+    the validation against the published reference fails.
+    """
+    from sat.errors import SatError
+    from sat.usecases.config import dump_config, load_config
+    from sat.usecases.registry import get_usecase, usecases
+    from sat.usecases.runner import run_usecase
+
+    if list_:
+        for name, case in usecases().items():
+            click.echo(f"{name:<16} {case.usecase_id:<16} {case.summary}")
+        return
+    if all_:
+        root = Path(output or "results")
+        failures = []
+        for name in usecases():
+            try:
+                result = run_usecase(name, None, root / name, quiet=quiet)
+                _print_summary(result, root / name)
+            except SatError as error:
+                click.secho(f"Error: {error}", err=True, fg="red")
+                failures.append(name)
+        if failures:
+            click.echo(
+                f"{len(failures)} use case(s) failed: {', '.join(failures)}", err=True
+            )
+            sys.exit(1)
+        return
+    if not usecase:
+        raise click.UsageError("give a USECASE, --list or --all")
+    case = get_usecase(usecase)
+    if print_config:
+        click.echo(dump_config(load_config(case.Config, config)), nl=False)
+        return
+    destination = Path(output or Path("results") / usecase)
+    result = run_usecase(usecase, config, destination, quiet=quiet)
+    _print_summary(result, destination)

@@ -1,0 +1,129 @@
+"""Selecting DL3 observations from a data store, with errors a user can act on."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+from sat.errors import DataError
+
+__all__ = [
+    "observation_files",
+    "open_store",
+    "reading",
+    "select_observations",
+    "target_position",
+]
+
+_TARGET_COLUMNS = ("TARGET_NAME", "TARGET_TAG", "OBJECT")
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[\s_\-()]+", "", str(name)).lower()
+
+
+@contextmanager
+def reading(path):
+    """Turn a failure to read ``path`` (corrupt, truncated) into a `DataError`."""
+    try:
+        yield
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        raise DataError(f"cannot read {path}: {message}") from None
+
+
+def open_store(folder: Path):
+    """Open the GADF data store in ``folder`` (its obs-index and hdu-index)."""
+    from gammapy.data import DataStore
+
+    folder = Path(folder)
+    with reading(folder / "obs-index.fits.gz"):
+        return DataStore.from_dir(folder)
+
+
+def _targets(table) -> list[str]:
+    column = "TARGET_NAME" if "TARGET_NAME" in table.colnames else "OBJECT"
+    return sorted({str(name) for name in table[column]})
+
+
+def select_observations(store, target: str | None = None, obs_ids=None):
+    """Select observations by target name and/or observation ids.
+
+    Parameters
+    ----------
+    store : `gammapy.data.DataStore`
+        Where the observations are.
+    target : str, optional
+        Target name, matched without case, spaces or dashes against the
+        TARGET_NAME, TARGET_TAG and OBJECT columns of the obs-index.
+    obs_ids : list of int, optional
+        Observation ids (with ``target``: those of the target among them).
+
+    Returns
+    -------
+    `gammapy.data.Observations`
+        The selected observations, in obs-index order.
+
+    Raises
+    ------
+    DataError
+        No observation matches (the message lists the targets there are), an id
+        is not in the store, or a file cannot be read (named).
+    """
+    table = store.obs_table
+    ids = [int(i) for i in table["OBS_ID"]]
+    selected = ids
+    if obs_ids:
+        missing = sorted(set(obs_ids) - set(ids))
+        if missing:
+            raise DataError(
+                f"observation ids {missing} are not in {store.hdu_table.base_dir}"
+            )
+        selected = [i for i in ids if i in set(obs_ids)]
+    if target:
+        wanted = _normalise(target)
+        matches = {
+            int(row["OBS_ID"])
+            for row in table
+            for column in _TARGET_COLUMNS
+            if column in table.colnames and _normalise(row[column]) == wanted
+        }
+        selected = [i for i in selected if i in matches]
+    if not selected:
+        raise DataError(
+            f"no observation matches target={target!r} obs_ids={obs_ids}; "
+            f"targets there: {', '.join(_targets(table))}"
+        )
+    observations = []
+    from gammapy.data import Observations
+
+    # Files are read lazily by the makers; `reading` names them when they fail.
+    return Observations([store.obs(obs_id) for obs_id in selected])
+
+
+def target_position(store, target: str):
+    """Return the sky position of ``target`` from the obs-index (RA_OBJ, DEC_OBJ)."""
+    from astropy.coordinates import SkyCoord
+
+    table = store.obs_table
+    wanted = _normalise(target)
+    for row in table:
+        if any(
+            column in table.colnames and _normalise(row[column]) == wanted
+            for column in _TARGET_COLUMNS
+        ):
+            return SkyCoord(row["RA_OBJ"], row["DEC_OBJ"], unit="deg", frame="icrs")
+    raise DataError(
+        f"target {target!r} is not in the obs-index; targets there: "
+        f"{', '.join(_targets(table))}"
+    )
+
+
+def observation_files(store, obs_id: int) -> list[Path]:
+    """Return the files holding observation ``obs_id`` (events, GTI and IRFs)."""
+    table = store.hdu_table
+    rows = table[table["OBS_ID"] == obs_id]
+    return sorted(
+        {Path(table.base_dir) / row["FILE_DIR"] / row["FILE_NAME"] for row in rows}
+    )

@@ -1,0 +1,1 @@
+"""CTAO science use cases: one module each, found by `sat.usecases.registry`."""

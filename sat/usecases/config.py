@@ -1,0 +1,84 @@
+"""Loading use-case configs from YAML, with errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from sat.errors import ConfigError
+
+__all__ = ["dump_config", "load_config"]
+
+
+def _allowed_keys(model: type[BaseModel], location: tuple) -> list[str]:
+    # Walk the nested models along the error location to list the allowed keys.
+    for key in location[:-1]:
+        field = model.model_fields.get(key) if isinstance(key, str) else None
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _explain(model: type[BaseModel], error: ValidationError, origin: str) -> str:
+    messages = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "extra_forbidden":
+            allowed = ", ".join(_allowed_keys(model, problem["loc"]))
+            messages.append(f"unknown key {key!r} (allowed: {allowed})")
+        else:
+            messages.append(
+                f"key {key!r}: {problem['msg']} (got {problem.get('input')!r})"
+            )
+    return f"invalid config {origin}: " + "; ".join(messages)
+
+
+def load_config(model: type[BaseModel], source=None) -> BaseModel:
+    """Validate a config against ``model``.
+
+    Parameters
+    ----------
+    model : type of `UseCaseConfig`
+        The use case's config class.
+    source : None, dict, str or Path
+        None for the defaults, a dict of overrides, or a YAML file.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file and every bad key, with the allowed keys.
+    """
+    import yaml
+
+    origin = "(defaults)"
+    if source is None:
+        values = {}
+    elif isinstance(source, dict):
+        values, origin = source, "(overrides)"
+    else:
+        path = Path(source)
+        origin = str(path)
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as error:
+            raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            where = getattr(error, "problem_mark", None)
+            line = f" line {where.line + 1}" if where else ""
+            raise ConfigError(f"config {path}{line} is not valid YAML") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"config {path} must be a mapping of keys to values")
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError(_explain(model, error, origin)) from None
+
+
+def dump_config(config: BaseModel) -> str:
+    """Render a config as YAML (the format ``--config`` reads)."""
+    import yaml
+
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
