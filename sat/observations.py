@@ -95,7 +95,6 @@ def select_observations(store, target: str | None = None, obs_ids=None):
             f"no observation matches target={target!r} obs_ids={obs_ids}; "
             f"targets there: {', '.join(_targets(table))}"
         )
-    observations = []
     from gammapy.data import Observations
 
     # Files are read lazily by the makers; `reading` names them when they fail.

@@ -56,5 +56,5 @@ def record(config: dict, inputs: list[Path], started: datetime, wall_s: float) -
 
 
 def now() -> datetime:
-    """The current time in UTC."""
+    """Return the current time in UTC."""
     return datetime.now(UTC)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from pydantic import Field
+
 from sat.usecases.base import (
     Outcome,
     RunContext,
@@ -45,13 +47,13 @@ WHY = (
 class JointCrabConfig(UseCaseConfig):
     """Configuration of the joint-Crab fit."""
 
-    instruments: list[str] = list(INSTRUMENTS)
+    instruments: list[str] = Field(default_factory=lambda: list(INSTRUMENTS))
     reference_energy_tev: float = 1.0
     individual_fits: bool = True
 
 
 def references(name: str) -> list[Reference]:
-    """The Table 2 row of ``name`` as references in Gammapy's conventions.
+    """Return the Table 2 row of ``name`` as references in Gammapy's conventions.
 
     The paper's beta uses log10; Gammapy's `LogParabolaSpectralModel` uses the
     natural log, so the paper's beta and its error are divided by ln(10).
@@ -86,9 +88,7 @@ class JointCrab(UseCase):
 
     name = "joint-crab"
     usecase_id = "SUSS-UC-SAT-040"
-    summary = (
-        "Joint log-parabola fit of the Fermi-LAT, MAGIC, VERITAS, FACT, H.E.S.S. Crab"
-    )
+    summary = "Joint log-parabola fit of the Crab seen by five instruments"
     Config = JointCrabConfig
     datasets = ("joint-crab",)
 

@@ -1,5 +1,7 @@
-"""Run a use case: check data, run it in a scratch folder, write result.json, move
-the folder into place atomically, and fail when its validation fails.
+"""Run a use case and write its result atomically.
+
+Check the data, run in a scratch folder, write result.json, move the folder into
+place atomically, and fail when the validation fails.
 """
 
 from __future__ import annotations
