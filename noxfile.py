@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
@@ -114,9 +116,12 @@ for _python in PYTHONS:  # tests-3.11, tests-3.12, tests-3.13
 @nox.session(python=DEFAULT_PYTHON)
 def canary(session):
     """Install the newest upstream stack WITHOUT our pins and report what breaks."""
-    session.install("pip")
-    components = [p.name for p in stack.load_pins() if p.component]
-    session.install("--upgrade", *components, "pytest", "pytest-requirements", "uv")
+    # Every distribution sat needs, by name only: no pins, no ranges.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = [Requirement(line).name for line in project["dependencies"]]
+    names += [p.name for p in stack.load_pins() if p.component]
+    session.install("--upgrade", *sorted(set(names)), "pytest", "pytest-requirements")
+    session.install("uv")
     session.install("--no-deps", "-e", ".")
     session.run(
         "python",
