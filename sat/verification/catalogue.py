@@ -11,6 +11,9 @@ __all__ = ["MARKERS", "Catalogue", "load_catalogue", "unknown_ids"]
 # pytest-requirements marker name -> catalogue section it must name an id of.
 MARKERS = {"verifies_requirement": "requirements", "verifies_usecase": "usecases"}
 METHODS = {"test", "analysis", "inspection", "demonstration"}
+# Gates of `nox -s verify` that can stand as the evidence of a requirement.
+EVIDENCE = {"usecases", "benchmarks"}
+STATUSES = {"not yet verified"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ def load_catalogue() -> Catalogue:
     for entry in sections["requirements"].values():
         if entry["method"] not in METHODS:
             raise ValueError(f"{entry['id']}: unknown method {entry['method']!r}")
+        if entry.get("evidence", "usecases") not in EVIDENCE:
+            raise ValueError(f"{entry['id']}: unknown evidence {entry['evidence']!r}")
+        if entry.get("status", "not yet verified") not in STATUSES:
+            raise ValueError(f"{entry['id']}: unknown status {entry['status']!r}")
     return Catalogue(**sections)
 
 
