@@ -71,6 +71,13 @@ def pins(session):
 
 
 @nox.session(python=DEFAULT_PYTHON)
+def data_manifest(session):
+    """Regenerate sat/data/manifest.json (sizes, SHA-256) from GAMMAPY_DATA."""
+    session.install("pyyaml")
+    session.run("python", "-m", "sat.data.manifest", "--write", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
 def lint(session):
     """Ruff lint and format check (line length 88, numpy docstrings)."""
     session.install("ruff")

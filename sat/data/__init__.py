@@ -1,5 +1,28 @@
-"""Datasets: where they live (``GAMMAPY_DATA``), what they hold, how to get them."""
+"""Datasets: where they live (``GAMMAPY_DATA``), what they hold, how to get them.
 
-from sat.data.registry import Dataset, datasets, gammapy_data, require
+Importing this package is cheap (no yaml, no numpy): the registry is read on first
+use. `sat.data.verify` checks files by SHA-256, `sat.data.download` fetches them,
+`sat.data.manifest` regenerates the checksum manifest.
+"""
 
-__all__ = ["Dataset", "datasets", "gammapy_data", "require"]
+from sat.data.registry import (
+    DataFile,
+    Dataset,
+    datasets,
+    gammapy_data,
+    licences,
+    require,
+    select,
+    sources,
+)
+
+__all__ = [
+    "DataFile",
+    "Dataset",
+    "datasets",
+    "gammapy_data",
+    "licences",
+    "require",
+    "select",
+    "sources",
+]
