@@ -533,7 +533,7 @@ def test_several_failures_are_listed(mirror, tmp_path):
     assert "Error: 2 files failed (listed above)" in result.stderr
 
 
-def test_damaged_file_in_place_is_repaired(mirror, tmp_path):
+def test_damaged_file_in_place_is_repaired(mirror, tmp_path, capsys):
     file = _files("naima-spectra")["naima/CrabNebula_HESS_2006.dat"]
     (tmp_path / "naima").mkdir()
     (tmp_path / file.path).write_text("not the spectrum")
@@ -542,6 +542,8 @@ def test_damaged_file_in_place_is_repaired(mirror, tmp_path):
     )
     assert [f.path for f in report.downloaded] == sorted(_files("naima-spectra"))
     assert check_file(tmp_path, file).state == OK
+    bar = capsys.readouterr().err
+    assert "download:" in bar and "/4.08k" in bar  # the tqdm bar, in bytes
 
 
 def test_mirror_from_the_environment_and_missing_destination(mirror, tmp_path):
