@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata, resources
+from pathlib import Path
 
 __all__ = [
     "Pin",
@@ -68,14 +69,24 @@ def canonical_name(name: str) -> str:
 
 
 @cache
-def _manifest() -> dict:
-    text = resources.files("sat").joinpath(PINS_FILE).read_text(encoding="utf-8")
+def _manifest(path: Path | None = None) -> dict:
+    # `path` reads another copy of the pin file (e.g. a modified one in a test).
+    if path is None:
+        text = resources.files("sat").joinpath(PINS_FILE).read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 
-def release() -> dict:
-    """Return the ``[release]`` table of the manifest (version, Python range)."""
-    return dict(_manifest()["release"])
+def release(path: Path | None = None) -> dict:
+    """Return the ``[release]`` table of the manifest (version, Python range).
+
+    Parameters
+    ----------
+    path : Path, optional
+        A pin file to read instead of the installed ``sat/pins.toml``.
+    """
+    return dict(_manifest(path)["release"])
 
 
 def release_version() -> str:
@@ -84,9 +95,15 @@ def release_version() -> str:
 
 
 @cache
-def load_pins() -> tuple[Pin, ...]:
-    """Return every pin of the release: components first, then dependencies."""
-    manifest = _manifest()
+def load_pins(path: Path | None = None) -> tuple[Pin, ...]:
+    """Return every pin of the release: components first, then dependencies.
+
+    Parameters
+    ----------
+    path : Path, optional
+        A pin file to read instead of the installed ``sat/pins.toml``.
+    """
+    manifest = _manifest(path)
     conda_names = manifest.get("conda-names", {})
     pins = [
         Pin(
