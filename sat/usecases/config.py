@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -11,14 +12,26 @@ from sat.errors import ConfigError
 __all__ = ["dump_config", "load_config"]
 
 
+def _model_in(annotation) -> type[BaseModel] | None:
+    # The model inside an annotation: Model, Model | None, list[Model]...
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        if (found := _model_in(argument)) is not None:
+            return found
+    return None
+
+
 def _allowed_keys(model: type[BaseModel], location: tuple) -> list[str]:
-    # Walk the nested models along the error location to list the allowed keys.
+    # Walk the nested models along the error location to list the allowed keys;
+    # integer parts of the location are list indices and stay on the same model.
     for key in location[:-1]:
-        field = model.model_fields.get(key) if isinstance(key, str) else None
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        if not isinstance(key, str):
+            continue
+        field = model.model_fields.get(key)
+        model = _model_in(getattr(field, "annotation", None))
+        if model is None:
             return []
-        model = annotation
     return list(model.model_fields)
 
 
