@@ -1,0 +1,132 @@
+"""``python -m sat.verification verify|release``: what the nox sessions call.
+
+``verify`` runs the tests (JUnit and coverage XML), ruff (JSON) and the
+benchmarks (which run every registered use case once), evaluates the gates of
+``gates.yaml`` and writes the report to ``<build>/report``; it exits 1 naming each
+failed gate with its figure and threshold. ``--reuse-tests`` takes the outputs of
+``nox -s tests`` instead of running the suite again; ``--reuse-bench`` those of
+``nox -s bench``.
+
+``release`` makes ``<build>/release`` from the verified build (see
+`sat.verification.release`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sat.errors import SatError
+
+# Where `nox -s tests` leaves its outputs (noxfile.py), for --reuse-tests.
+TESTS_JUNIT = Path("test-reports", "junit-tests.xml")
+TESTS_COVERAGE = Path("coverage.xml")
+
+
+def _reused(path: Path, session: str) -> Path:
+    if not path.is_file():
+        raise SatError(
+            f"{path} is missing: run nox -s {session} first, or drop --reuse"
+        )
+    return path
+
+
+def verify(args) -> int:
+    """Run the checks, evaluate the gates, write the report; 1 if a gate failed."""
+    from sat import __version__
+    from sat.verification.report import write_report
+    from sat.verification.verify import (
+        Inputs,
+        evaluate,
+        run_benchmarks,
+        run_lint,
+        run_tests,
+    )
+
+    root, build = args.root.resolve(), args.build.resolve()
+    work = build / "verify"
+    if args.reuse_tests:
+        inputs = Inputs(
+            junit=_reused(build / TESTS_JUNIT, "tests"),
+            coverage=_reused(build / TESTS_COVERAGE, "tests"),
+        )
+    else:
+        print("verify: running the test suite", flush=True)
+        inputs = run_tests(root, work, args.pytest_args)
+    print("verify: running ruff", flush=True)
+    inputs.lint, inputs.unformatted = run_lint(root, work)
+    inputs.usecases = build / "usecases"
+    if args.reuse_bench:
+        inputs.bench = _reused(build / "bench" / f"{__version__}.json", "bench")
+    else:
+        print("verify: running the benchmarks and every use case", flush=True)
+        inputs.bench = run_benchmarks(root, build / "bench", inputs.usecases)
+    verification = evaluate(inputs)
+    report = build / "report"
+    write_report(verification, report)
+    for gate in verification.gates:
+        print(gate)
+        if not gate.passed:
+            for line in gate.details:
+                print(f"    {line}")
+        for line in gate.warnings:
+            print(f"    warning: {line}")
+    print(f"verify: report in {report / 'index.html'}")
+    if not verification.passed:
+        failed = "; ".join(
+            f"{g.name}: {g.figure} (threshold {g.threshold})"
+            for g in verification.failed
+        )
+        print(
+            f"Error: {len(verification.failed)} gate(s) failed: {failed}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def release(args) -> int:
+    """Make the release folder from the verified build."""
+    from sat.verification.release import check_sums, make_release
+
+    out = make_release(args.root.resolve(), args.build.resolve(), args.require)
+    problems = check_sums(out)
+    print(f"release: {out} ({len(list(out.rglob('*')))} entries), SHA256SUMS verified")
+    return 1 if problems else 0
+
+
+def main(argv=None) -> int:
+    """Parse the command line and run ``verify`` or ``release``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sat.verification", description=__doc__
+    )
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="source tree")
+    parser.add_argument(
+        "--build", type=Path, default=Path("build"), help="build folder"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("verify", help="run the checks and write the report")
+    check.add_argument("--reuse-tests", action="store_true")
+    check.add_argument("--reuse-bench", action="store_true")
+    check.add_argument(
+        "--pytest-args", nargs=argparse.REMAINDER, default=[], help="passed to pytest"
+    )
+    make = commands.add_parser("release", help="make the release folder")
+    make.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="SESSION",
+        help="an artifact session that ran (conda, container, docs)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        return {"verify": verify, "release": release}[args.command](args)
+    except SatError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Benchmark measurements, budgets and the comparison with the previous release.
+
+The benchmark scripts live in ``benchmarks/`` (run by ``nox -s bench``); they
+measure with `measure` and store one JSON record per release. Budgets come from
+``gates.yaml`` (`budget_checks`); `compare` puts a release next to the previous
+one recorded in ``benchmarks/history/`` and flags regressions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "budget_checks",
+    "compare",
+    "expected_benchmarks",
+    "load_history",
+    "measure",
+    "previous_record",
+]
+
+# The metrics where a larger value is worse (compared across releases).
+LOWER_IS_BETTER = {
+    "ctao_sat_help_s": "s",
+    "wall_time_s": "s",
+    "peak_rss_mib": "MiB",
+    "ctao_sat_s": "s",
+    "plain_gammapy_s": "s",
+}
+OVERHEAD_USECASE = "spectrum-1d"
+
+
+def measure(command: list[str], **popen) -> dict:
+    """Run ``command`` once; return its wall time, peak memory and exit code.
+
+    The peak resident set size comes from ``os.wait4`` on this very child:
+    ``resource.getrusage(RUSAGE_CHILDREN)`` gives the maximum over every child
+    waited for so far, which would let one use case hide the next one's.
+
+    Parameters
+    ----------
+    command : list of str
+        The program and its arguments.
+    **popen
+        Passed to `subprocess.Popen` (``env``, ``cwd``, ``stdout``...).
+    """
+    start = time.perf_counter()
+    process = subprocess.Popen(command, **popen)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "wall_time_s": round(wall, 3),
+        # Linux reports ru_maxrss in KiB.
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "exit_code": process.returncode,
+    }
+
+
+def _limit(table, name: str) -> float:
+    # A per-use-case table: {"default": x, "name": y}.
+    return table.get(name, table["default"]) if isinstance(table, dict) else table
+
+
+def budget_checks(result: dict, thresholds: dict) -> list[dict]:
+    """Check one benchmark result against its budgets in ``gates.yaml``.
+
+    Parameters
+    ----------
+    result : dict
+        ``{"name", "kind", "metrics", ...}`` as the benchmark scripts write it.
+    thresholds : dict
+        The ``benchmarks`` section of ``gates.yaml``.
+
+    Returns
+    -------
+    list of dict
+        ``{"metric", "value", "limit", "unit", "ok"}`` for every budget.
+    """
+    metrics, kind = result["metrics"], result["kind"]
+    budgets = []
+    if kind == "startup":
+        budgets.append(("ctao_sat_help_s", thresholds["cli_startup_s"], "s"))
+    elif kind == "usecase":
+        name = result["usecase"]
+        budgets += [
+            ("wall_time_s", _limit(thresholds["usecase_wall_time_s"], name), "s"),
+            ("peak_rss_mib", _limit(thresholds["usecase_peak_rss_mib"], name), "MiB"),
+            ("exit_code", 0, ""),
+        ]
+    elif kind == "overhead":
+        budgets.append(("overhead_fraction", thresholds["overhead_max_fraction"], ""))
+    else:
+        raise ValueError(f"benchmark {result['name']!r}: unknown kind {kind!r}")
+    return [
+        {
+            "metric": metric,
+            "value": metrics.get(metric),
+            "limit": limit,
+            "unit": unit,
+            "ok": metrics.get(metric) is not None and metrics[metric] <= limit,
+        }
+        for metric, limit, unit in budgets
+    ]
+
+
+def expected_benchmarks(usecases) -> list[str]:
+    """Name every benchmark a release must have, given the registered use cases."""
+    names = ["cli-startup", *(f"usecase:{name}" for name in usecases)]
+    if OVERHEAD_USECASE in usecases:
+        names.append(f"overhead:{OVERHEAD_USECASE}")
+    return names
+
+
+def load_history(folder: str | Path) -> dict[Version, dict]:
+    """Read every release record of ``folder`` (``<version>.json``), by version."""
+    records = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            version = Version(path.stem)
+        except InvalidVersion:
+            continue
+        records[version] = json.loads(path.read_text(encoding="utf-8"))
+    return records
+
+
+def previous_record(history: dict[Version, dict], release: str) -> dict | None:
+    """Return the newest record of a release before ``release``, or None."""
+    older = [version for version in history if version < Version(release)]
+    return history[max(older)] if older else None
+
+
+def compare(record: dict, previous: dict | None, regression_ratio: float) -> dict:
+    """Compare a release's benchmarks with the previous release's.
+
+    Parameters
+    ----------
+    record, previous : dict
+        Benchmark records (``previous`` None when there is no earlier release).
+    regression_ratio : float
+        A metric more than this ratio worse is flagged as a regression.
+
+    Returns
+    -------
+    dict
+        ``{"previous": version or None, "regression_ratio", "rows": [...]}``,
+        one row per metric present in both: previous, current, ratio, regression.
+    """
+    comparison = {"previous": None, "regression_ratio": regression_ratio, "rows": []}
+    if previous is None:
+        return comparison
+    comparison["previous"] = previous["release"]
+    before = {result["name"]: result["metrics"] for result in previous["results"]}
+    for result in record["results"]:
+        for metric, unit in LOWER_IS_BETTER.items():
+            old = before.get(result["name"], {}).get(metric)
+            new = result["metrics"].get(metric)
+            if not old or new is None:
+                continue
+            ratio = new / old
+            comparison["rows"].append(
+                {
+                    "benchmark": result["name"],
+                    "metric": metric,
+                    "unit": unit,
+                    "previous": old,
+                    "current": new,
+                    "ratio": round(ratio, 3),
+                    "regression": ratio > regression_ratio,
+                }
+            )
+    return comparison
