@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-__all__ = ["Reference", "compare", "failed"]
+__all__ = ["Bounds", "Reference", "check_bounds", "compare", "failed"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,82 @@ def compare(reference: Reference, measured: float, error: float = 0.0) -> dict:
         "measured_error": error,
         "deviation_sigma": round(pulls, 3),
         "verdict": "PASS" if ok else "FAIL",
+    }
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """An interval a measured value must fall in (a threshold when one end is open).
+
+    For quantities with no reference value but a physical or statistical range:
+    a detection statistic above a threshold, a spectral index in a physical range.
+
+    Attributes
+    ----------
+    quantity : str
+        Name of the checked quantity.
+    minimum, maximum : float
+        The allowed interval, in ``unit`` (``-math.inf`` or ``math.inf`` for an
+        open end).
+    unit : str
+        Unit of the bounds ("" if dimensionless).
+    source : str
+        Where the bounds come from.
+    why : str
+        Why these bounds.
+    """
+
+    quantity: str
+    minimum: float
+    maximum: float
+    unit: str
+    source: str
+    why: str
+
+
+def check_bounds(bounds: Bounds, measured: float, error: float = 0.0) -> dict:
+    """Check that a measured value lies within ``bounds``.
+
+    Parameters
+    ----------
+    bounds : Bounds
+        The allowed interval.
+    measured, error : float
+        The measured value and its 1-sigma error (reported, not used: the value
+        itself must be inside).
+
+    Returns
+    -------
+    dict
+        The bounds, the measurement and ``verdict``, with the keys of `compare`
+        so that reports treat both alike: ``value`` is the bound the value is
+        nearest to (or outside of), ``deviation_sigma`` how far outside it is in
+        units of ``error`` (0 inside; None when outside with no error).
+    """
+    ends = [end for end in (bounds.minimum, bounds.maximum) if math.isfinite(end)]
+    if not ends:
+        raise ValueError(f"bounds of {bounds.quantity!r} are open at both ends")
+    inside = math.isfinite(measured) and bounds.minimum <= measured <= bounds.maximum
+    finite = math.isfinite(measured)
+    nearest = min(ends, key=lambda end: abs(measured - end)) if finite else ends[0]
+    if inside:
+        deviation = 0.0
+    elif error > 0 and finite:
+        deviation = round(abs(measured - nearest) / error, 3)
+    else:
+        deviation = None
+    return {
+        **asdict(bounds),
+        # An open end is null in result.json (JSON has no infinity).
+        "minimum": bounds.minimum if math.isfinite(bounds.minimum) else None,
+        "maximum": bounds.maximum if math.isfinite(bounds.maximum) else None,
+        "value": nearest,
+        "error": 0.0,
+        "n_sigma": 0.0,
+        "measured": measured,
+        "measured_error": error,
+        "deviation_sigma": deviation,
+        "verdict": "PASS" if inside else "FAIL",
     }
 
 
