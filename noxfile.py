@@ -150,6 +150,76 @@ def usecases(session):
 
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session):
-    """Benchmarks: CLI start-up vs gammapy, use-case wall time and memory."""
+    """Benchmarks: CLI start-up, every use case's time and memory, overhead.
+
+    Budgets in sat/verification/gates.yaml; compared with the previous release in
+    benchmarks/history/ (`nox -s bench -- --record` stores this one there).
+    """
     install_release(session)
-    session.run("python", "benchmarks/run.py", "--output", str(BUILD / "bench"))
+    session.run(
+        "python",
+        "benchmarks/run.py",
+        "--output",
+        str(BUILD / "bench"),
+        "--usecase-output",
+        str(BUILD / "usecases"),
+        *session.posargs,
+    )
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def verify(session):
+    """Level C verification: every gate of gates.yaml, report in build/report/.
+
+    Runs the tests (JUnit, coverage), ruff (JSON), the benchmarks (every use case
+    once, validated from its result.json). `-- --reuse-tests` / `--reuse-bench`
+    take the outputs of `nox -s tests` / `nox -s bench` instead.
+    """
+    install_release(session)
+    session.run(
+        "python",
+        "-m",
+        "sat.verification",
+        "--root",
+        str(ROOT),
+        "--build",
+        str(BUILD),
+        "verify",
+        *session.posargs,
+    )
+
+
+# The artifact sessions a release needs; a missing one stops `release` ("Session
+# not found"). docs joins when the noxfile has it (resolved at the end of the file).
+RELEASE_ARTIFACTS = ["conda", "container"]
+
+
+@nox.session(python=DEFAULT_PYTHON, requires=[*RELEASE_ARTIFACTS, "verify"])
+def release(session):
+    """The maintainer's one command: artifacts, verify, build/release/ with sums.
+
+    Wheel, sdist, conda packages, container, docs, the verification report, a
+    CycloneDX SBOM, towncrier release notes and the release document, all listed
+    in SHA256SUMS. Refuses to release when a gate failed.
+    """
+    install_release(session)
+    artifacts = [name for name in release.requires if name != "verify"]
+    session.run(
+        "python",
+        "-m",
+        "sat.verification",
+        "--root",
+        str(ROOT),
+        "--build",
+        str(BUILD),
+        "release",
+        *(f"--require={name}" for name in artifacts),
+    )
+
+
+# Keep last: the optional artifact sessions join `release` once they are defined.
+release.requires = [
+    *RELEASE_ARTIFACTS,
+    *(name for name in ("docs",) if name in nox.registry.get()),
+    "verify",
+]

@@ -7,6 +7,7 @@ machine. The overhead is ``ctao_sat_s / plain_gammapy_s - 1`` (budget in gates.y
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +17,26 @@ from sat.verification.benchmarks import OVERHEAD_USECASE, measure
 from sat.verification.gates import load_thresholds
 
 PLAIN = Path(__file__).resolve().parent / "plain_spectrum_1d.py"
+
+
+def same_analysis(ours: Path, plain: Path) -> float:
+    """Check both runs fitted the same power law; return the largest difference.
+
+    The difference is in units of the fitted error; more than 0.01 sigma means the
+    plain script no longer does the use case's analysis.
+    """
+    fitted = json.loads((ours / "result.json").read_text())["parameters"]
+    reference = json.loads((plain / "parameters.json").read_text())
+    difference = max(
+        abs(fitted[name]["value"] - reference[name]["value"]) / fitted[name]["error"]
+        for name in ("index", "amplitude")
+    )
+    if difference > 0.01:
+        raise SystemExit(
+            f"overhead: the plain script fitted another power law than "
+            f"{OVERHEAD_USECASE} ({difference:.3g} sigma): update {PLAIN.name}"
+        )
+    return round(difference, 6)
 
 
 def run() -> dict | None:
@@ -47,9 +68,10 @@ def run() -> dict | None:
                 str(Path(scratch, f"plain-{attempt}")),
             ]
             plain.append(measure(command))
-    failed = [m for m in ours + plain if m["exit_code"] != 0]
-    if failed:
-        raise SystemExit(f"overhead: a run failed: {failed}")
+        failed = [m for m in ours + plain if m["exit_code"] != 0]
+        if failed:
+            raise SystemExit(f"overhead: a run failed: {failed}")
+        difference = same_analysis(Path(scratch, "sat-0"), Path(scratch, "plain-0"))
     best_ours = min(m["wall_time_s"] for m in ours)
     best_plain = min(m["wall_time_s"] for m in plain)
     print(
@@ -62,6 +84,7 @@ def run() -> dict | None:
             "ctao_sat_s": best_ours,
             "plain_gammapy_s": best_plain,
             "overhead_fraction": round(best_ours / best_plain - 1, 4),
+            "parameter_difference_sigma": difference,
             "repeats": repeats,
             "ctao_sat_runs_s": [m["wall_time_s"] for m in ours],
             "plain_gammapy_runs_s": [m["wall_time_s"] for m in plain],
