@@ -99,7 +99,8 @@ def build_python(root: Path, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     uv = shutil.which("uv")
     if uv:
-        command = [uv, "build", "--sdist", "--wheel", "--out-dir", str(out), str(root)]
+        # The wheel is built from the sdist, as a user's pip would build it.
+        command = [uv, "build", "--out-dir", str(out), str(root)]
     else:
         try:
             import build  # noqa: F401
@@ -341,6 +342,20 @@ def release_document(
     return "\n".join(lines)
 
 
+def record_history(record: Path, history: Path) -> Path | None:
+    """Store a complete benchmark record in ``history`` (the next release's baseline).
+
+    A partial record (``--only``) is never stored: it would hide the use cases it
+    did not measure from the comparison.
+    """
+    if json.loads(record.read_text(encoding="utf-8")).get("partial"):
+        return None
+    history.mkdir(parents=True, exist_ok=True)
+    target = history / record.name
+    shutil.copyfile(record, target)
+    return target
+
+
 def make_release(root: Path, build: Path, required: list[str]) -> Path:
     """Make the release in ``build/release``; fail on a failed gate or artifact.
 
@@ -393,6 +408,7 @@ def make_release(root: Path, build: Path, required: list[str]) -> Path:
     bench = build / "bench" / f"{__version__}.json"
     if bench.is_file():
         _place(bench, out / "bench" / bench.name)
+        record_history(bench, root / "benchmarks" / "history")
     (out / "sbom.cdx.json").write_text(json.dumps(sbom(), indent=2) + "\n")
     notes = release_notes(root, __version__)
     (out / "RELEASE_NOTES.md").write_text(notes, encoding="utf-8")
