@@ -309,3 +309,12 @@ def test_usecases_gate_names_the_failed_check(failed_fit):
     stale = G.usecases_gate({"joint-crab": results["joint-crab"]}, "2000.1.0")
     assert stale.details[0] == f"joint-crab: result of release {__version__}"
     assert not G.usecases_gate({}, __version__).passed
+    # In the traceability, the use case of a run that did not validate is FAILED.
+    traces = trace(
+        load_catalogue(), [], registered={"joint-crab"}, validated={"joint-crab": False}
+    )
+    joint = next(t for t in traces if t.id == "SUSS-UC-SAT-040")
+    assert (joint.verdict, joint.note) == (
+        "FAILED",
+        "its run did not validate (see the use-case gate)",
+    )

@@ -120,6 +120,7 @@ def trace(
     results: list[TestResult],
     gates: dict[str, bool] | None = None,
     registered: set[str] | None = None,
+    validated: dict[str, bool] | None = None,
 ) -> list[Trace]:
     """Trace every catalogue entry to its tests and give each a verdict.
 
@@ -135,6 +136,9 @@ def trace(
     registered : set of str, optional
         Names of the registered use cases; a catalogue use case not among them
         and without tests is NOT IMPLEMENTED (reported, not failed).
+    validated : dict, optional
+        ``{use case name: its validation passed}``: a use case whose run did not
+        validate is FAILED whatever its tests say.
     """
     gates = gates or {}
     traces = []
@@ -171,6 +175,9 @@ def trace(
                 traces.append(item)
                 continue
         item.verdict, item.note = _verdict(item, None)
+        if validated and validated.get(entry["name"]) is False:
+            item.verdict = "FAILED"
+            item.note = "its run did not validate (see the use-case gate)"
         traces.append(item)
     return traces
 

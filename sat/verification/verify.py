@@ -252,7 +252,11 @@ def evaluate(inputs: Inputs) -> Verification:
     usecase_gate = G.usecases_gate(usecase_results, __version__)
     bench_gate = G.benchmarks_gate(record, registered)
     evidence = {"usecases": usecase_gate.passed, "benchmarks": bench_gate.passed}
-    traces = trace(catalogue, results, evidence, set(registered))
+    validated = {
+        name: G.usecases_gate({name: result}, __version__).passed
+        for name, result in usecase_results.items()
+    }
+    traces = trace(catalogue, results, evidence, set(registered), validated)
     unknown = unknown_traced_ids(catalogue, results)
     gates += [G.requirements_gate(traces, unknown), usecase_gate, bench_gate]
     return Verification(

@@ -1,0 +1,449 @@
+"""Benchmarks, the verification report and the release, on real runs.
+
+One real benchmark run (CLI start-up and the joint-crab use case, as
+``nox -s bench`` runs them) and one real pytest run of a tiny suite feed the
+report, which must open in a browser with its plots, and the release.
+"""
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from sat import __version__
+from sat.errors import SatError
+from sat.verification import gates as G
+from sat.verification.__main__ import main
+from sat.verification.benchmarks import (
+    budget_checks,
+    compare,
+    load_history,
+    measure,
+    previous_record,
+)
+from sat.verification.release import (
+    ARTIFACTS,
+    check_sums,
+    check_version,
+    collect,
+    make_release,
+    release_notes,
+    write_sums,
+)
+from sat.verification.report import write_report
+from sat.verification.sbom import sbom
+from sat.verification.verify import evaluate, run_lint, run_tests
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.verifies_requirement("C-SAT-0160")
+bench = pytest.mark.verifies_requirement("C-SAT-0140")
+release = pytest.mark.verifies_requirement("C-SAT-0210")
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    """``benchmarks/run.py`` for real: start-up and the joint-crab use case."""
+    root = tmp_path_factory.mktemp("bench")
+    command = [
+        sys.executable,
+        str(REPO / "benchmarks" / "run.py"),
+        "--only",
+        "joint-crab",
+        "--repeat",
+        "1",
+        "--output",
+        str(root / "bench"),
+        "--usecase-output",
+        str(root / "usecases"),
+        "--history",
+        str(root / "history"),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = root / "bench" / f"{__version__}.json"
+    return root, record, json.loads(record.read_text())
+
+
+@pytest.fixture(scope="module")
+def tiny_tests(tmp_path_factory):
+    """JUnit and coverage XML of a real pytest run (one passing traced test)."""
+    root = tmp_path_factory.mktemp("tiny")
+    (root / "pytest.ini").write_text("[pytest]\naddopts = -p pytest_requirements\n")
+    (root / "sat").mkdir()
+    (root / "sat" / "__init__.py").write_text("def one():\n    return 1\n")
+    (root / "test_tiny.py").write_text(
+        "import pytest\nfrom sat import one\n\n"
+        "@pytest.mark.verifies_requirement('C-SAT-0160')\n"
+        "@pytest.mark.verifies_usecase('SUSS-UC-SAT-040')\n"
+        "def test_one():\n    assert one() == 1\n"
+    )
+    return run_tests(root, root / "out", echo=False)
+
+
+@pytest.fixture(scope="module")
+def report(bench_run, tiny_tests, tmp_path_factory):
+    """The verification report of the tiny suite, ruff on the repo, the bench run."""
+    root, record, _ = bench_run
+    inputs = tiny_tests
+    inputs.lint, inputs.unformatted = run_lint(REPO, root / "lint")
+    inputs.usecases = root / "usecases"
+    inputs.bench = record
+    verification = evaluate(inputs)
+    out = tmp_path_factory.mktemp("report") / "report"
+    content = write_report(verification, out)
+    return verification, content, out
+
+
+@bench
+def test_each_usecase_is_measured_in_its_own_process(bench_run):
+    root, _, record = bench_run
+    by_name = {result["name"]: result for result in record["results"]}
+    assert set(by_name) == {"cli-startup", "usecase:joint-crab"}
+    assert record["partial"] is True
+    metrics = by_name["usecase:joint-crab"]["metrics"]
+    assert metrics["exit_code"] == 0
+    # A Python process with Gammapy fitting ten spectra: hundreds of MiB.
+    assert 100 < metrics["peak_rss_mib"] < 4096
+    assert metrics["wall_time_s"] > 1
+    # Its run is the use case's result, validated by the use-case gate.
+    result = json.loads((root / "usecases" / "joint-crab" / "result.json").read_text())
+    assert result["usecase"] == "joint-crab"
+    assert G.usecases_gate({"joint-crab": result}, __version__).passed
+    startup = by_name["cli-startup"]["metrics"]
+    assert startup["gammapy_help_s"] > startup["ctao_sat_help_s"] > 0
+    budgets = G.load_thresholds()["benchmarks"]
+    assert by_name["cli-startup"]["checks"] == [
+        {
+            "metric": "ctao_sat_help_s",
+            "value": startup["ctao_sat_help_s"],
+            "limit": budgets["cli_startup_s"],
+            "unit": "s",
+            "ok": startup["ctao_sat_help_s"] <= budgets["cli_startup_s"],
+        }
+    ]
+    assert record["comparison"] == {
+        "previous": None,
+        "regression_ratio": budgets["regression_ratio"],
+        "rows": [],
+    }
+
+
+@bench
+def test_peak_memory_is_per_process():
+    # RUSAGE_CHILDREN would report the first (larger) child for the second too.
+    big = measure(
+        [
+            sys.executable,
+            "-c",
+            "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])",
+        ]
+    )
+    small = measure([sys.executable, "-c", "pass"])
+    assert big["peak_rss_mib"] > 300
+    assert small["peak_rss_mib"] < 100
+    assert measure([sys.executable, "-c", "raise SystemExit(3)"])["exit_code"] == 3
+
+
+@bench
+def test_a_slower_release_is_flagged_against_the_previous_one(bench_run, tmp_path):
+    _, _, record = bench_run
+    history = tmp_path / "history"
+    history.mkdir()
+    # The previous release, twice as fast on every metric; and an older one.
+    for version, scale in (("2026.9.0", 0.1), ("2026.10.0", 0.5)):
+        older = json.loads(json.dumps(record))
+        older["release"] = version
+        for result in older["results"]:
+            result["metrics"] = {
+                k: v * scale if isinstance(v, float) else v
+                for k, v in result["metrics"].items()
+            }
+        (history / f"{version}.json").write_text(json.dumps(older))
+    (history / "notes.json").write_text("{}")  # not a release: ignored
+    previous = previous_record(load_history(history), __version__)
+    assert previous["release"] == "2026.10.0"
+    comparison = compare(record, previous, regression_ratio=1.25)
+    assert comparison["previous"] == "2026.10.0"
+    rows = {(r["benchmark"], r["metric"]): r for r in comparison["rows"]}
+    row = rows[("usecase:joint-crab", "wall_time_s")]
+    assert row["ratio"] == pytest.approx(2.0, rel=1e-3)
+    assert row["regression"]
+    assert not compare(record, record, 1.25)["rows"][0]["regression"]
+    assert previous_record(load_history(history), "2026.9.0") is None
+    # A regression is a warning of the benchmarks gate, never silent.
+    flagged = {**record, "comparison": comparison}
+    gate = G.benchmarks_gate(flagged, ["joint-crab"])
+    assert any(
+        "regression vs 2026.10.0: usecase:joint-crab wall_time_s x2.0" in w
+        for w in gate.warnings
+    )
+
+
+@bench
+def test_benchmarks_gate_fails_over_budget_or_unmeasured(bench_run):
+    _, _, record = bench_run
+    result = next(r for r in record["results"] if r["kind"] == "usecase")
+    thresholds = {
+        **G.load_thresholds()["benchmarks"],
+        "usecase_wall_time_s": {"default": 1000, "joint-crab": 0.5},
+    }
+    checks = {c["metric"]: c for c in budget_checks(result, thresholds)}
+    assert not checks["wall_time_s"]["ok"]
+    assert checks["wall_time_s"]["limit"] == 0.5
+    assert checks["peak_rss_mib"]["ok"]
+    with pytest.raises(ValueError, match="unknown kind"):
+        budget_checks({"name": "x", "kind": "other", "metrics": {}}, thresholds)
+    gate = G.benchmarks_gate(record, ["joint-crab", "spectrum-1d"])
+    assert not gate.passed
+    assert "usecase:spectrum-1d: not measured" in gate.details
+    assert "overhead:spectrum-1d: not measured" in gate.details
+    assert not G.benchmarks_gate(None, []).passed
+
+
+def test_report_holds_gates_traceability_validation_benchmarks(report):
+    verification, content, out = report
+    assert content["verdict"] == "FAIL"  # a tiny suite cannot verify the release
+    by_gate = {g["name"]: g for g in content["gates"]}
+    assert list(by_gate) == list(G.GATES)
+    assert by_gate["tests"]["passed"] and by_gate["tests"]["figure"].startswith(
+        "1 passed"
+    )
+    assert by_gate["pins"]["passed"]
+    # The report's gates are the verification's, with figures and thresholds.
+    for gate in verification.gates:
+        assert by_gate[gate.name]["figure"] == gate.figure
+        assert by_gate[gate.name]["threshold"] == gate.threshold
+    joint = content["usecases"]["joint-crab"]
+    assert joint["ran"] and len(joint["checks"]) == 18
+    assert all(check["verdict"] == "PASS" for check in joint["checks"])
+    assert joint["plots"] == ["plots/usecases/joint-crab/sed.png"]
+    # Every AIV input is there and is what the tools wrote.
+    for name in ("junit.xml", "coverage.xml", "lint.json", "traceability.csv"):
+        assert (out / "aiv" / name).is_file(), name
+    assert G.read_coverage(out / "aiv" / "coverage.xml")["percent"] == 100.0
+    rows = list(csv.DictReader((out / "aiv" / "traceability.csv").open()))
+    traced = [r for r in rows if r["test"]]
+    assert {(r["id"], r["test"], r["outcome"]) for r in traced} == {
+        ("C-SAT-0160", "test_tiny::test_one", "passed"),
+        ("SUSS-UC-SAT-040", "test_tiny::test_one", "passed"),
+    }
+    assert {r["id"] for r in rows} == {t["id"] for t in content["traceability"]}
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["gates"] == content["gates"]
+    markdown = (out / "report.md").read_text()
+    assert "| coverage | PASS | 100.0 % of sat/ |" in markdown
+    assert "## Use-case validation" in markdown and "### joint-crab" in markdown
+    environment = content["environment"]
+    assert environment["release"] == __version__
+    assert {p["name"]: p["installed"] for p in environment["pins"]}["gammapy"] == "2.1"
+
+
+def _referenced_images(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<img src="([^"]+)"', html)
+
+
+def test_report_html_opens_in_a_browser_with_its_plots(report, tmp_path):
+    _, _, out = report
+    html = (out / "index.html").read_text()
+    images = _referenced_images(html)
+    assert "plots/usecases/joint-crab/sed.png" in images
+    assert "plots/bench-usecases.png" in images and "plots/bench-startup.png" in images
+    for image in images:
+        data = (out / image).read_bytes()
+        assert data.startswith(b"\x89PNG"), image
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "chromium is missing: apt-get install chromium (.ci/run does)"
+    shot = tmp_path / "report.png"
+    done = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--hide-scrollbars",
+            "--window-size=1280,4000",
+            f"--screenshot={shot}",
+            (out / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        assert image.size == (1280, 4000)
+        pixels = image.convert("L")
+        histogram = pixels.histogram()
+    # Not blank: many dark pixels (text, tables) and several grey levels (plots).
+    assert sum(histogram[:128]) > 5000
+    assert sum(1 for count in histogram if count > 50) > 20
+    shutil.copyfile(shot, out.parent / "screenshot.png")
+
+
+def test_verify_command_fails_naming_each_gate(bench_run, tiny_tests, tmp_path, capsys):
+    root, record, _ = bench_run
+    build = tmp_path / "build"
+    (build / "test-reports").mkdir(parents=True)
+    shutil.copyfile(tiny_tests.junit, build / "test-reports" / "junit-tests.xml")
+    shutil.copyfile(tiny_tests.coverage, build / "coverage.xml")
+    (build / "bench").mkdir()
+    shutil.copyfile(record, build / "bench" / record.name)
+    shutil.copytree(root / "usecases", build / "usecases")
+    arguments = ["--root", str(REPO), "--build", str(build), "verify"]
+    code = main([*arguments, "--reuse-tests", "--reuse-bench"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "PASS tests: 1 passed, 0 failed, 0 errors, 0 skipped" in captured.out
+    assert "FAIL requirements: " in captured.out
+    assert captured.err.startswith("Error: ")
+    assert "gate(s) failed: " in captured.err and "requirements: " in captured.err
+    assert (build / "report" / "index.html").is_file()
+    shutil.rmtree(build / "bench")
+    assert main([*arguments, "--reuse-tests", "--reuse-bench"]) == 1
+    assert f"bench/{__version__}.json is missing: run nox -s bench first" in (
+        capsys.readouterr().err.replace(str(build) + "/", "")
+    )
+
+
+@release
+def test_sbom_is_valid_cyclonedx_with_licences():
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    document = sbom()
+    errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(document))
+    assert errors is None, errors
+    assert document["metadata"]["component"]["name"] == "ctao-sat"
+    assert document["metadata"]["component"]["version"] == __version__
+    components = {c["name"]: c for c in document["components"]}
+    from sat.stack import load_pins
+
+    for pin in load_pins():
+        assert components[pin.name]["version"] == pin.version
+        assert components[pin.name]["purl"] == f"pkg:pypi/{pin.name}@{pin.version}"
+    assert "pytest" not in components  # test tools are not released
+    assert components["gammapy"]["licenses"] == [{"expression": "BSD-3-Clause"}]
+    unlicensed = [name for name, c in components.items() if not c.get("licenses")]
+    assert unlicensed == []
+    graph = {d["ref"]: d["dependsOn"] for d in document["dependencies"]}
+    assert "pkg:pypi/regions@0.11" in graph["pkg:pypi/gammapy@2.1"]
+
+
+@release
+def test_checksums_verify_and_catch_tampering(tmp_path):
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "a.whl").write_bytes(b"wheel")
+    (tmp_path / "notes.md").write_text("notes")
+    write_sums(tmp_path)
+    assert check_sums(tmp_path) == []
+    done = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "dist/a.whl: OK" in done.stdout
+    (tmp_path / "notes.md").write_text("changed")
+    (tmp_path / "extra.txt").write_text("x")
+    (tmp_path / "dist" / "a.whl").unlink()
+    assert sorted(check_sums(tmp_path)) == [
+        "dist/a.whl: missing",
+        "extra.txt: not in SHA256SUMS",
+        "notes.md: checksum differs",
+    ]
+
+
+@release
+def test_release_notes_and_calver():
+    notes = release_notes(REPO, __version__)
+    assert notes.startswith(f"## ctao-sat {__version__} (")
+    assert "(#7)" in notes
+    check_version(__version__)
+    for bad in ("1.0", "2026.13.0", "2026.11", "26.11.0"):
+        with pytest.raises(SatError, match="not CalVer"):
+            check_version(bad)
+
+
+@release
+def test_release_refuses_a_failed_gate_or_missing_artifacts(report, tmp_path):
+    _, content, out = report
+    build = tmp_path / "build"
+    shutil.copytree(out, build / "report")
+    with pytest.raises(SatError, match=r"no release: gate\(s\) failed: ") as error:
+        make_release(REPO, build, [])
+    failed = [g for g in content["gates"] if not g["passed"]]
+    for gate in failed:
+        assert (
+            f"{gate['name']} {gate['figure']} (threshold {gate['threshold']})"
+            in str(error.value)
+        )
+    with pytest.raises(SatError, match="no verification report"):
+        make_release(REPO, tmp_path / "nothing", [])
+    with pytest.raises(
+        SatError, match=r"no conda packages under .*: the conda session built nothing"
+    ):
+        collect(build, tmp_path / "release", ["conda"])
+    assert {a.session for a in ARTIFACTS} == {"conda", "container", "docs"}
+
+
+@release
+def test_release_folder_verifies(report, bench_run, tmp_path):
+    verification, _, _ = report
+    _, record, _ = bench_run
+    # The release of a build whose gates passed (here: the gates that passed).
+    passed = [gate for gate in verification.gates if gate.passed]
+    verification = dataclasses.replace(verification, gates=passed)
+    build = tmp_path / "build"
+    write_report(verification, build / "report")
+    (build / "bench").mkdir()
+    shutil.copyfile(record, build / "bench" / record.name)
+    (build / "docs" / "html").mkdir(parents=True)
+    (build / "docs" / "html" / "index.html").write_text("<html>docs</html>")
+    os.environ["UV_OFFLINE"] = "1"  # the build backend is in uv's cache: no network
+    try:
+        code = main(
+            ["--root", str(REPO), "--build", str(build), "release", "--require", "docs"]
+        )
+    finally:
+        del os.environ["UV_OFFLINE"]
+    assert code == 0
+    out = build / "release"
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert f"dist/ctao_sat-{__version__}-py3-none-any.whl" in names
+    assert f"dist/ctao_sat-{__version__}.tar.gz" in names
+    assert f"docs/ctao-sat-docs-{__version__}.tar.gz" in names
+    assert {"SHA256SUMS", "sbom.cdx.json", "RELEASE.md", "RELEASE_NOTES.md"} <= names
+    assert f"bench/{__version__}.json" in names
+    assert "verification/index.html" in names and "verification/aiv/junit.xml" in names
+    assert check_sums(out) == []
+    listed = (out / "SHA256SUMS").read_text().splitlines()
+    assert len(listed) == len(names) - 1
+    done = subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=out)
+    assert done.returncode == 0
+    document = (out / "RELEASE.md").read_text()
+    assert document.startswith(f"# ctao-sat {__version__}")
+    assert "## Verification: PASS" in document
+    assert "## What is not yet verified" in document
+    assert "B-SUSS-1620 (requirement, test): NOT YET VERIFIED" in document
+    assert "| docs | `docs/ctao-sat-docs-" in document
+    # The wheel is the package: it carries the catalogue and the gates.
+    import zipfile
+
+    with zipfile.ZipFile(
+        out / "dist" / f"ctao_sat-{__version__}-py3-none-any.whl"
+    ) as wheel:
+        files = set(wheel.namelist())
+    assert {
+        "sat/verification/gates.yaml",
+        "sat/verification/requirements.yaml",
+    } <= files
