@@ -14,6 +14,7 @@ COMMANDS = {
     "data": "sat.cli.data:data",
     "doctor": "sat.cli.stack:doctor",
     "info": "sat.cli.stack:info",
+    "irf": "sat.cli.irf:irf",
     "run": "sat.cli.run:run",
 }
 
