@@ -447,3 +447,34 @@ def test_release_folder_verifies(report, bench_run, tmp_path):
         "sat/verification/gates.yaml",
         "sat/verification/requirements.yaml",
     } <= files
+
+
+@release
+def test_collect_places_each_sessions_files(tmp_path):
+    # The layout the conda and container sessions write (recipe/, docker/).
+    build = tmp_path / "build"
+    channel = build / "conda" / "noarch"
+    channel.mkdir(parents=True)
+    (channel / f"ctao-sat-{__version__}-py_0.conda").write_bytes(b"package")
+    (channel / "repodata.json").write_text("{}")
+    (build / "container").mkdir()
+    image = build / "container" / f"ctao-sat-{__version__}.oci.tar"
+    image.write_bytes(b"image")
+    (build / "container" / "deploy.json").write_text("{}")
+    (build / "container" / "rootfs").mkdir()  # work folders stay out
+    out = tmp_path / "release"
+    found = collect(build, out, ["conda", "container"])
+    assert {
+        k: sorted(p.relative_to(out).as_posix() for p in v) for k, v in found.items()
+    } == {
+        "conda": [
+            f"conda/noarch/ctao-sat-{__version__}-py_0.conda",
+            "conda/noarch/repodata.json",
+        ],
+        "container": [
+            f"container/ctao-sat-{__version__}.oci.tar",
+            "container/deploy.json",
+        ],
+    }
+    # Multi-GB images are hard links, not copies.
+    assert (out / "container" / image.name).stat().st_ino == image.stat().st_ino

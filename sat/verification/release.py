@@ -55,21 +55,32 @@ class Artifact:
         Globs under ``build/`` matching its files.
     archive : str or None
         A folder under ``build/`` to pack as ``<archive name>.tar.gz`` instead.
+    extras : tuple of str
+        Globs of files released along with it (an index, a record), if present.
     """
 
     session: str
     what: str
     patterns: tuple[str, ...] = ()
     archive: str | None = None
+    extras: tuple[str, ...] = ()
 
 
 # Where each session leaves its artifacts (file driven: a session writes there).
+# The conda channel is released whole (packages and index): usable as it is with
+# `conda install -c file://.../conda`; the container with its deployment record.
 ARTIFACTS = (
-    Artifact("conda", "conda packages", ("conda/**/*.conda", "conda/**/*.tar.bz2")),
+    Artifact(
+        "conda",
+        "conda packages",
+        ("conda/**/*.conda", "conda/**/*.tar.bz2"),
+        extras=("conda/**/repodata.json",),
+    ),
     Artifact(
         "container",
         "OCI container image",
         ("container/*.tar", "container/*.tar.gz", "container/*.tar.zst"),
+        extras=("container/deploy.json",),
     ),
     Artifact("docs", "HTML documentation", archive="docs/html"),
 )
@@ -165,6 +176,11 @@ def collect(build: Path, out: Path, required: list[str]) -> dict[str, list[Path]
                 f"no {artifact.what} under {build}/ ({where}): "
                 f"the {artifact.session} session built nothing"
             )
+        for pattern in artifact.extras:
+            for source in sorted(build.glob(pattern)):
+                relative = source.relative_to(build)
+                _place(source, out / relative)
+                placed.append(out / relative)
         found[artifact.session] = placed
     return found
 
