@@ -318,3 +318,27 @@ def test_usecases_gate_names_the_failed_check(failed_fit):
         "FAILED",
         "its run did not validate (see the use-case gate)",
     )
+
+
+def test_missing_inputs_fail_their_gates_saying_why():
+    from sat.verification.verify import Inputs, MissingTool, _tool, evaluate
+
+    with pytest.raises(MissingTool, match=r"no-such-tool is not installed \(x\)"):
+        _tool("no-such-tool", "x")
+    why = "ruff is not installed (the lint gate): pip install ruff"
+    verification = evaluate(Inputs(errors={"lint": why}))
+    gates = {gate.name: gate for gate in verification.gates}
+    assert not verification.passed
+    assert gates["tests"].details == ["no JUnit XML: the tests did not run"]
+    assert gates["coverage"].details == ["no coverage.xml at None"]
+    assert gates["lint"].details == [why, "no ruff output at None"]
+    assert gates["benchmarks"].details == ["no benchmark record"]
+    assert gates["pins"].passed
+    assert [g.name for g in verification.failed] == [
+        "tests",
+        "coverage",
+        "lint",
+        "requirements",
+        "usecases",
+        "benchmarks",
+    ]

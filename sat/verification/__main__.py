@@ -54,14 +54,21 @@ def verify(args) -> int:
     else:
         print("verify: running the test suite", flush=True)
         inputs = run_tests(root, work, args.pytest_args)
+    # A step that cannot run fails its gate (named in the report), not the others.
     print("verify: running ruff", flush=True)
-    inputs.lint, inputs.unformatted = run_lint(root, work)
+    try:
+        inputs.lint, inputs.unformatted = run_lint(root, work)
+    except SatError as error:
+        inputs.errors["lint"] = str(error)
     inputs.usecases = build / "usecases"
     if args.reuse_bench:
         inputs.bench = _reused(build / "bench" / f"{__version__}.json", "bench")
     else:
         print("verify: running the benchmarks and every use case", flush=True)
-        inputs.bench = run_benchmarks(root, build / "bench", inputs.usecases)
+        try:
+            inputs.bench = run_benchmarks(root, build / "bench", inputs.usecases)
+        except SatError as error:
+            inputs.errors["benchmarks"] = str(error)
     verification = evaluate(inputs)
     report = build / "report"
     write_report(verification, report)

@@ -416,6 +416,8 @@ def benchmarks_gate(record: dict | None, usecases) -> Gate:
         if name not in by_name:
             details.append(f"{name}: not measured")
     for result in record["results"]:
+        if result.get("error"):
+            details.append(f"{result['name']}: {result['error']}")
         for check in budget_checks(result, thresholds):
             total += 1
             ok += check["ok"]

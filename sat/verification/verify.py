@@ -55,6 +55,9 @@ class Inputs:
         Folder of the use cases' outputs (``<name>/result.json``).
     bench : Path or None
         The benchmark record of this release.
+    errors : dict
+        ``{gate name: why its input is missing}`` (a tool that is not installed,
+        a step that crashed): shown first in that gate's details.
     """
 
     junit: Path | None = None
@@ -65,6 +68,7 @@ class Inputs:
     unformatted: list[str] | None = None
     usecases: Path | None = None
     bench: Path | None = None
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -259,6 +263,9 @@ def evaluate(inputs: Inputs) -> Verification:
     traces = trace(catalogue, results, evidence, set(registered), validated)
     unknown = unknown_traced_ids(catalogue, results)
     gates += [G.requirements_gate(traces, unknown), usecase_gate, bench_gate]
+    for gate in gates:
+        if gate.name in inputs.errors:
+            gate.details.insert(0, inputs.errors[gate.name])
     return Verification(
         version=__version__,
         gates=gates,
