@@ -66,8 +66,11 @@ def install_release(session, extras="test"):
 @nox.session(venv_backend="none")
 def pins(session):
     """Regenerate the files derived from sat/pins.toml."""
+    from recipe import generate
+
     (ROOT / "environment.yml").write_text(stack.environment_yml())
-    session.log(f"wrote environment.yml and {constraints_file()}")
+    generate.write_recipe()
+    session.log(f"wrote environment.yml, recipe/recipe.yaml and {constraints_file()}")
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -146,6 +149,18 @@ def usecases(session):
     install_release(session)
     session.run("ctao-sat", "doctor")
     session.run("ctao-sat", "run", "--all", "--output", str(BUILD / "usecases"))
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def conda(session):
+    """Conda packages: build recipe/ into build/conda/, index, solve, install, doctor.
+
+    Logic in recipe/build.py; it prints its route (rattler-build or conda-build with
+    conda-forge, else offline: py-rattler-build on a channel of the pinned wheels).
+    """
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    session.install("pip", *extras["optional-dependencies"]["conda"])
+    session.run("python", "-m", "recipe.build", *session.posargs)
 
 
 @nox.session(python=DEFAULT_PYTHON)

@@ -1,0 +1,415 @@
+"""``nox -s conda``: build the packages, make the channel, solve, install, test.
+
+Routes (the first that applies, printed at the start):
+
+``rattler-build`` / ``conda-build``
+    The tool is on PATH and conda-forge answers: build ``recipe/`` against
+    conda-forge, then solve and install against ``build/conda`` + conda-forge.
+``offline``
+    Otherwise: the same engine through the PyPI package py-rattler-build, against
+    a local channel of the pinned stack's real PyPI wheels converted by whl2conda
+    (`recipe.channel`), with the host's Python declared by a placeholder package.
+
+Then, on every route: index ``build/conda`` as a channel, check the built packages
+against the pins, solve ``ctao-sat`` with py-rattler, write the lock file next to
+the packages, install into ``build/conda-env`` and run ``ctao-sat doctor`` and the
+recipe's tests from that prefix. Any failure exits non-zero with one message.
+
+Usage: ``python -m recipe.build [--route auto|offline|rattler-build|conda-build]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recipe import CondaError, channel, generate, install
+from sat import stack
+
+__all__ = ["Route", "build_packages", "choose_route", "main", "recipe_error_message"]
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
+OUTPUT = BUILD / "conda"  # the ctao-sat channel: what a maintainer uploads
+LOCAL = BUILD / "conda-local"  # offline: converted PyPI wheels + host python
+CACHE = BUILD / "conda-cache"  # downloaded wheels, kept between runs
+PREFIX = BUILD / "conda-env"  # the installed release
+CONDA_FORGE = "https://conda.anaconda.org/conda-forge"
+
+
+def log(message: str = "") -> None:
+    """Print one progress line at once (nox interleaves our output with its own)."""
+    print(message, flush=True)
+
+
+@dataclass
+class Route:
+    """How the packages are built and where their dependencies come from."""
+
+    name: str
+    why: str
+    channels: list = field(default_factory=list)
+
+
+def conda_forge_reachable(timeout: float = 10.0) -> bool:
+    """Whether conda-forge's repodata answers (checked only when a tool is found)."""
+    request = urllib.request.Request(
+        f"{CONDA_FORGE}/noarch/repodata.json", method="HEAD"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def choose_route(requested: str = "auto") -> Route:
+    """Pick the build route: a real conda tool with conda-forge, else offline."""
+    offline = Route(
+        "offline",
+        "py-rattler-build (the rattler-build engine) against a local channel of the "
+        "pinned PyPI wheels converted by whl2conda",
+        [LOCAL],
+    )
+    tools = {"rattler-build": "rattler-build", "conda-build": "conda"}
+    if requested == "offline":
+        return offline
+    if requested in tools:
+        if not shutil.which(tools[requested]):
+            raise CondaError(f"--route {requested}: {tools[requested]} is not on PATH")
+        return Route(requested, f"{requested} against conda-forge", ["conda-forge"])
+    found = [route for route, tool in tools.items() if shutil.which(tool)]
+    if not found:
+        offline.why += "; no rattler-build or conda on PATH"
+        return offline
+    if not conda_forge_reachable():
+        offline.why += f"; {', '.join(found)} on PATH but {CONDA_FORGE} unreachable"
+        return offline
+    return Route(found[0], f"{found[0]} against conda-forge", ["conda-forge"])
+
+
+# --- recipe errors ---------------------------------------------------------------
+
+
+def _key_path(lines: list[str], number: int) -> str:
+    """Return the YAML key path of line ``number`` (1-based), from indentation.
+
+    ``outputs.requirements.run, item 'click >=>8.1'`` for a list item.
+    """
+    keys, item, indent = [], None, None
+    for line in reversed(lines[:number]):
+        stripped = line.lstrip(" ")
+        if not stripped.strip() or stripped.startswith("#"):
+            continue
+        width = len(line) - len(stripped)
+        if stripped.startswith("- "):
+            width, stripped = width + 2, stripped[2:]
+        if indent is not None and width >= indent:
+            continue
+        if match := re.match(r"([\w.-]+):", stripped):
+            keys.append(match[1])
+        elif indent is None:
+            item = stripped.strip()
+        indent = width
+        if width == 0:
+            break
+    path = ".".join(reversed(keys))
+    return f"{path}, item {item!r}" if item else path
+
+
+def recipe_error_message(error: Exception, recipe: Path) -> str:
+    """Return the engine's message with the recipe file, line and key it names.
+
+    The engine names the key (``unknown field 'nubmer'``) or the template and its
+    line; we add the file and, where the engine gives no line, find the line that
+    holds the offending token.
+    """
+    message = str(error).strip()
+    lines = recipe.read_text(encoding="utf-8").splitlines()
+    number = None
+    if match := re.search(r"line: (\d+)", message):
+        number = int(match[1])
+    else:
+        tokens = re.findall(r"'([^']+)'", message)
+        tokens += re.findall(r"(?:spec|version|value): (\S+)", message)
+        for token in reversed(tokens):
+            hits = [i for i, line in enumerate(lines, 1) if token in line]
+            if hits:
+                number = hits[0]
+                break
+    if number is None:
+        return f"{recipe}: {message}"
+    return f"{recipe}:{number}: key {_key_path(lines, number)}: {message}"
+
+
+def render_outputs(recipe: Path) -> dict[str, dict]:
+    """Render the recipe with the engine; a recipe error becomes a `CondaError`."""
+    try:
+        return generate.rendered_outputs(recipe)
+    except Exception as error:  # the engine's own error types, all with a message
+        raise CondaError(recipe_error_message(error, recipe)) from error
+
+
+# --- building --------------------------------------------------------------------
+
+
+class _BuildLog:
+    """Progress callback of py-rattler-build: everything to a file, the gist shown."""
+
+    SHOWN = ("+ ", "passed", "PASS ", "FAIL ", "WARN ", "Archive written", "checks")
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.file = path.open("w", encoding="utf-8")
+        self.started = time.perf_counter()
+
+    def _write(self, kind: str, message: str) -> None:
+        elapsed = time.perf_counter() - self.started
+        self.file.write(f"{elapsed:7.1f}s [{kind}] {message}\n")
+
+    def on_log(self, event) -> None:
+        self._write(event.level, event.message)
+        message = event.message.strip()
+        if event.level in ("error", "warn") or any(k in message for k in self.SHOWN):
+            if "Running build script" not in (event.span or ""):
+                log(f"    {message[:160]}")
+
+    def on_build_step(self, event) -> None:
+        self._write("step", f"{event.step_name}: {event.message}")
+
+    def on_download_start(self, event) -> None:
+        """Nothing: downloads are local files here."""
+
+    def on_download_progress(self, event) -> None:
+        """Nothing."""
+
+    def on_download_complete(self, event) -> None:
+        """Nothing."""
+
+    def tail(self, lines: int = 40) -> str:
+        self.file.flush()
+        return "\n".join(self.path.read_text().splitlines()[-lines:])
+
+
+def build_packages(route: Route, recipe: Path, output: Path) -> list[Path]:
+    """Build every output of ``recipe`` into ``output`` and run the recipe tests.
+
+    Raises
+    ------
+    CondaError
+        With the engine's message (file, line and key for a recipe error), or
+        the tail of the build log when a build or a recipe test fails.
+    """
+    if route.name == "rattler-build":
+        command = ["rattler-build", "build", "--recipe", str(recipe)]
+        command += ["--output-dir", str(output), "-c", "conda-forge"]
+    elif route.name == "conda-build":
+        command = ["conda", "build", str(recipe.parent), "--output-folder", str(output)]
+        command += ["-c", "conda-forge", "--override-channels"]
+    else:
+        return _build_offline(route, recipe, output)
+    log(f"  $ {' '.join(command)}")
+    if subprocess.run(command, check=False).returncode != 0:
+        raise CondaError(f"{route.name} failed on {recipe} (its output is above)")
+    return sorted(output.glob("noarch/ctao-sat*.conda"))
+
+
+def _build_offline(route: Route, recipe: Path, output: Path) -> list[Path]:
+    from rattler_build import Stage0Recipe, ToolConfiguration
+
+    try:
+        stage0 = Stage0Recipe.from_file(recipe)
+        stage0.render()
+    except Exception as error:  # the engine's recipe errors
+        raise CondaError(recipe_error_message(error, recipe)) from error
+    build_log = _BuildLog(output / "build.log")
+    channels = [install._url(c) for c in route.channels]
+    try:
+        results = stage0.run_build(
+            tool_config=ToolConfiguration(test_strategy="native"),
+            output_dir=output,
+            channels=channels,
+            progress_callback=build_log,
+        )
+    except Exception as error:  # build or recipe test failure: show why
+        raise CondaError(
+            f"building {recipe} failed: {error}\n--- last lines of "
+            f"{build_log.path}:\n{build_log.tail()}"
+        ) from error
+    finally:
+        build_log.file.close()
+    return [Path(p) for result in results for p in result.packages]
+
+
+def index_json(package: Path) -> dict:
+    """Return the ``info/index.json`` of a package archive as a dict."""
+    from rattler import IndexJson
+
+    index = IndexJson.from_package_archive(package)
+    return {
+        "name": index.name.normalized,
+        "version": str(index.version),
+        "depends": list(index.depends),
+        "constrains": list(index.constrains),
+    }
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(
+        p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size > 2**20 else f"{size / 2**10:.0f} KiB"
+
+
+# --- the whole session -----------------------------------------------------------
+
+
+def run(route: Route, recipe: Path = generate.RECIPE) -> dict:
+    """Build, channel, solve, lock, install and test; return what was measured."""
+    timings: dict[str, float] = {}
+    version = stack.release_version()
+    python_default = stack.release()["python_default"]
+
+    def step(name: str, started: float) -> None:
+        timings[name] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    outputs = render_outputs(recipe)  # a recipe error stops here, naming file and key
+    problems = generate.check_consistency(recipe=recipe)
+    if problems:
+        raise CondaError(
+            "the recipe disagrees with the pins:\n  " + "\n  ".join(problems)
+        )
+    step("check", started)
+
+    local = None
+    if route.name == "offline":
+        log(
+            f"local channel {LOCAL.relative_to(ROOT)} (wheels cached in "
+            f"{CACHE.relative_to(ROOT)}):"
+        )
+        pins = [pin.requirement for pin in stack.load_pins()]
+        pythons = sorted({generate.python_min(), python_default})
+        local = channel.build_local_channel(pins, pythons, LOCAL, CACHE / "wheels", log)
+        timings.update({f"channel {k}": v for k, v in local["timings"].items()})
+
+    started = time.perf_counter()
+    log(f"building {recipe.relative_to(ROOT)} into {OUTPUT.relative_to(ROOT)}:")
+    shutil.rmtree(OUTPUT, ignore_errors=True)
+    OUTPUT.mkdir(parents=True)
+    packages = build_packages(route, recipe, OUTPUT)
+    channel.index_channel(OUTPUT)
+    step("build + recipe tests", started)
+
+    indexes = {str(p.relative_to(ROOT)): index_json(p) for p in packages}
+    problems = generate.check_consistency(recipe=recipe, index_jsons=indexes)
+    if problems:
+        raise CondaError(
+            "built packages disagree with the pins:\n  " + "\n  ".join(problems)
+        )
+
+    started = time.perf_counter()
+    channels = [OUTPUT, *route.channels]
+    specs = [f"ctao-sat =={version}", f"python {python_default}.*", "pip"]
+    records = install.solve(channels, specs)
+    lock = install.write_lock(records, channels, OUTPUT / f"ctao-sat-{version}.lock")
+    step("solve + lock", started)
+
+    started = time.perf_counter()
+    install.install_prefix(records, PREFIX)
+    step("install", started)
+
+    python = next(r for r in records if r.name.normalized == "python")
+    host = str(python.build) == channel.HOST_BUILD
+    origin = "the HOST interpreter, via the placeholder" if host else python.channel
+    log(
+        f"installed {len(records)} packages into {PREFIX.relative_to(ROOT)}; "
+        f"python {python.version} ({origin})"
+    )
+    started = time.perf_counter()
+    install.run_in_prefix(PREFIX, "ctao-sat doctor", log)
+    step("doctor in prefix", started)
+    started = time.perf_counter()
+    log("recipe tests in the prefix:")
+    count = install.run_recipe_tests(
+        PREFIX, outputs, skip=("ctao-sat doctor",), log=log
+    )
+    step("recipe tests in prefix", started)
+    return {
+        "packages": packages,
+        "local": local,
+        "records": records,
+        "python": python,
+        "host_python": host,
+        "lock": lock,
+        "tests": count,
+        "timings": timings,
+    }
+
+
+def summary(route: Route, result: dict, total: float) -> list[str]:
+    """Return the closing lines: what was built, from what, how big, how long."""
+    lines = [f"conda: route {route.name}: {route.why}"]
+    for package in result["packages"]:
+        lines.append(f"  built    {package.relative_to(ROOT)} ({_mib(_size(package))})")
+    if result["local"]:
+        local = result["local"]
+        pythons = ", ".join(i.version for i in local["interpreters"])
+        lines.append(
+            f"  channel  {LOCAL.relative_to(ROOT)}: {local['packages']} packages, "
+            f"{_mib(_size(LOCAL))}: real PyPI wheels converted by whl2conda; python "
+            f"{pythons} = placeholders for the HOST interpreters"
+        )
+    python = result["python"]
+    origin = "HOST interpreter (placeholder)" if result["host_python"] else "conda"
+    lines.append(
+        f"  solved   {len(result['records'])} packages, python {python.version} "
+        f"from the {origin}; lock {result['lock'].relative_to(ROOT)}"
+    )
+    lines.append(
+        f"  prefix   {PREFIX.relative_to(ROOT)} ({_mib(_size(PREFIX))}): "
+        f"doctor passed, {result['tests']} recipe test commands passed"
+    )
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in result["timings"].items())
+    lines.append(f"  timings  {timings}; total {total:.0f} s")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the conda session; print the route first and a summary last."""
+    parser = argparse.ArgumentParser(prog="python -m recipe.build", description=__doc__)
+    parser.add_argument(
+        "--route",
+        choices=["auto", "offline", "rattler-build", "conda-build"],
+        default=os.environ.get("CTAO_SAT_CONDA_ROUTE", "auto"),
+    )
+    parser.add_argument("--recipe", type=Path, default=generate.RECIPE)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        route = choose_route(args.route)
+        log(f"conda: route {route.name}: {route.why}")
+        result = run(route, args.recipe.resolve())
+    except CondaError as error:
+        log(f"conda: FAILED: {error}")
+        return 1
+    for line in summary(route, result, time.perf_counter() - started):
+        log(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
