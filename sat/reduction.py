@@ -37,14 +37,18 @@ def _verify_file(path: Path, hdu_names: list[str]) -> None:
                     pass
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with fits.open(path, memmap=False) as hdus:
-                for name in hdu_names:
-                    hdus[name]  # KeyError names a missing HDU
-                for hdu in hdus:
-                    _ = hdu.data  # reading to the end finds a truncation
-        truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
-        if truncated:
-            raise OSError(truncated[0])
+            try:
+                with fits.open(path, memmap=False) as hdus:
+                    for name in hdu_names:
+                        hdus[name]  # KeyError names a missing HDU
+                    for hdu in hdus:
+                        _ = hdu.data  # reading to the end finds a truncation
+            finally:
+                # astropy only warns that a file is short, then fails obscurely
+                # (or not at all): the warning is the diagnosis to report.
+                for warning in caught:
+                    if "truncated" in str(warning.message):
+                        raise OSError(str(warning.message))
 
 
 def verify_files(store, obs_ids) -> dict[int, list[Path]]:

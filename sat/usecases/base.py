@@ -72,6 +72,19 @@ class RunContext:
         self.products.append(name)
         return path
 
+    def write_models(self, models, name: str) -> Path:
+        """Write Gammapy ``models`` to YAML product ``name``, with its covariance.
+
+        `Models.write` also writes ``<stem>_covariance.dat`` next to the YAML (read
+        back by `Models.read`): both are registered as products.
+        """
+        path = self.product(name)
+        models.write(path, overwrite=True)
+        covariance = path.with_name(f"{path.stem}_covariance.dat")
+        if covariance.is_file():
+            self.product(str(Path(name).with_name(covariance.name)))
+        return path
+
     def add_inputs(self, *paths) -> None:
         """Record input files (their checksums go into the provenance)."""
         self.inputs.extend(Path(path) for path in paths)

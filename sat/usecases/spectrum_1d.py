@@ -105,7 +105,7 @@ class Spectrum1DConfig(UseCaseConfig):
 
     target: str | None = "Crab"
     position: SkyPosition | None = None
-    obs_ids: list[int] = Field(default_factory=list)
+    obs_ids: list[int] = Field(default_factory=list, validate_default=True)
     on_radius_deg: float = Field(default=0.11, gt=0)
     exclusion_regions: list[Circle] = Field(default_factory=list)
     energy_reco: EnergyAxis = Field(
@@ -367,17 +367,9 @@ class Spectrum1D(UseCase):
                 overwrite=True,
             )
             for name, sky_model in sky_models.items():
-                path = context.product(f"models/{name}.yaml")
-                Models([sky_model]).write(path, overwrite=True)
-                covariance = path.with_name(f"{path.stem}_covariance.dat")
-                if covariance.is_file():
-                    context.product(f"models/{covariance.name}")
-            stacked = datasets.stack_reduce(name="stacked")
-            stacked.write(context.product("datasets/stacked.fits"), overwrite=True)
-            for dataset in datasets:
-                dataset.write(
-                    context.product(f"datasets/{dataset.name}.fits"), overwrite=True
-                )
+                context.write_models(Models([sky_model]), f"models/{name}.yaml")
+            for dataset in [datasets.stack_reduce(name="stacked"), *datasets]:
+                _write_ogip(dataset, context)
             runs = datasets.info_table(cumulative=False)
             cumulative = datasets.info_table(cumulative=True)
             _plot_spectrum(
@@ -442,6 +434,19 @@ def _sky_model(name: str, source: str, reference_tev: float):
             alpha=2.0, beta=0.1, amplitude=amplitude, reference=reference_tev * u.TeV
         )
     return SkyModel(spectral_model=spectral, name=source)
+
+
+def _write_ogip(dataset, context: RunContext) -> None:
+    """Write ``datasets/<name>.fits`` and its ARF, RMF and BKG files (OGIP).
+
+    OGIP keeps the livetime (Gammapy's GADF serialisation of a spectrum drops it)
+    and Sherpa and XSPEC read it too.
+    """
+    path = context.product(f"datasets/{dataset.name}.fits")
+    dataset.write(path, format="ogip", overwrite=True)
+    for kind in ("arf", "rmf", "bkg"):
+        if path.with_name(f"{path.stem}_{kind}.fits").is_file():
+            context.product(f"datasets/{path.stem}_{kind}.fits")
 
 
 def _exclusion_mask(config: Spectrum1DConfig, position, observations):
@@ -557,31 +562,29 @@ def _plot_spectrum(flux_points, sky_models, main, label, path: Path) -> None:
         sharex=True,
         gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05},
     )
-    dataset = FluxPointsDataset(models=[sky_models[main]], data=flux_points)
-    dataset.plot_fit(
-        ax_spectrum=top,
-        ax_residuals=bottom,
-        kwargs_spectrum={
-            "kwargs_fp": {"label": "flux points", "color": "k"},
-            "kwargs_model": {"label": main, "color": "C0"},
-        },
-        kwargs_residuals={"method": "diff/model", "color": "k"},
-    )
-    energy_bounds = flux_points.energy_axis.edges[[0, -1]]
-    for index, (name, model) in enumerate(sky_models.items()):
-        if name == main:
-            continue
-        with warnings.catch_warnings():
-            # Gammapy re-registers astropy's unit converter per curve: harmless.
-            warnings.filterwarnings("ignore", "This axis already has a converter")
-            model.spectral_model.plot(
-                energy_bounds,
-                ax=top,
-                sed_type="e2dnde",
-                ls="--",
-                color=f"C{index + 1}",
-                label=name,
-            )
+    with warnings.catch_warnings():
+        # Gammapy re-registers astropy's unit converter per curve: harmless.
+        warnings.filterwarnings("ignore", "This axis already has a converter")
+        FluxPointsDataset(models=[sky_models[main]], data=flux_points).plot_fit(
+            ax_spectrum=top,
+            ax_residuals=bottom,
+            kwargs_spectrum={
+                "kwargs_fp": {"label": "flux points", "color": "k"},
+                "kwargs_model": {"label": main, "color": "C0"},
+            },
+            kwargs_residuals={"method": "diff/model", "color": "k"},
+        )
+        energy_bounds = flux_points.energy_axis.edges[[0, -1]]
+        for index, (name, model) in enumerate(sky_models.items()):
+            if name != main:
+                model.spectral_model.plot(
+                    energy_bounds,
+                    ax=top,
+                    sed_type="e2dnde",
+                    ls="--",
+                    color=f"C{index + 1}",
+                    label=name,
+                )
     top.set_xlabel("")
     top.set_title(f"{label}: reflected-regions spectrum (H.E.S.S. DR1)")
     top.legend()
