@@ -61,9 +61,11 @@ def de421_path() -> Path | None:
             # It warns that its Earth-orientation table expired; we use only DE421.
             warnings.simplefilter("ignore", RuntimeWarning)
             from skyfield_data import get_skyfield_data_path
+
+            folder = Path(get_skyfield_data_path())
     except ImportError:
         return None
-    path = Path(get_skyfield_data_path()) / "de421.bsp"
+    path = folder / "de421.bsp"
     return path if path.is_file() else None
 
 
