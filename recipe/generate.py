@@ -24,6 +24,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+from recipe import CondaError
 from sat import stack
 
 __all__ = [
@@ -61,7 +62,7 @@ def python_min(pins_file: Path | None = None) -> str:
     supported = stack.release(pins_file)["python"]
     lower = re.findall(r">=\s*([\d.]+)", supported)
     if len(lower) != 1:
-        raise ValueError(f"release python {supported} needs exactly one '>=' bound")
+        raise CondaError(f"release python {supported} needs exactly one '>=' bound")
     return lower[0]
 
 
@@ -73,12 +74,14 @@ def _core_requirements(pins_file: Path | None, pyproject: Path) -> list[str]:
     for line in project["dependencies"]:
         match = _REQUIREMENT.match(line)
         if match is None or any(c in match["spec"] for c in ";["):
-            raise ValueError(
+            raise CondaError(
                 f"pyproject dependency {line!r}: extras/markers unsupported"
             )
         name = stack.canonical_name(match["name"])
         if name not in conda:
-            raise ValueError(f"pyproject dependency {name} is not in the pin file")
+            raise CondaError(
+                f"pyproject dependency {name} is not in sat/pins.toml: pin it there"
+            )
         spec = match["spec"].replace(" ", "")
         lines.append(f"{conda[name]} {spec}".strip())
     return sorted(lines)
@@ -131,13 +134,14 @@ def render_recipe(
 
     Raises
     ------
-    ValueError
-        If a block is missing from the recipe or unknown to the generator.
+    CondaError
+        If a block is missing from the recipe or unknown to the generator, or a
+        pyproject dependency is not pinned.
     """
     blocks = generated_blocks(pins_file, pyproject)
     found = [m["name"] for m in _BLOCK.finditer(text)]
     if sorted(found) != sorted(blocks):
-        raise ValueError(
+        raise CondaError(
             f"recipe generated blocks {sorted(found)} != expected {sorted(blocks)}"
         )
 
