@@ -11,6 +11,7 @@ from sat.errors import SatError
 
 # name -> "module:attribute"; modules are imported only when the command is used.
 COMMANDS = {
+    "archive": "sat.cli.archive:archive",
     "data": "sat.cli.data:data",
     "doctor": "sat.cli.stack:doctor",
     "info": "sat.cli.stack:info",

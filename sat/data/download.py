@@ -104,19 +104,36 @@ def _transfer(url, part: Path, offset: int, limit: int, timeout: float, progress
             progress(written)
 
 
-def _install(file: DataFile, part: Path, target: Path, url: str) -> None:
+def _install(file: DataFile, part: Path, target: Path, url: str, check=None) -> None:
     """Check the complete ``.part`` and rename it into place, or delete it."""
     size = part.stat().st_size
     if size < file.size:
         raise _ShortTransfer(f"transfer ended after {size} of {file.size} bytes")
-    sha = file_sha256(part) if size == file.size else "(not computed)"
-    if size != file.size or sha != file.sha256:
-        part.unlink()
-        raise _Mismatch(
-            f"checksum mismatch for {file.path} downloaded from {url}: got "
-            f"{size} bytes, SHA-256 {sha}; expected {file.size} bytes, SHA-256 "
-            f"{file.sha256}; the bad download was deleted"
-        )
+    if file.sha256 is None:  # the source publishes no checksum: the size only
+        if size != file.size:
+            part.unlink()
+            raise _Mismatch(
+                f"size mismatch for {file.path} downloaded from {url}: got {size} "
+                f"bytes, expected {file.size}; the bad download was deleted"
+            )
+    else:
+        sha = file_sha256(part) if size == file.size else "(not computed)"
+        if size != file.size or sha != file.sha256:
+            part.unlink()
+            raise _Mismatch(
+                f"checksum mismatch for {file.path} downloaded from {url}: got "
+                f"{size} bytes, SHA-256 {sha}; expected {file.size} bytes, SHA-256 "
+                f"{file.sha256}; the bad download was deleted"
+            )
+    if check is not None:
+        try:
+            check(part)
+        except DataError as error:
+            part.unlink()
+            raise _Mismatch(
+                f"{file.path} downloaded from {url} is corrupt: {error}; the bad "
+                "download was deleted"
+            ) from None
     os.replace(part, target)
 
 
@@ -129,6 +146,7 @@ def fetch(
     backoff: float = 1.0,
     timeout: float = 60.0,
     progress=None,
+    check=None,
 ) -> None:
     """Download one file to ``root / file.path``, verified and atomic.
 
@@ -148,13 +166,20 @@ def fetch(
         Seconds without data before an attempt is abandoned.
     progress : callable, optional
         Called with the number of bytes of the file received so far.
+    check : callable, optional
+        Called with the complete ``.part`` (right size and SHA-256) before it is
+        renamed into place; a `DataError` it raises counts as a checksum
+        mismatch. For sources that publish sizes but no SHA-256
+        (``file.sha256`` None), such as IVOA archives: a check of the content
+        (a gzip CRC, a FITS read).
 
     Raises
     ------
     DataError
         One line naming the file and the address: permanent HTTP error, checksum
-        mismatch (the bad download is deleted), or transient failures beyond
-        ``retries`` (the ``.part`` is kept for the next run to resume).
+        mismatch or failed ``check`` (the bad download is deleted), or transient
+        failures beyond ``retries`` (the ``.part`` is kept for the next run to
+        resume).
     """
     progress = progress or (lambda n: None)
     target = Path(root, file.path)
@@ -170,7 +195,7 @@ def fetch(
                 offset = 0
             if offset < file.size:
                 _transfer(url, part, offset, file.size, timeout, progress)
-            _install(file, part, target, url)
+            _install(file, part, target, url, check)
             return
         except _Mismatch as error:
             if not offset or fresh_start_done:

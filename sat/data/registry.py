@@ -47,8 +47,9 @@ class DataFile:
         Path relative to ``GAMMAPY_DATA`` (posix separators).
     size : int
         Size in bytes.
-    sha256 : str
-        SHA-256 hex digest.
+    sha256 : str or None
+        SHA-256 hex digest; None when the source publishes only the size (an
+        IVOA archive: `sat.archive.fetch` checks the content instead).
     url : str
         Official download address; ``package:derived/PATH`` for a file shipped with
         `sat` (an index table filtered to the runs present, a note).
@@ -56,7 +57,7 @@ class DataFile:
 
     path: str
     size: int
-    sha256: str
+    sha256: str | None
     url: str
 
 

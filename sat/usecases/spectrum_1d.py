@@ -32,6 +32,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from sat.archive.usecase import ArchiveSource
 from sat.usecases.base import (
     Outcome,
     RunContext,
@@ -121,6 +122,10 @@ class Spectrum1DConfig(UseCaseConfig):
     )
     reference_energy_tev: float = Field(default=1.45, gt=0)
     flux_points: FluxPointsSettings = Field(default_factory=FluxPointsSettings)
+    # Where the runs are (default: the hess-dl3-dr1 dataset): a data store folder
+    # (`ctao-sat archive fetch --dest`), or an IVOA archive to fetch them from.
+    datastore: str | None = None
+    archive: ArchiveSource | None = None
 
     @field_validator("obs_ids", mode="after")
     @classmethod
@@ -248,13 +253,23 @@ class Spectrum1D(UseCase):
         from regions import CircleSkyRegion
 
         from sat import offline
-        from sat.data import require
+        from sat.archive.usecase import observations_folder
         from sat.errors import DataError
         from sat.observations import open_store, select_observations, target_position
         from sat.reduction import ObservationsMaker, verify_files
 
         offline.configure()
-        root = require("hess-dl3-dr1")
+        root = observations_folder(
+            config.datastore,
+            config.archive,
+            dataset="hess-dl3-dr1",
+            target=config.target,
+            position=None
+            if config.position is None
+            else (config.position.ra_deg, config.position.dec_deg),
+            obs_ids=config.obs_ids,
+            context=context,
+        )
         store = open_store(root)
         context.add_inputs(root / "obs-index.fits.gz", root / "hdu-index.fits.gz")
         observations = select_observations(store, config.target, config.obs_ids)
