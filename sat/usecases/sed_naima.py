@@ -378,11 +378,12 @@ def _load_flux_points(config: SedNaimaConfig, source: Source, context: RunContex
         label = f"{path.name} ({config.source})"
     context.add_inputs(path)
     with reading(path):
-        if path.suffix == ".dat":
-            flux_points = _read_naima_table(path)
-        else:
-            flux_points = FluxPoints.read(path)
-    return flux_points, label
+        try:
+            if path.suffix == ".dat":
+                return _read_naima_table(path), label
+            return FluxPoints.read(path), label
+        except IndexError as error:  # astropy's IPAC reader on a mangled header
+            raise ValueError(f"malformed table ({error})") from None
 
 
 def _read_naima_table(path: Path):
@@ -443,7 +444,7 @@ def _upper_limits(table):
 
 
 def _we_error(spectral, particles, inverse_compton, we_min) -> float:
-    """Return the spread of W_e over 500 draws of the fitted covariance (seed 0)."""
+    """Return the spread of W_e over 200 draws of the fitted covariance (seed 0)."""
     import numpy as np
 
     names = ["amplitude", "alpha", "e_cutoff"]
@@ -461,7 +462,7 @@ def _we_error(spectral, particles, inverse_compton, we_min) -> float:
         unit_draws = np.random.default_rng(0).multivariate_normal(
             np.zeros(len(values)),
             covariance / np.outer(sigma, sigma),
-            500,
+            200,
             check_valid="raise",
         )
     except ValueError:  # not positive semi-definite: no usable covariance
@@ -478,7 +479,7 @@ def _we_error(spectral, particles, inverse_compton, we_min) -> float:
     finally:
         for name, value in saved.items():
             setattr(particles, name, value)
-    if len(results) < 100:
+    if len(results) < 50:
         return float("nan")
     # Half the 16-84 % range: robust to the long tail of poorly constrained fits.
     return float(np.diff(np.percentile(results, [16, 84]))[0] / 2)
