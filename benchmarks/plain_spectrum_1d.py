@@ -4,8 +4,8 @@ What a scientist would write without ctao-sat: the same runs (the Crab runs of
 H.E.S.S. DL3 DR1), the same makers and settings as `sat.usecases.spectrum_1d`
 with its default configuration (reflected regions, r_on 0.11 deg, PSF containment
 correction, edisp-bias safe mask, 24/48 energy bins), the same two fits, the
-same flux points and the same products (flux points, models, datasets, two
-plots). No config validation, file checks, provenance or result.json: that is
+same flux points and the same products (flux points, models, OGIP datasets,
+two plots). No config validation, file checks, provenance or result.json: that is
 the overhead `benchmarks/overhead.py` measures. The fitted power law is written to
 ``parameters.json`` so the benchmark can check both did the same analysis.
 """
@@ -105,11 +105,10 @@ flux_points = FluxPointsEstimator(
     energy_edges=edges, source="Crab", selection_optional=["ul"]
 ).run(datasets)
 flux_points.write(out / "flux_points.ecsv", sed_type="likelihood", overwrite=True)
-datasets.stack_reduce(name="stacked").write(
-    out / "datasets" / "stacked.fits", overwrite=True
-)
-for dataset in datasets:
-    dataset.write(out / "datasets" / f"{dataset.name}.fits", overwrite=True)
+for dataset in [datasets.stack_reduce(name="stacked"), *datasets]:
+    dataset.write(
+        out / "datasets" / f"{dataset.name}.fits", format="ogip", overwrite=True
+    )
 
 figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
 FluxPointsDataset(models=[models["power-law"]], data=flux_points).plot_fit(

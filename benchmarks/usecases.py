@@ -21,7 +21,8 @@ def run_one(name: str, output: Path) -> dict:
     print(f"benchmark: {' '.join(command[1:])}", flush=True)
     metrics = measure(command)
     print(
-        f"  {name}: {metrics['wall_time_s']:.1f} s, "
+        f"  {name}: {metrics['wall_time_s']:.1f} s "
+        f"({metrics['cpu_time_s']:.1f} s CPU), "
         f"{metrics['peak_rss_mib']:.0f} MiB, exit {metrics['exit_code']}",
         flush=True,
     )

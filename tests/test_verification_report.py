@@ -145,6 +145,7 @@ def test_peak_memory_is_per_process():
     )
     small = measure([sys.executable, "-c", "pass"])
     assert big["peak_rss_mib"] > 300
+    assert 0 < big["cpu_time_s"] <= big["wall_time_s"] * 2  # at most 2 cores busy
     assert small["peak_rss_mib"] < 100
     assert measure([sys.executable, "-c", "raise SystemExit(3)"])["exit_code"] == 3
 
