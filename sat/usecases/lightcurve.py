@@ -171,11 +171,20 @@ def constancy(flux, error) -> dict:
     }
 
 
-def _reference_note(config: LightCurveConfig, target_names: set[str]) -> str | None:
-    """Why there is no published reference, or None when there is one."""
+def _reference_note(
+    config: LightCurveConfig, obs_ids: list[int], sample: list[int]
+) -> str | None:
+    """Return why there is no published spectrum, or None when there is one.
+
+    The paper fitted all the runs of its steady-state sample (``sample``: the runs
+    of that name in the obs-index) at the target position.
+    """
     published = PUBLISHED[STEADY_SAMPLE]
-    if config.position is not None or target_names != {STEADY_SAMPLE}:
-        return "no published reference for these runs"
+    if config.position is not None or sorted(obs_ids) != sorted(sample):
+        return (
+            "no published spectrum for these runs (the paper's: the "
+            f"{len(sample)} runs of {STEADY_SAMPLE})"
+        )
     same = math.isclose(
         config.reference_energy_tev, published.reference_energy_tev, rel_tol=1e-6
     ) and math.isclose(config.on_radius_deg, published.on_radius_deg, rel_tol=1e-6)
@@ -220,6 +229,7 @@ class LightCurve(UseCase):
         from sat.errors import ConfigError, DataError
         from sat.observations import open_store, select_observations, target_position
         from sat.reduction import ObservationsMaker, verify_files
+        from sat.usecases.map_3d import runs_of
         from sat.usecases.spectrum_1d import _exclusion_mask
 
         offline.configure()
@@ -229,9 +239,7 @@ class LightCurve(UseCase):
         observations = select_observations(store, config.target, config.obs_ids)
         obs_ids = [int(obs.obs_id) for obs in observations]
         table = store.obs_table
-        target_names = {
-            str(row["TARGET_NAME"]) for row in table if int(row["OBS_ID"]) in obs_ids
-        }
+        sample = runs_of(table, STEADY_SAMPLE)
         if config.position is not None:
             position = SkyCoord(
                 config.position.ra_deg, config.position.dec_deg, unit="deg"
@@ -354,7 +362,7 @@ class LightCurve(UseCase):
             "dropped_runs": dropped,
         }
         validation = []
-        note = _reference_note(config, target_names)
+        note = _reference_note(config, obs_ids, sample)
         if note is None:
             validation = [
                 compare(
@@ -364,7 +372,8 @@ class LightCurve(UseCase):
                 )
                 for ref in references()
             ]
-        if target_names == {STEADY_SAMPLE} and "p_value" in constant:
+        # Any runs of the steady-state sample must be compatible with a constant.
+        if set(obs_ids) <= set(sample) and "p_value" in constant:
             validation.append(
                 compare(constant_reference(), constant["variability_significance"])
             )

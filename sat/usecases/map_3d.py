@@ -147,10 +147,26 @@ def references() -> list[Reference]:
     ]
 
 
-def _reference_applies(config: Map3DConfig, target_names: set[str]) -> str | None:
-    """Return why there is no published reference, or None when there is one."""
-    if target_names != {PUBLISHED_TARGET}:
-        return f"no published 3D reference for {', '.join(sorted(target_names))}"
+def runs_of(table, target_name: str) -> list[int]:
+    """Return the obs ids of obs-index ``table`` with TARGET_NAME ``target_name``."""
+    if "TARGET_NAME" not in table.colnames:
+        return []
+    return [int(row["OBS_ID"]) for row in table if row["TARGET_NAME"] == target_name]
+
+
+def _reference_applies(
+    config: Map3DConfig, obs_ids: list[int], sample: list[int]
+) -> str | None:
+    """Return why there is no published reference, or None when there is one.
+
+    The reference is the paper's fit of every MSH 15-52 run (``sample``: the runs
+    of that target in the obs-index), at its reference energy.
+    """
+    if sorted(obs_ids) != sorted(sample):
+        return (
+            f"no published 3D reference for these {len(obs_ids)} runs (the paper's: "
+            f"the {len(sample)} runs of {PUBLISHED_TARGET})"
+        )
     if not math.isclose(
         config.source.reference_energy_tev, PUBLISHED_REFERENCE_TEV, rel_tol=1e-6
     ):
@@ -188,6 +204,7 @@ class Map3D(UseCase):
         from sat.errors import ConfigError, DataError
         from sat.observations import open_store, select_observations, target_position
         from sat.reduction import verify_files
+        from sat.stacking import StackingMaker, stacked_runs
 
         offline.configure()
         root = require("hess-dl3-dr1")
@@ -196,9 +213,7 @@ class Map3D(UseCase):
         observations = select_observations(store, config.target, config.obs_ids)
         obs_ids = [int(obs.obs_id) for obs in observations]
         table = store.obs_table
-        target_names = {
-            str(row["TARGET_NAME"]) for row in table if int(row["OBS_ID"]) in obs_ids
-        }
+        sample = runs_of(table, PUBLISHED_TARGET)
         geometry = config.geometry
         if geometry.center is not None:
             center = SkyCoord(
@@ -249,14 +264,17 @@ class Map3D(UseCase):
         with context.step(f"reducing and stacking {len(obs_ids)} runs"):
             bar = context.progress(None, "reducing runs", total=len(obs_ids))
             try:
-                maker = _stacking_maker(makers, files, bar.update)
+                maker = StackingMaker(makers, files, progress=bar.update, n_jobs=1)
                 stacked = maker.run(stacked, observations)[0]
             finally:
                 bar.close()
+        runs = stacked_runs(stacked)
+        outside = sorted(set(obs_ids) - set(runs))
         if not stacked.mask_safe.data.any() or stacked.counts.data.sum() == 0:
             raise DataError(
-                f"no safe counts of {label} in the map: check the map centre, "
-                "its width and the safe-mask settings"
+                f"no safe counts of {label} in the map ({len(outside)} of "
+                f"{len(obs_ids)} runs outside it): check the map centre, its width "
+                "and the safe-mask settings"
             )
 
         source_name = re.sub(r"[^A-Za-z0-9_.+-]+", "_", label)
@@ -301,11 +319,12 @@ class Map3D(UseCase):
                 "total_stat": float(result.total_stat),
                 "background": fitted_parameters(Models([background])),
             },
-            "runs": obs_ids,
+            "runs": runs,
+            "runs_outside_map": outside,
             "stacked": _stacked_stats(stacked),
             "maps": _map_stats(maps, _off_source(stacked, exclusion)),
         }
-        no_reference = _reference_applies(config, target_names)
+        no_reference = _reference_applies(config, runs, sample)
         validation = []
         if no_reference is None:
             validation = [
@@ -317,6 +336,8 @@ class Map3D(UseCase):
                 for ref in references()
             ]
         summary = _summary(label, parameters, extra, config)
+        if outside:
+            summary.append(f"runs outside the map, not stacked: {outside}")
         summary.append(no_reference or f"validated against {SOURCE}")
         return Outcome(parameters, validation, summary, extra)
 
@@ -325,17 +346,6 @@ def _energy_axis(map_axis, axis: EnergyAxis, name: str):
     return map_axis.from_energy_bounds(
         axis.min_tev, axis.max_tev, axis.nbins, unit="TeV", name=name
     )
-
-
-def _stacking_maker(makers, files: dict, progress):
-    """`sat.reduction.ObservationsMaker` stacking every run into the reference."""
-    from sat.reduction import ObservationsMaker
-
-    maker = ObservationsMaker(makers, files, progress=progress, n_jobs=1)
-    # DatasetsMaker stacks each run's cutout into the reference as it finishes,
-    # so the cube of every run is never held at once.
-    maker.stack_datasets = True
-    return maker
 
 
 def _exclusion_mask(geom, center, circles: list[Circle]):
