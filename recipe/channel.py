@@ -289,10 +289,12 @@ def convert_wheels(wheels: list[Path], channel: Path, log=print) -> dict[str, st
         Wheel file name -> package path relative to the channel.
     """
     ledger_file = channel / "converted.json"
-    ledger = json.loads(ledger_file.read_text()) if ledger_file.is_file() else {}
+    previous = json.loads(ledger_file.read_text()) if ledger_file.is_file() else {}
     unique = {wheel.name: wheel for wheel in wheels}
     ledger = {
-        w: pkg for w, pkg in ledger.items() if w in unique and (channel / pkg).is_file()
+        w: pkg
+        for w, pkg in previous.items()
+        if w in unique and (channel / pkg).is_file()
     }
     todo = [wheel for name, wheel in sorted(unique.items()) if name not in ledger]
     if todo:
@@ -306,11 +308,8 @@ def convert_wheels(wheels: list[Path], channel: Path, log=print) -> dict[str, st
                 log(f"  {wheel.name} -> {package}")
     channel.mkdir(parents=True, exist_ok=True)
     ledger_file.write_text(json.dumps(ledger, indent=1, sort_keys=True))
-    wanted = set(ledger.values())
-    for package in channel.glob("*/*.conda"):
-        relative = f"{package.parent.name}/{package.name}"
-        if relative not in wanted and HOST_BUILD not in package.name:
-            package.unlink()  # a wheel no longer pinned
+    for stale in set(previous.values()) - set(ledger.values()):
+        (channel / stale).unlink(missing_ok=True)  # its wheel is no longer pinned
     return ledger
 
 
@@ -331,6 +330,12 @@ def _placeholders(interpreters: list[Interpreter], channel: Path, log) -> None:
     wanted = {i.version: str(i.executable) for i in interpreters}
     current = json.loads(stamp.read_text()) if stamp.is_file() else None
     packages = [channel / "linux-64" / f"python-{v}-{HOST_BUILD}.conda" for v in wanted]
+    packages += [
+        channel
+        / "linux-64"
+        / f"python_abi-{i.minor}-0_cp{i.minor.replace('.', '')}.conda"
+        for i in interpreters
+    ]
     if current != wanted or not all(p.is_file() for p in packages):
         for old in channel.glob(f"linux-64/python-*-{HOST_BUILD}.conda"):
             old.unlink()
