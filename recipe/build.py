@@ -441,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
+        if not args.recipe.is_file():
+            raise CondaError(f"no recipe at {args.recipe}")
         route = choose_route(args.route)
         log(f"conda: route {route.name}: {route.why}")
         result = run(route, args.recipe.resolve())
