@@ -282,32 +282,37 @@ def test_pins_gate_on_this_environment():
 
 @pytest.fixture(scope="module")
 def failed_fit(tmp_path_factory):
-    """A real joint-crab run whose validation fails: H.E.S.S. alone vs the joint fit."""
+    """A real spectrum-1d run that must fail: no PSF containment correction.
+
+    Without it the Crab flux drops by about a third, 4 sigma from the paper.
+    """
     folder = tmp_path_factory.mktemp("usecases")
-    config = {"instruments": ["hess"], "individual_fits": False}
+    config = {"containment_correction": False, "spectral_models": ["power-law"]}
     with pytest.raises(ValidationFailed, match="validation failed for amplitude"):
-        run_usecase("joint-crab", config, folder / "joint-crab", quiet=True)
+        run_usecase("spectrum-1d", config, folder / "spectrum-1d", quiet=True)
     return folder
 
 
 def test_usecases_gate_names_the_failed_check(failed_fit):
     from sat import __version__
 
-    results = G.read_usecase_results(failed_fit, ["joint-crab", "spectrum-x"])
-    assert results["spectrum-x"] is None
+    results = G.read_usecase_results(failed_fit, ["spectrum-1d", "joint-crab"])
+    assert results["joint-crab"] is None
     gate = G.usecases_gate(results, __version__)
     assert not gate.passed
-    assert gate.figure.startswith("0/2 use cases passed (3 validation checks)")
-    amplitude = results["joint-crab"]["parameters"]["amplitude"]["value"]
-    assert gate.details[0].startswith(
-        f"joint-crab: joint amplitude = {amplitude:.4g}, reference 3.849e-11 ± "
+    assert gate.figure.startswith("0/2 use cases passed (2 validation checks)")
+    amplitude = results["spectrum-1d"]["parameters"]["amplitude"]["value"]
+    failed = [line for line in gate.details if "amplitude" in line]
+    assert len(failed) == 1
+    assert failed[0].startswith(
+        f"spectrum-1d: amplitude = {amplitude:.4g}, reference 1.629e-11 ± 8.8e-13: "
     )
-    assert gate.details[0].endswith("sigma > 0.5")
+    assert failed[0].endswith("sigma > 2.0")
     assert gate.details[-1] == (
-        "spectrum-x: no result.json (it did not run, or stopped early)"
+        "joint-crab: no result.json (it did not run, or stopped early)"
     )
-    stale = G.usecases_gate({"joint-crab": results["joint-crab"]}, "2000.1.0")
-    assert stale.details[0] == f"joint-crab: result of release {__version__}"
+    stale = G.usecases_gate({"spectrum-1d": results["spectrum-1d"]}, "2000.1.0")
+    assert stale.details[0] == f"spectrum-1d: result of release {__version__}"
     assert not G.usecases_gate({}, __version__).passed
     # In the traceability, the use case of a run that did not validate is FAILED.
     traces = trace(

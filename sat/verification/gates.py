@@ -382,8 +382,9 @@ def usecases_gate(results: dict[str, dict | None], version: str) -> Gate:
             checks += 1
             if check["verdict"] != "PASS":
                 failed_cases.add(name)
+                fit = f"{check['fit']} " if check.get("fit") else ""
                 details.append(
-                    f"{name}: {check.get('fit', '')} {check['quantity']} = "
+                    f"{name}: {fit}{check['quantity']} = "
                     f"{check['measured']:.4g}, reference {check['value']:.4g} ± "
                     f"{check['error']:.2g}: {check['deviation_sigma']} sigma > "
                     f"{check['n_sigma']}"
