@@ -25,6 +25,8 @@ __all__ = [
     "true_energy_axis",
 ]
 
+# The components every CTAO IRF file holds, as Gammapy names them.
+COMPONENTS = ("aeff", "edisp", "psf", "bkg")
 PROD5_SOURCE = (
     "CTAO & CTA Consortium (2021), CTAO Instrument Response Functions prod5 v0.1, "
     "doi:10.5281/zenodo.5499840"
@@ -174,12 +176,20 @@ def load_irf(name: str) -> dict:
     dict
         ``{"aeff", "edisp", "psf", "bkg"}`` -> Gammapy IRF objects, as returned by
         `gammapy.irf.load_irf_dict_from_file`.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name.
+    DataError
+        Missing, unreadable or incomplete file.
     """
     import logging
     import warnings
 
     from gammapy.irf import load_irf_dict_from_file
 
+    from sat.errors import DataError
     from sat.observations import reading
 
     path = irf_path(name)
@@ -191,9 +201,17 @@ def load_irf(name: str) -> dict:
     try:
         with reading(path), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*did not parse as fits unit")
-            return load_irf_dict_from_file(path)
+            irfs = load_irf_dict_from_file(path)
     finally:
         logger.setLevel(level)
+    # Gammapy returns the HDUs it finds: a truncated file gives a partial dict.
+    missing = [component for component in COMPONENTS if component not in irfs]
+    if missing:
+        raise DataError(
+            f"cannot read {path}: no {', '.join(missing)} (truncated or incomplete "
+            f"file): run: ctao-sat data download {irf_info(name).dataset}"
+        )
+    return irfs
 
 
 def irf_summary(name: str, energy_tev: float = 1.0, offset_deg: float = 0.5) -> dict:
@@ -317,7 +335,7 @@ def plot_irf(name: str, folder) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for component in ("aeff", "psf", "edisp", "bkg"):
+    for component in COMPONENTS:
         irfs[component].peek()
         figure = plt.gcf()
         figure.suptitle(f"{info.name}: {component}", y=1.02)
