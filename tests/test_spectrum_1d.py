@@ -24,7 +24,12 @@ from sat.errors import ConfigError, DataError
 from sat.stack import load_pins
 from sat.usecases.config import load_config
 from sat.usecases.runner import RESULT, run_usecase
-from sat.usecases.spectrum_1d import PUBLISHED, Spectrum1DConfig, _published_for
+from sat.usecases.spectrum_1d import (
+    PUBLISHED,
+    Spectrum1DConfig,
+    _flux_point_range,
+    _published_for,
+)
 
 pytestmark = [
     pytest.mark.verifies_usecase("SUSS-UC-SAT-010"),
@@ -206,14 +211,16 @@ def test_pks_2155_validates_through_config(tmp_path):
 
 
 def test_position_without_reference(tmp_path):
-    # A position (no obs-index name), one run, an exclusion region around a star
-    # and one around the source: it runs, and says that nothing validates it.
+    # A position (no obs-index name), an exclusion region around a star and one of
+    # 1.1 deg around the source: the OFF regions of run 23523 (pointed 0.5 deg away)
+    # all lie inside it, those of 23559 (1.5 deg away) do not. It runs on 23559
+    # alone and says that nothing validates it.
     config = {
         "target": None,
         "position": {"ra_deg": 83.633, "dec_deg": 22.014},
-        "obs_ids": [23559],
+        "obs_ids": [23523, 23559],
         "exclusion_regions": [
-            {"radius_deg": 0.2},
+            {"radius_deg": 1.1},
             {"ra_deg": 84.411, "dec_deg": 21.142, "radius_deg": 0.3},
         ],
         "spectral_models": ["log-parabola"],
@@ -223,9 +230,39 @@ def test_position_without_reference(tmp_path):
     assert result["validation"] == []
     assert result["summary"][-1] == "no published reference for this position"
     assert result["summary"][0].startswith("RA 83.633 Dec 22.014: 1 runs")
+    assert result["dropped_runs"] == ["obs_23523"]
+    assert "dropped obs_23523: no OFF region" in result["summary"][1]
     assert set(result["parameters"]) == {"amplitude", "alpha", "beta"}
     assert "curvature_ts" not in result
+    assert [run["obs_id"] for run in result["runs"]] == [23559]
     assert result["runs"][0]["n_on"] > 50
+
+
+def test_no_off_region_at_all_is_an_error(tmp_path):
+    config = {"obs_ids": [23523], "exclusion_regions": [{"radius_deg": 1.1}]}
+    with pytest.raises(DataError, match="no run of Crab has OFF regions"):
+        run_usecase("spectrum-1d", config, tmp_path / "out", quiet=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_flux_point_range(crab):
+    from gammapy.datasets import Datasets, SpectrumDatasetOnOff
+
+    output, result = crab
+    datasets = Datasets(
+        [
+            SpectrumDatasetOnOff.read(output / "datasets" / f"obs_{obs_id}.fits")
+            for obs_id in CRAB_RUNS
+        ]
+    )
+    # By default: from the lowest safe threshold of the runs to the highest energy.
+    lowest = min(run["safe_energy_tev"][0] for run in result["runs"])
+    assert _flux_point_range(Spectrum1DConfig(), datasets) == pytest.approx(
+        (lowest, 100)
+    )
+    beyond = Spectrum1DConfig(flux_points={"energy_min_tev": 200})
+    with pytest.raises(ConfigError, match="key 'flux_points': empty energy range"):
+        _flux_point_range(beyond, datasets)
 
 
 def test_reference_applies_only_to_the_published_analysis():

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -371,9 +372,10 @@ class Spectrum1D(UseCase):
                 unit="TeV",
             ).edges
             estimator = FluxPointsEstimator(
-                energy_edges=edges, source=source, selection_optional=["ul"]
+                energy_edges=edges, source=source, selection_optional=["ul"], n_jobs=1
             )
-            flux_points = estimator.run(datasets)
+            with _gammapy_progress(not context.quiet):
+                flux_points = estimator.run(datasets)
 
         with context.step("writing products"):
             flux_points.write(
@@ -424,6 +426,19 @@ class Spectrum1D(UseCase):
         summary = _summary(label, extra, fits, config, dropped)
         summary.append(f"validated against {SOURCE}" if published else note)
         return Outcome(parameters, validation, summary, extra)
+
+
+@contextmanager
+def _gammapy_progress(show: bool):
+    """Show Gammapy's own progress bars (a module-wide switch) inside the block."""
+    from gammapy.utils import pbar
+
+    before = pbar.SHOW_PROGRESS_BAR
+    pbar.SHOW_PROGRESS_BAR = show
+    try:
+        yield
+    finally:
+        pbar.SHOW_PROGRESS_BAR = before
 
 
 def _sky_model(name: str, source: str, reference_tev: float):
