@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-__all__ = ["Bounds", "Reference", "check_bounds", "compare", "failed"]
+__all__ = ["Bounds", "Reference", "check_bounds", "compare", "describe", "failed"]
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,22 @@ def check_bounds(bounds: Bounds, measured: float, error: float = 0.0) -> dict:
         "deviation_sigma": deviation,
         "verdict": "PASS" if inside else "FAIL",
     }
+
+
+def describe(check: dict) -> str:
+    """Describe one verdict in a line: the measurement against its reference.
+
+    Works for the dicts of both `compare` and `check_bounds`.
+    """
+    measured = f"{check['quantity']} = {check['measured']:.4g}"
+    if "minimum" in check:
+        low = "-inf" if check["minimum"] is None else f"{check['minimum']:.4g}"
+        high = "inf" if check["maximum"] is None else f"{check['maximum']:.4g}"
+        return f"{measured}, allowed [{low}, {high}]"
+    return (
+        f"{measured} vs {check['value']:.4g} ± {check['error']:.2g} "
+        f"({check['deviation_sigma']} sigma, tolerance {check['n_sigma']})"
+    )
 
 
 def failed(checks: list[dict]) -> list[dict]:

@@ -12,12 +12,11 @@ def _print_summary(result: dict, output: Path) -> None:
     click.echo(f"{result['usecase']} ({result['usecase_id']}): results in {output}")
     for line in result["summary"]:
         click.echo(f"  {line}")
+    from sat.validation import describe
+
     for check in result["validation"]:
-        click.echo(
-            f"  {check['verdict']}  {check.get('fit', '')} {check['quantity']}: "
-            f"{check['measured']:.4g} vs {check['value']:.4g} ± {check['error']:.2g} "
-            f"({check['deviation_sigma']} sigma, tolerance {check['n_sigma']})"
-        )
+        fit = f"{check['fit']}: " if "fit" in check else ""
+        click.echo(f"  {check['verdict']}  {fit}{describe(check)}")
 
 
 @click.command()

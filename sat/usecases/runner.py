@@ -19,7 +19,7 @@ from sat.provenance import now, record
 from sat.usecases.base import RunContext
 from sat.usecases.config import load_config
 from sat.usecases.registry import get_usecase
-from sat.validation import failed
+from sat.validation import describe, failed
 
 __all__ = ["RESULT", "run_usecase"]
 
@@ -101,11 +101,7 @@ def run_usecase(name: str, config=None, output="results", quiet: bool = False):
         raise
     bad = failed(result["validation"])
     if bad:
-        quantities = ", ".join(
-            f"{c['quantity']} = {c['measured']:.4g} (reference {c['value']:.4g}, "
-            f"{c['deviation_sigma']} sigma > {c['n_sigma']})"
-            for c in bad
-        )
+        quantities = "; ".join(describe(check) for check in bad)
         raise ValidationFailed(
             f"{name}: validation failed for {quantities}; products in {output}"
         )
