@@ -183,6 +183,28 @@ def bench(session):
 
 
 @nox.session(python=DEFAULT_PYTHON)
+def archive(session):
+    """Serve the shared H.E.S.S. DL3 runs as an IVOA archive (TAP/ObsCore) until Ctrl-C.
+
+    A private PostgreSQL + GAVO DaCHS on 127.0.0.1:8080 (Debian packages, installed
+    when missing). Arguments go to `ctao-sat archive serve`: other DL3 folders,
+    `--port N`.
+    """
+    session.run("python", "-m", "sat.archive.install")
+    session.install("-c", str(constraints_file()), "-e", ".")
+    # Stopping DaCHS and PostgreSQL takes seconds: give the command time to do it
+    # on Ctrl-C (nox kills it after 0.3 s by default, orphaning both servers).
+    session.run(
+        "ctao-sat",
+        "archive",
+        "serve",
+        *session.posargs,
+        interrupt_timeout=120,
+        terminate_timeout=60,
+    )
+
+
+@nox.session(python=DEFAULT_PYTHON)
 def container(session):
     """OCI image: build, smoke-test offline and read-only, kube play, export, time.
 

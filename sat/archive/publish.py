@@ -424,6 +424,14 @@ class LocalArchive:
             shutil.rmtree(self.workdir, ignore_errors=True)
         atexit.unregister(self.stop)
 
+    def wait(self, poll: float = 1.0) -> str:
+        """Block until one of the servers exits; return its name."""
+        while True:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    return name
+            time.sleep(poll)
+
     def __enter__(self) -> LocalArchive:
         return self.start()
 
@@ -444,9 +452,7 @@ def serve(collections: dict[str, Path], port: int | None, log=print) -> None:
         names = ", ".join(collections)
         log(f"serving {names} at {archive.tap_url} (ObsCore: ivoa.obscore)")
         log(f"started in {archive.timings['total']:.0f} s; Ctrl-C stops it")
-        while all(p.poll() is None for p in archive.processes.values()):
-            time.sleep(1)
-        log("a server exited: stopping")
+        log(f"{archive.wait()} exited: stopping")
     except KeyboardInterrupt:
         log("stopping")
     finally:
