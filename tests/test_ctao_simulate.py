@@ -159,6 +159,26 @@ def test_pull_test_fails_biased_fits_and_wrong_errors():
     assert pull_checks("index", good + 0.5)[0]["verdict"] == "FAIL"
     assert pull_checks("index", good * 2)[1]["verdict"] == "FAIL"
     assert pull_checks("index", good / 2)[1]["verdict"] == "FAIL"
+    # Two pulls have no width to test.
+    assert pull_checks("index", good[:2]) == []
+
+
+@pytest.mark.verifies_requirement("C-SAT-0080")
+def test_low_counts_fail_the_pull_test(tmp_path):
+    # 1.8 s observations: a handful of events, where fitted errors are not
+    # Gaussian. The fits converge, but the pulls show it and the run fails.
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"n_seeds": 3, "livetime_h": 0.0005}))
+    output = tmp_path / "tiny"
+    result = CliRunner().invoke(
+        main,
+        ["run", "ctao-simulate", "-q", "--config", str(path), "--output", str(output)],
+    )
+    assert result.exit_code == 1
+    assert "validation failed for" in result.output and "pull" in result.output
+    saved = json.loads((output / RESULT).read_text())
+    assert saved["n_converged"] == 3
+    assert any(check["verdict"] == "FAIL" for check in saved["validation"])
 
 
 def test_3d_analysis_of_an_extended_source(tmp_path):

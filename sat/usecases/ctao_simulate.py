@@ -39,7 +39,6 @@ MARGIN_DEG = 0.3
 # about 370 by chance and catches errors that are wrong by much more than the
 # interval's half-width, 3 / sqrt(2 N) (0.47 for 20 seeds, 0.21 for 100).
 N_SIGMA = 3.0
-COVERAGE = math.erf(N_SIGMA / math.sqrt(2))
 
 
 class Source(UseCaseConfig):
@@ -123,12 +122,16 @@ def pull_checks(name: str, pulls, n_sigma: float = N_SIGMA) -> list[dict]:
         central interval of sqrt(chi2(N - 1) / (N - 1)): the error given to
         `compare` is the distance from 1 to the interval edge on the side of s,
         divided by ``n_sigma``, so that PASS means "inside the interval".
+        None for fewer than 3 pulls (no width to test): the use case's failed
+        "converged fits" check then says why.
     """
     import numpy as np
     from scipy import stats
 
     pulls = np.asarray(pulls, dtype=float)
     n = len(pulls)
+    if n < 3:
+        return []
     mean, width = float(np.mean(pulls)), float(np.std(pulls, ddof=1))
     coverage = math.erf(n_sigma / math.sqrt(2))
     low, high = (
@@ -295,6 +298,7 @@ class CtaoSimulate(UseCase):
                 float(len(converged)),
             )
         ]
+        n = len(converged)
         statistics = {}
         for name in ("index", "amplitude"):
             pulls = np.asarray(converged[f"{name}_pull"])
@@ -308,11 +312,10 @@ class CtaoSimulate(UseCase):
             }
         _plot_pulls(converged, config.n_seeds, context.product("pulls.png"))
 
-        n = len(converged)
         parameters = {
             name: {
                 "value": statistics[name]["mean_fitted"],
-                "error": statistics[name]["std_fitted"] / math.sqrt(n),
+                "error": statistics[name]["std_fitted"] / math.sqrt(max(n, 1)),
                 "unit": unit,
             }
             for name, unit in (("index", ""), ("amplitude", AMPLITUDE_UNIT))
