@@ -12,6 +12,7 @@ from sat.errors import SatError
 # name -> "module:attribute"; modules are imported only when the command is used.
 COMMANDS = {
     "archive": "sat.cli.archive:archive",
+    "check": "sat.cli.check:check",
     "data": "sat.cli.data:data",
     "doctor": "sat.cli.stack:doctor",
     "info": "sat.cli.stack:info",
