@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sat import __version__
+from sat import __version__, offline
 from sat.data import require
 from sat.errors import ConfigError, ValidationFailed
 from sat.provenance import now, record
@@ -70,6 +70,7 @@ def run_usecase(name: str, config=None, output="results", quiet: bool = False):
     """
     usecase = get_usecase(name)
     settings = load_config(usecase.Config, config)
+    offline.configure()  # no use case may download anything at run time
     for dataset in usecase.datasets:
         require(dataset)
     output = Path(output).absolute()
