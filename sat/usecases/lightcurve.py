@@ -46,7 +46,7 @@ class LightCurveConfig(UseCaseConfig):
 
     target: str | None = "PKS 2155-304"
     position: SkyPosition | None = None
-    obs_ids: list[int] = Field(default_factory=list)
+    obs_ids: list[int] = Field(default_factory=list, validate_default=True)
     on_radius_deg: float = Field(default=0.11, gt=0)
     exclusion_regions: list[Circle] = Field(default_factory=list)
     energy_reco: EnergyAxis = Field(
@@ -298,6 +298,13 @@ class LightCurve(UseCase):
                 "range: a light curve needs at least 2"
             )
         datasets = Datasets(usable)
+        thresholds = [_safe_range_tev(d) for d in datasets]
+        energy_min = config.energy_min_tev or max(low for low, _ in thresholds)
+        if not config.energy_max_tev > energy_min:
+            raise ConfigError(
+                f"key 'energy_max_tev': {config.energy_max_tev} TeV is not above the "
+                f"light-curve threshold {energy_min:.3g} TeV"
+            )
 
         source = re.sub(r"[^A-Za-z0-9_.+-]+", "_", label)
         sky_model = _power_law(source, config.reference_energy_tev)
@@ -311,13 +318,6 @@ class LightCurve(UseCase):
             fit = Fit().run(fit_datasets)
         parameters = fitted_parameters(Models([sky_model]))
 
-        thresholds = [_safe_range_tev(d) for d in datasets]
-        energy_min = config.energy_min_tev or max(low for low, _ in thresholds)
-        if not config.energy_max_tev > energy_min:
-            raise ConfigError(
-                f"key 'energy_max_tev': {config.energy_max_tev} TeV is not above the "
-                f"light-curve threshold {energy_min:.3g} TeV"
-            )
         with context.step(f"estimating the flux above {energy_min:.3g} TeV per run"):
             sky_model.spectral_model.index.frozen = True
             datasets.models = [sky_model]

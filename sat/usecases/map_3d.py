@@ -82,7 +82,7 @@ class Map3DConfig(UseCaseConfig):
     """Configuration of the 3D analysis."""
 
     target: str | None = "MSH 15-52"
-    obs_ids: list[int] = Field(default_factory=list)
+    obs_ids: list[int] = Field(default_factory=list, validate_default=True)
     geometry: MapGeometry = Field(default_factory=MapGeometry)
     # 8 bins per decade: the first safe bin then starts at 0.42 TeV, the
     # threshold of the paper (its Table 5: 0.422-0.562 TeV).
