@@ -460,6 +460,9 @@ def test_collect_places_each_sessions_files(tmp_path):
     channel.mkdir(parents=True)
     (channel / f"ctao-sat-{__version__}-py_0.conda").write_bytes(b"package")
     (channel / "repodata.json").write_text("{}")
+    (build / "conda" / f"ctao-sat-{__version__}.lock").write_text("lock")
+    (build / "conda" / "bld" / "work").mkdir(parents=True)  # build folders stay out
+    (build / "conda" / "bld" / "work" / "x.conda").write_bytes(b"work")
     (build / "container").mkdir()
     image = build / "container" / f"ctao-sat-{__version__}.oci.tar"
     image.write_bytes(b"image")
@@ -471,6 +474,7 @@ def test_collect_places_each_sessions_files(tmp_path):
         k: sorted(p.relative_to(out).as_posix() for p in v) for k, v in found.items()
     } == {
         "conda": [
+            f"conda/ctao-sat-{__version__}.lock",
             f"conda/noarch/ctao-sat-{__version__}-py_0.conda",
             "conda/noarch/repodata.json",
         ],

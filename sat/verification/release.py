@@ -67,14 +67,15 @@ class Artifact:
 
 
 # Where each session leaves its artifacts (file driven: a session writes there).
-# The conda channel is released whole (packages and index): usable as it is with
-# `conda install -c file://.../conda`; the container with its deployment record.
+# The conda channel is released whole (packages and index: usable as it is with
+# `conda install -c file://.../conda`) with the lock file of the tested install;
+# the container with its deployment record.
 ARTIFACTS = (
     Artifact(
         "conda",
         "conda packages",
-        ("conda/**/*.conda", "conda/**/*.tar.bz2"),
-        extras=("conda/**/repodata.json",),
+        ("conda/*/*.conda", "conda/*/*.tar.bz2"),
+        extras=("conda/*/repodata.json", "conda/*.lock"),
     ),
     Artifact(
         "container",
