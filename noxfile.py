@@ -237,6 +237,22 @@ def verify(session):
     )
 
 
+@nox.session(python=DEFAULT_PYTHON)
+def docs(session):
+    """Sphinx site in build/docs/html: executed use-case gallery, no warning allowed.
+
+    `-n` checks every internal cross-reference (linkcheck needs the network). The
+    gallery runs every use case on GAMMAPY_DATA; then headless Chromium opens the
+    front page and a gallery page and fails when a figure does not render.
+    """
+    install_release(session, "docs")
+    html = BUILD / "docs" / "html"
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", str(html)
+    )
+    session.run("python", "docs/_ext/sitecheck.py", str(html))
+
+
 # The artifact sessions a release needs; a missing one stops `release` ("Session
 # not found"). docs joins when the noxfile has it (resolved at the end of the file).
 RELEASE_ARTIFACTS = ["conda", "container"]

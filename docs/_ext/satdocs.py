@@ -1,0 +1,266 @@
+"""Pages generated from the release's own sources, at every docs build.
+
+The readiness matrix, the requirements table, the pins table and the release notes
+are written into ``docs/_generated/`` from the use-case registry, the requirements
+catalogue, ``sat/pins.toml`` and the towncrier fragments, so that they cannot go
+stale. Each generator is a plain function returning reStructuredText (tested by
+tests/test_docs.py); `setup` hooks them into Sphinx.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[1]
+ROOT = DOCS.parent
+GENERATED = DOCS / "_generated"
+KSP_FILE = DOCS / "ksp.yaml"
+STATUS = {"supported": "✅ supported", "partial": "🟡 partial", "missing": "❌ missing"}
+
+
+def _cell(text: str) -> str:
+    # A list-table cell: continuation lines of a multi-line cell keep the indent.
+    return str(text).replace("\n", "\n     ") if text else "\\-"
+
+
+def list_table(title: str, header: list[str], rows: list[list[str]], widths=None):
+    """Return an RST ``list-table`` of ``rows`` under ``header``.
+
+    Parameters
+    ----------
+    title : str
+        The table caption.
+    header : list of str
+        Column titles.
+    rows : list of list of str
+        Cells, as RST inline text (multi-line cells allowed).
+    widths : list of int, optional
+        Relative column widths.
+    """
+    lines = [f".. list-table:: {title}", "   :header-rows: 1"]
+    if widths:
+        lines.append(f"   :widths: {' '.join(str(w) for w in widths)}")
+    lines.append("")
+    for row in [header, *rows]:
+        lines.append(f"   * - {_cell(row[0])}")
+        lines.extend(f"     - {_cell(cell)}" for cell in row[1:])
+    return "\n".join(lines) + "\n"
+
+
+def load_ksps(path: Path = KSP_FILE) -> dict:
+    """Read the KSP -> needed use cases mapping (``docs/ksp.yaml``)."""
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def capability_status(name: str, registry: dict, catalogue, commands, ksps: dict):
+    """Say whether ctao-sat provides analysis ``name``, through what, verified how.
+
+    Returns
+    -------
+    tuple of (str, str)
+        The status (``supported``, ``partial`` or ``missing``) and an RST
+        description: the use case or command and the requirements verifying it.
+    """
+    evidence = sorted(
+        rid
+        for rid, entry in catalogue.requirements.items()
+        if entry.get("evidence") == "usecases"
+    )
+    catalogued = {entry["name"]: uid for uid, entry in catalogue.usecases.items()}
+    requirement_of = ksps.get("requirements", {})
+    if name in registry:
+        usecase = registry[name]
+        verified = ", ".join([*evidence, *requirement_of.get(name, [])])
+        return "supported", (
+            f":doc:`{name} <auto_examples/{_example_stem(name)}>` "
+            f"({usecase.usecase_id}); verified by {verified}"
+        )
+    if name in catalogued:
+        ids = requirement_of.get(name, [])
+        for rid in ids:
+            if rid not in catalogue.requirements:
+                raise ValueError(f"ksp.yaml: {name} names unknown requirement {rid}")
+        pending = [
+            rid for rid in ids if catalogue.requirements[rid].get("status") is not None
+        ]
+        if name in commands and ids and not pending:
+            return "supported", (
+                f"``ctao-sat {name}`` ({catalogued[name]}); verified by "
+                + ", ".join(ids)
+            )
+        how = f"``ctao-sat {name}``" if name in commands else "catalogued only"
+        detail = (
+            f"verified by {', '.join(ids)}"
+            if ids and not pending
+            else ("not yet verified")
+        )
+        return "partial", f"{how} ({catalogued[name]}); {detail}"
+    missing = ksps.get("missing", {})
+    if name not in missing:
+        raise ValueError(f"ksp.yaml: {name!r} is neither a use case nor in `missing`")
+    return "missing", missing[name].strip()
+
+
+def _example_stem(name: str) -> str:
+    return "plot_" + name.replace("-", "_")
+
+
+def readiness_matrix(ksps: dict, registry: dict, catalogue, commands) -> str:
+    """Return the SDC readiness matrix (RST): each KSP, what it needs, our status.
+
+    Parameters
+    ----------
+    ksps : dict
+        The content of ``docs/ksp.yaml``.
+    registry : dict
+        `sat.usecases.registry.usecases()`.
+    catalogue : sat.verification.Catalogue
+        The requirements catalogue.
+    commands : iterable of str
+        The ``ctao-sat`` subcommands.
+    """
+    rows = []
+    for entry in ksps["ksps"]:
+        statuses, details = [], []
+        for need in entry["needs"]:
+            status, detail = capability_status(
+                need, registry, catalogue, commands, ksps
+            )
+            statuses.append(status)
+            details.append(f"| **{need}**: {STATUS[status]} — {detail}")
+        if all(s == "supported" for s in statuses):
+            overall = "supported"
+        elif any(s != "missing" for s in statuses):
+            overall = "partial"
+        else:
+            overall = "missing"
+        done = statuses.count("supported")
+        name = entry["name"] + ("" if entry.get("ksp", True) else " (science case)")
+        rows.append(
+            [
+                name,
+                f"{STATUS[overall]} ({done}/{len(statuses)})",
+                "\n".join(details),
+            ]
+        )
+    return list_table(
+        "CTAO Key Science Projects against ctao-sat",
+        ["Programme", "Status", "Analyses needed: status, use case, verification"],
+        rows,
+        widths=[18, 14, 68],
+    )
+
+
+def catalogue_table(catalogue) -> str:
+    """Return the requirements and use cases of the catalogue as RST tables."""
+    rows = [
+        [
+            f"``{rid}``",
+            entry["level"],
+            entry.get("parent", ""),
+            " ".join(entry["text"].split()),
+            entry["method"]
+            + (f" ({entry['evidence']})" if entry.get("evidence") else ""),
+            entry.get("status", "verified by the release"),
+        ]
+        for rid, entry in catalogue.requirements.items()
+    ]
+    usecases = [
+        [f"``{uid}``", f"``{entry['name']}``", entry["text"]]
+        for uid, entry in catalogue.usecases.items()
+    ]
+    return (
+        list_table(
+            "Requirements",
+            ["Id", "Level", "Parent", "Text", "Method", "Status"],
+            rows,
+            widths=[12, 5, 12, 51, 10, 10],
+        )
+        + "\n"
+        + list_table("Use cases", ["Id", "Name", "What"], usecases, [15, 15, 70])
+    )
+
+
+def pins_table(pins, release: dict) -> str:
+    """Return the release pins (`sat.stack.load_pins()`) as an RST table."""
+    rows = [
+        [
+            f"``{pin.name}``",
+            f"``{pin.version}``",
+            "component" if pin.component else "dependency",
+            f"``{pin.conda}``" if pin.conda != pin.name else "",
+            pin.summary,
+        ]
+        for pin in pins
+    ]
+    intro = (
+        f"Release **{release['version']}**, Python ``{release['python']}`` "
+        f"(reference interpreter {release['python_default']}).\n\n"
+    )
+    return intro + list_table(
+        "Release pins (sat/pins.toml)",
+        ["Distribution", "Version", "Kind", "conda-forge name", "What for"],
+        rows,
+        widths=[20, 12, 12, 18, 38],
+    )
+
+
+def release_notes(version: str) -> str:
+    """Render the unreleased towncrier fragments (``towncrier build --draft``)."""
+    towncrier = shutil.which("towncrier", path=str(Path(sys.executable).parent))
+    command = [towncrier] if towncrier else [sys.executable, "-m", "towncrier"]
+    done = subprocess.run(
+        [*command, "build", "--draft", "--version", version],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    text = done.stdout
+    # towncrier prints a preamble before the draft; keep the notes from the title.
+    start = text.find("## ctao-sat")
+    return text[start:] if start >= 0 else text
+
+
+def _write(name: str, text: str) -> None:
+    path = GENERATED / name
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def generate(app=None) -> None:
+    """Write every generated page into ``docs/_generated/``."""
+    from sat import stack
+    from sat.cli.main import COMMANDS
+    from sat.usecases.registry import usecases
+    from sat.verification import load_catalogue
+
+    GENERATED.mkdir(exist_ok=True)
+    catalogue = load_catalogue()
+    _write(
+        "readiness.rst",
+        readiness_matrix(load_ksps(), usecases(), catalogue, COMMANDS),
+    )
+    _write("catalogue.rst", catalogue_table(catalogue))
+    _write("pins.rst", pins_table(stack.load_pins(), stack.release()))
+    _write("release-notes.md", release_notes(stack.release_version()))
+
+
+def copy_report(app, exception) -> None:
+    """Copy the latest verification report (build/report) into the site."""
+    report = ROOT / "build" / "report"
+    if exception is None and (report / "index.html").is_file():
+        target = Path(app.outdir) / "verification-report"
+        shutil.copytree(report, target, dirs_exist_ok=True)
+
+
+def setup(app):
+    """Sphinx extension: generate the pages first, copy the report last."""
+    app.connect("builder-inited", generate)
+    app.connect("build-finished", copy_report)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

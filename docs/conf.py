@@ -1,0 +1,87 @@
+"""Sphinx configuration of the ctao-sat documentation (built by `nox -s docs`)."""
+
+import os
+import sys
+import warnings
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS / "_ext"))
+
+import sat  # noqa: E402
+from sat import stack  # noqa: E402
+
+# The gallery runs the use cases on the real data, as the tests do.
+if "GAMMAPY_DATA" not in os.environ:
+    shared = DOCS.parents[1] / "shared" / "gammapy-data"
+    if shared.is_dir():
+        os.environ["GAMMAPY_DATA"] = str(shared)
+os.environ.setdefault("MPLBACKEND", "Agg")
+# Gammapy/astropy warnings printed by the examples go to the page, not the build log.
+warnings.filterwarnings("ignore", category=UserWarning, message="Matplotlib")
+
+project = "ctao-sat"
+author = "CTAO SAT developers"
+copyright = "CTAO"
+release = version = stack.release_version()
+assert release == sat.__version__, "sat.__version__ and sat/pins.toml disagree"
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.intersphinx",
+    "numpydoc",
+    "sphinx_click",
+    "sphinx_gallery.gen_gallery",
+    "myst_parser",
+    "satdocs",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = [
+    "_build",
+    "examples/*",  # gallery sources: rendered into auto_examples/
+    "changes/*",  # towncrier fragments: rendered through _generated/release-notes.md
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "auto_examples/*.zip",
+    "auto_examples/*.md5",
+    "auto_examples/*.codeobj.json",
+]
+suppress_warnings = ["config.cache"]  # sphinx-gallery's config holds a function
+
+# API reference: numpy docstrings; no network, so no intersphinx inventories.
+intersphinx_mapping = {}
+autodoc_typehints = "none"
+autodoc_default_options = {"members": True, "show-inheritance": False}
+autodoc_member_order = "bysource"
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks = set()
+# Types written in docstrings are not all documented objects of this site.
+nitpick_ignore_regex = [
+    (r"py:.*", r"(gammapy|astropy|numpy|pydantic|click|pytest|yaml|pathlib)\..*"),
+]
+
+sphinx_gallery_conf = {
+    "examples_dirs": ["examples"],
+    "gallery_dirs": ["auto_examples"],
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "remove_config_comments": True,
+    "download_all_examples": False,
+    "show_memory": False,
+    "matplotlib_animations": False,
+    "image_scrapers": ("matplotlib",),
+    "abort_on_example_error": True,
+    "only_warn_on_example_error": False,
+    "reset_modules": ("matplotlib",),
+    "capture_repr": (),
+}
+
+html_theme = "ctao"
+html_title = f"ctao-sat {release}"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
+html_static_path = []
+html_last_updated_fmt = None

@@ -1,0 +1,172 @@
+"""The documentation's generated pages and its browser check.
+
+Building the site runs every use case (minutes): `nox -s docs` does that, and then
+runs the same browser check on the built site. Here the generators are tested as
+functions on the real registry, catalogue and pins, and the browser check on a tiny
+page in Debian's headless Chromium.
+"""
+
+import re
+import sys
+
+import pytest
+
+from sat import stack
+from sat.cli.main import COMMANDS
+from sat.usecases.registry import usecases
+from sat.verification import load_catalogue
+from tests.conftest import REPO
+
+sys.path.insert(0, str(REPO / "docs" / "_ext"))
+import satdocs
+import sitecheck
+
+pytestmark = pytest.mark.verifies_requirement("C-SAT-0130")
+
+
+@pytest.fixture(scope="module")
+def ksps():
+    return satdocs.load_ksps()
+
+
+def _row(matrix: str, name: str) -> str:
+    # The list-table row of programme `name`: from its first cell to the next row.
+    start = matrix.index(f"   * - {name}\n")
+    end = matrix.find("\n   * - ", start + 1)
+    return matrix[start : end if end > 0 else None]
+
+
+def test_readiness_matrix_lists_every_ksp_with_its_status(ksps):
+    matrix = satdocs.readiness_matrix(ksps, usecases(), load_catalogue(), COMMANDS)
+    names = [entry["name"] for entry in ksps["ksps"]]
+    assert len(names) == 10 and "Galactic Plane Survey" in names
+    for entry in ksps["ksps"]:
+        assert f"   * - {entry['name']}" in matrix
+    # Pulsars needs pulsar and spectrum-1d: both registered, validated use cases.
+    pulsars = _row(matrix, "Pulsars (science case)")
+    assert "✅ supported (2/2)" in pulsars
+    assert ":doc:`pulsar <auto_examples/plot_pulsar>` (SUSS-UC-SAT-070)" in pulsars
+    assert "verified by C-SAT-0080" in pulsars
+    # Dark matter needs an analysis no use case provides yet.
+    dark = _row(matrix, "Dark matter programme")
+    assert "🟡 partial" in dark and "**dark-matter-limits**: ❌ missing" in dark
+
+
+def test_readiness_matrix_follows_the_registry(ksps):
+    # A new registered use case changes the matrix: it cannot go stale.
+    registry = dict(usecases())
+    catalogue = load_catalogue()
+    before = satdocs.readiness_matrix(ksps, registry, catalogue, COMMANDS)
+    assert "🟡 partial" in _row(before, "Dark matter programme")
+    registry["dark-matter-limits"] = type(
+        "DarkMatter", (), {"usecase_id": "SUSS-UC-SAT-999"}
+    )
+    after = satdocs.readiness_matrix(ksps, registry, catalogue, COMMANDS)
+    assert "✅ supported (3/3)" in _row(after, "Dark matter programme")
+    only_missing = {
+        "ksps": [{"name": "Nothing yet", "needs": ["grb-followup"]}],
+        "missing": ksps["missing"],
+    }
+    matrix = satdocs.readiness_matrix(only_missing, {}, catalogue, COMMANDS)
+    assert "❌ missing (0/1)" in matrix
+
+
+def test_readiness_matrix_catalogued_capabilities(ksps):
+    catalogue = load_catalogue()
+    status, text = satdocs.capability_status(
+        "archive", usecases(), catalogue, COMMANDS, ksps
+    )
+    assert status == "supported" and "``ctao-sat archive``" in text
+    assert "C-SAT-0180" in text
+    status, text = satdocs.capability_status(
+        "survey", usecases(), catalogue, COMMANDS, ksps
+    )
+    assert status == "partial" and "catalogued only" in text
+
+
+def test_readiness_matrix_rejects_unknown_names(ksps):
+    bad = {"ksps": [{"name": "X", "needs": ["no-such-analysis"]}], "missing": {}}
+    with pytest.raises(ValueError, match="no-such-analysis"):
+        satdocs.readiness_matrix(bad, usecases(), load_catalogue(), COMMANDS)
+    wrong = {**ksps, "requirements": {"survey": ["C-SAT-9999"]}}
+    with pytest.raises(ValueError, match="C-SAT-9999"):
+        satdocs.capability_status("survey", {}, load_catalogue(), COMMANDS, wrong)
+
+
+def test_every_use_case_has_a_gallery_page():
+    examples = REPO / "docs" / "examples"
+    for name in usecases():
+        script = examples / f"plot_{name.replace('-', '_')}.py"
+        assert script.is_file(), f"{name} has no gallery page: add {script}"
+        assert f'NAME = "{name}"' in script.read_text()
+
+
+def test_catalogue_table_has_every_requirement_and_use_case():
+    catalogue = load_catalogue()
+    table = satdocs.catalogue_table(catalogue)
+    for rid in catalogue.requirements:
+        assert f"``{rid}``" in table
+    for uid, entry in catalogue.usecases.items():
+        assert f"``{uid}``" in table and f"``{entry['name']}``" in table
+    assert "not yet verified" in table  # B-SUSS-1620 says so
+
+
+def test_pins_table_is_the_pin_file():
+    pins = stack.load_pins()
+    table = satdocs.pins_table(pins, stack.release())
+    for pin in pins:
+        assert f"   * - ``{pin.name}``\n     - ``{pin.version}``" in table
+    assert f"Release **{stack.release_version()}**" in table
+    assert "``2.1``" in table  # gammapy
+
+
+def test_release_notes_render_the_fragments():
+    notes = satdocs.release_notes(stack.release_version())
+    assert notes.startswith(f"## ctao-sat {stack.release_version()}")
+    assert "### New features" in notes
+    assert "executed use-case gallery" in notes  # docs/changes/8.feature.md
+    assert "#8" in notes
+
+
+def test_list_table_renders_multiline_cells():
+    table = satdocs.list_table("T", ["a", "b"], [["x", "line 1\nline 2"], ["", "y"]])
+    assert "     - line 1\n     line 2" in table
+    assert "   * - \\-" in table
+
+
+def test_browser_check_sees_figures_and_broken_images(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (40, 20), "red").save(tmp_path / "figure.png")
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><body><h1>t</h1>"
+        '<img class="sphx-glr-single-img" src="figure.png">'
+        '<img src="gone.png"></body></html>'
+    )
+    images = sitecheck.images_in_browser(page)
+    assert images == [
+        (True, "sphx-glr-single-img", "figure.png"),
+        (False, "", "gone.png"),
+    ]
+    assert not list(tmp_path.glob(".sitecheck-*"))  # the probe copy is removed
+    problems = sitecheck.check_site(
+        tmp_path, {"page.html": "sphx-glr-single-img", "nope.html": None}
+    )
+    assert problems == [
+        f"{page}: image gone.png did not load",
+        f"{tmp_path / 'nope.html'}: missing",
+    ]
+    (tmp_path / "gone.png").write_bytes((tmp_path / "figure.png").read_bytes())
+    assert sitecheck.main([str(tmp_path)]) == 1  # index.html is missing
+    assert sitecheck.check_page(page, "other-class") == [
+        f"{page}: no figure (other-class) rendered"
+    ]
+    assert re.search("LOADED", sitecheck.PROBE)
+
+
+def test_browser_check_rejects_a_page_without_body(tmp_path):
+    page = tmp_path / "bad.html"
+    page.write_text("just text")
+    with pytest.raises(ValueError, match="not an HTML page"):
+        sitecheck.images_in_browser(page)
