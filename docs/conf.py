@@ -74,7 +74,7 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
     "reset_modules": ("matplotlib",),
-    "capture_repr": (),
+    "capture_repr": ("_repr_html_",),
 }
 
 html_theme = "ctao"

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from astropy.table import Table
 
 from sat.errors import ValidationFailed
 from sat.usecases.config import dump_config, load_config
@@ -80,9 +81,22 @@ for parameter, fitted in result["parameters"].items():
 # Validation against the references
 # ---------------------------------
 # Each check compares a measured quantity with its published or statistical
-# reference, within the stated tolerance (and says why that tolerance).
+# reference (``validation`` in ``result.json``): PASS when the deviation is
+# within the tolerance, in units of the combined error.
+names = ("verdict", "quantity", "measured", "reference (tolerance)", "source")
+table = Table(names=names, dtype=[str] * len(names))
 for check in result["validation"]:
-    print(f"{check['verdict']}  {describe(check)}")
-    print(f"      source: {check.get('source', '-')}; why: {check.get('why', '-')}")
+    # describe(): "q = measured vs reference ± error (...)" or "..., allowed [a, b]"
+    line = describe(check)
+    reference = line.partition(" vs ")[2] or "within " + line.partition(", allowed ")[2]
+    measured = f"{check['measured']:.4g} ± {check['measured_error']:.2g}"
+    source = check.get("source", "")
+    table.add_row((check["verdict"], check["quantity"], measured, reference, source))
 if not result["validation"]:
     print("no reference applies to this configuration")
+table  # noqa: B018 (sphinx-gallery shows the last expression)
+
+# %%
+# Why these references and tolerances, as the use case states them:
+for why in dict.fromkeys(check.get("why", "") for check in result["validation"]):
+    print("-", why)
