@@ -26,7 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from sat.archive import install
-from sat.archive.fetch import MANIFEST, fetch
+from sat.archive.fetch import MANIFEST, fetch, remote_size
 from sat.archive.gadf import check_dl3_file
 from sat.archive.publish import ArchiveError, LocalArchive, free_port, serve
 from sat.archive.query import HC_TEV_M, ObsQuery, search
@@ -413,6 +413,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._send(200, self.votables[mode], "application/x-votable+xml")
         if mode == "missing":
             return self._send(404, b"no such file", "text/plain")
+        if mode == "busy":
+            return self._send(503, b"try later", "text/plain")
+        if mode == "nosize":  # HTTP/1.0 style: the body ends when the server hangs up
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"SIMPLE")
+            self.close_connection = True
+            return
         data = self.run
         if mode == "corrupt":  # the right size, damaged in the middle
             middle = len(data) // 2
@@ -472,8 +480,9 @@ def _votable(base: str, mode: str, size: int) -> bytes:
         "t_exptime": 1581.7,
         "em_min": HC_TEV_M / 100,
         "em_max": HC_TEV_M / 0.87,
-        "access_url": f"{base}/{mode}/files/"
-        + ("get?id=23523" if mode == "nameless" else RUN),
+        "access_url": ""
+        if mode == "noaddress"
+        else f"{base}/{mode}/files/" + ("get?id=23523" if mode == "nameless" else RUN),
         "access_format": "application/fits",
         # An archive listing ten times the real size is inconsistent.
         "access_estsize": size * (10 if mode == "wrongsize" else 1) // 1024,
@@ -494,7 +503,10 @@ def broken_archive(hess):
     base = f"http://127.0.0.1:{server.server_port}"
     _Handler.votables = {
         mode: _votable(base, mode, len(_Handler.run))
-        for mode in ("broken", "corrupt", "wrongsize", "good", "missing", "nameless")
+        for mode in (
+            *("broken", "corrupt", "wrongsize", "good"),
+            *("missing", "nameless", "noaddress"),
+        )
     }
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -564,6 +576,18 @@ def test_a_missing_file_and_a_file_without_a_name(broken_archive, tmp_path):
     result = _fetch(f"{broken_archive}/nameless/tap", tmp_path)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "fake" / "obs_23523.fits").read_bytes() == _Handler.run
+
+
+def test_sizes_the_server_cannot_give(broken_archive, tmp_path):
+    line = _error_line(_fetch(f"{broken_archive}/noaddress/tap", tmp_path))
+    assert "gives no address for observation 23523 (no access_url, no DataLink)" in line
+    with pytest.raises(DataError, match="gives no size"):
+        remote_size(f"{broken_archive}/nosize/files/{RUN}")
+    with pytest.raises(DataError, match="HTTP 503 Service Unavailable"):
+        remote_size(f"{broken_archive}/busy/files/{RUN}", retries=1)  # retried once
+    url = f"http://127.0.0.1:{free_port()}/{RUN}"
+    with pytest.raises(DataError, match=f"cannot download {url}: .*refused"):
+        remote_size(url, retries=0)
 
 
 def test_a_size_that_does_not_match_the_archive(broken_archive, tmp_path):
