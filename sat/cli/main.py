@@ -17,6 +17,7 @@ COMMANDS = {
     "doctor": "sat.cli.stack:doctor",
     "info": "sat.cli.stack:info",
     "irf": "sat.cli.irf:irf",
+    "quicklook": "sat.cli.quicklook:quicklook",
     "run": "sat.cli.run:run",
 }
 
