@@ -46,6 +46,9 @@ def _expose_pyenv_interpreters():
 _expose_pyenv_interpreters()
 # Interpreters come from the machine, never from a download at session time.
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+# Compile bytecode at install time: with PYTHONDONTWRITEBYTECODE set (as on CI
+# machines) every process would otherwise recompile the whole stack at import.
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 if "GAMMAPY_DATA" not in os.environ and SHARED_DATA.is_dir():
     os.environ["GAMMAPY_DATA"] = str(SHARED_DATA)
 
