@@ -111,6 +111,37 @@ def _irf_energy(hdul):
     hdul["AEFF"].columns["ENERG_HI"].unit = "eV"
 
 
+def _gti_reversed(hdul):
+    data = hdul["GTI"].data
+    data["START"], data["STOP"] = data["STOP"].copy(), data["START"].copy()
+
+
+def _gti_unit(hdul):
+    hdul["GTI"].columns["START"].unit = "d"
+
+
+def _gti_empty(hdul):
+    hdul["GTI"] = fits.BinTableHDU(
+        hdul["GTI"].data[:0], header=hdul["GTI"].header, name="GTI"
+    )
+
+
+def _energy_nan(hdul):
+    hdul["EVENTS"].data["ENERGY"][:10] = np.nan
+
+
+def _off_sky(hdul):
+    hdul["EVENTS"].header["DEC_PNT"] = 120.0
+
+
+def _aeff_zero(hdul):
+    hdul["AEFF"].data["EFFAREA"][:] = 0
+
+
+def _no_mission_keys(hdul):
+    del hdul["EVENTS"].header["TELESCOP"]
+
+
 BROKEN = {
     # name: (edit, verdict, check, words in the reason)
     "no-edisp": (_drop("EDISP"), "FAIL", "hdus", "no EDISP HDU"),
@@ -124,6 +155,13 @@ BROKEN = {
     "keys": (_keys, "FAIL", "events", "lacks OBS_ID, TSTART"),
     "irf-energy-ev": (_irf_energy, "FAIL", "irf", "aeff energy axis"),
     "rate-gap": (_gap, "WARN", "rate", "Poisson outliers"),
+    "gti-reversed": (_gti_reversed, "FAIL", "gti", "ends before it starts"),
+    "gti-unit": (_gti_unit, "FAIL", "gti", "GTI column START has unit 'd'"),
+    "gti-empty": (_gti_empty, "FAIL", "gti", "GTI table is empty"),
+    "energy-nan": (_energy_nan, "FAIL", "events", "non-positive or NaN"),
+    "off-sky": (_off_sky, "FAIL", "pointing", "is not on the sky"),
+    "aeff-zero": (_aeff_zero, "FAIL", "irf", "aeff values are NaN or nowhere"),
+    "no-telescop": (_no_mission_keys, "WARN", "events", "lacks GADF keys TELESCOP"),
 }
 
 
