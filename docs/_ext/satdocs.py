@@ -23,7 +23,7 @@ STATUS = {"supported": "✅ supported", "partial": "🟡 partial", "missing": "�
 
 def _cell(text: str) -> str:
     # A list-table cell: continuation lines of a multi-line cell keep the indent.
-    return str(text).replace("\n", "\n     ") if text else "\\-"
+    return str(text).replace("\n", "\n       ") if text else "\\-"
 
 
 def list_table(title: str, header: list[str], rows: list[list[str]], widths=None):
@@ -77,7 +77,7 @@ def capability_status(name: str, registry: dict, catalogue, commands, ksps: dict
         usecase = registry[name]
         verified = ", ".join([*evidence, *requirement_of.get(name, [])])
         return "supported", (
-            f":doc:`{name} <auto_examples/{_example_stem(name)}>` "
+            f":doc:`{name} </auto_examples/{_example_stem(name)}>` "
             f"({usecase.usecase_id}); verified by {verified}"
         )
     if name in catalogued:
