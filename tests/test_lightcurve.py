@@ -244,7 +244,13 @@ def test_invalid_config_names_the_key(overrides, key):
 
 
 def test_band_below_the_thresholds_is_a_config_error(tmp_path):
-    # The default band starts at the highest safe threshold (0.75 TeV).
-    config = {"energy_max_tev": 0.5}
+    # Two Crab runs at a given position: the band starts by default at their
+    # highest safe threshold (1 TeV at 46-49 deg zenith), above 0.5 TeV.
+    config = {
+        "target": None,
+        "position": {"ra_deg": 83.633, "dec_deg": 22.014},
+        "obs_ids": [23523, 23526],
+        "energy_max_tev": 0.5,
+    }
     with pytest.raises(ConfigError, match=r"key 'energy_max_tev': 0\.5 TeV is not"):
         run_usecase("lightcurve", config, tmp_path / "high", quiet=True)
