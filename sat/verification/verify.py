@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,7 +121,7 @@ def run_tests(
     package : str, optional
         Package to measure; default from ``gates.yaml`` (``sat``).
     echo : bool
-        Print pytest's output (the tail of a long run).
+        Print pytest's output as it runs.
 
     Returns
     -------
@@ -142,15 +143,25 @@ def run_tests(
         "--cov-report=term",
         *args,
     ]
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True)
-    if echo:
-        sys.stdout.write(done.stdout[-20000:])
-        sys.stderr.write(done.stderr[-5000:])
+    # Stream pytest's output (a long run must show progress); keep its tail.
+    tail: deque[str] = deque(maxlen=60)
+    with subprocess.Popen(
+        command,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as process:
+        for line in process.stdout:
+            tail.append(line)
+            if echo:
+                sys.stdout.write(line)
+                sys.stdout.flush()
     return Inputs(
         junit=junit if junit.is_file() else None,
         coverage=coverage if coverage.is_file() else None,
-        pytest_exit=done.returncode,
-        pytest_error=(done.stderr + done.stdout)[-4000:],
+        pytest_exit=process.returncode,
+        pytest_error="".join(tail),
     )
 
 
