@@ -74,6 +74,20 @@ for product in result["products"]:
         figure.tight_layout()
 
 # %%
+# ``survey`` writes no plot: re-plot the stacked ON/OFF spectrum of all runs
+# from its products (the OGIP spectrum and the fitted model), with Gammapy.
+from gammapy.datasets import SpectrumDatasetOnOff  # noqa: E402
+from gammapy.modeling.models import Models  # noqa: E402
+
+stacked = SpectrumDatasetOnOff.read(output / "datasets" / "stacked.fits")
+models = Models.read(output / "models" / "power-law.yaml")
+for model in models:
+    model.datasets_names = None  # fitted on the runs, shown on their sum
+stacked.models = models
+axes_fit, axes_residuals = stacked.plot_fit()
+axes_fit.set_title(f"{len(result['products'])} products; stacked spectrum, fit")
+
+# %%
 # Fitted parameters
 # -----------------
 for parameter, fitted in result["parameters"].items():
