@@ -14,6 +14,7 @@ COMMANDS = {
     "archive": "sat.cli.archive:archive",
     "check": "sat.cli.check:check",
     "data": "sat.cli.data:data",
+    "datavolume": "sat.cli.datavolume:datavolume",
     "doctor": "sat.cli.stack:doctor",
     "info": "sat.cli.stack:info",
     "irf": "sat.cli.irf:irf",
