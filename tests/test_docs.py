@@ -169,3 +169,20 @@ def test_browser_check_rejects_a_page_without_body(tmp_path):
     page.write_text("just text")
     with pytest.raises(ValueError, match="not an HTML page"):
         sitecheck.images_in_browser(page)
+
+
+def test_report_status_links_the_report_or_says_how_to_make_it(tmp_path):
+    missing = satdocs.report_status(tmp_path / "report")
+    assert "No verification report existed" in missing and ".. warning::" in missing
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "index.html").write_text("<html></html>")
+    (report / "report.json").write_text(
+        '{"release": "2026.11.0", "created": "2026-11-27T12:00:00+00:00",'
+        ' "verdict": "PASS", "gates": [{"name": "tests", "passed": true},'
+        ' {"name": "coverage", "passed": false}]}'
+    )
+    text = satdocs.report_status(report)
+    assert "release 2026.11.0" in text
+    assert "verdict **PASS** (tests PASS, coverage FAIL)" in text
+    assert "<../verification-report/index.html>`__" in text

@@ -227,6 +227,38 @@ def release_notes(version: str) -> str:
     return text[start:] if start >= 0 else text
 
 
+def report_status(report: Path) -> str:
+    """Say (RST) which verification report the site carries, or how to make one.
+
+    Parameters
+    ----------
+    report : Path
+        The report folder of ``nox -s verify`` (``build/report``).
+    """
+    import json
+
+    summary = report / "report.json"
+    if not (report / "index.html").is_file():
+        return (
+            ".. warning::\n\n"
+            "   No verification report existed when this site was built\n"
+            f"   (``{report.name}/index.html`` was missing): produce one as shown\n"
+            "   below, then build the docs again.\n"
+        )
+    content = json.loads(summary.read_text()) if summary.is_file() else {}
+    verdict = content.get("verdict", "unknown")
+    gates = ", ".join(
+        f"{gate.get('name', '?')} {'PASS' if gate.get('passed') else 'FAIL'}"
+        for gate in content.get("gates", [])
+    )
+    return (
+        f"This site carries the report of release {content.get('release', '?')}, "
+        f"made {content.get('created', '?')}: verdict **{verdict}**"
+        + (f" ({gates})" if gates else "")
+        + ".\n`Open the verification report <../verification-report/index.html>`__.\n"
+    )
+
+
 def _write(name: str, text: str) -> None:
     path = GENERATED / name
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
@@ -249,6 +281,7 @@ def generate(app=None) -> None:
     _write("catalogue.rst", catalogue_table(catalogue))
     _write("pins.rst", pins_table(stack.load_pins(), stack.release()))
     _write("release-notes.md", release_notes(stack.release_version()))
+    _write("report.rst", report_status(ROOT / "build" / "report"))
 
 
 def copy_report(app, exception) -> None:
