@@ -45,9 +45,9 @@ MSH_RUNS = (
 # Measured with gammapy 2.1 and the default config: the regression reference of
 # the pinned stack (same data, same code: far inside the statistical errors).
 MEASURED = {
-    "amplitude": (2.910e-12, 0.165e-12),
-    "index": (2.423, 0.056),
-    "sigma": (0.0910, 0.0057),
+    "amplitude": (2.908e-12, 0.165e-12),
+    "index": (2.421, 0.056),
+    "sigma": (0.0913, 0.0057),
 }
 # HGPS (H.E.S.S. 2018, A&A 612, A1): HESS J1514-591 = MSH 15-52.
 MSH_15_52 = SkyCoord(228.499, -59.161, unit="deg")
@@ -104,9 +104,11 @@ def test_fit_matches_measured_and_published(msh):
     assert u.Unit(parameters["amplitude"]["unit"]) == u.Unit("cm-2 s-1 TeV-1")
     assert u.Unit(parameters["sigma"]["unit"]) == u.deg
     assert result["fit"]["success"]
-    # The FoV-normalised background template needs only a few % more.
+    # Each run's template was scaled to its counts (FoVBackgroundMaker): the stack
+    # needs no further norm. A stack that lost those scales (a dataset copied
+    # under a new name drops its FoVBackgroundModel) needs 1.035 here.
     norm = result["fit"]["background"]["norm"]["value"]
-    assert 0.95 < norm < 1.06
+    assert abs(norm - 1) < 0.015
 
 
 @pytest.mark.verifies_requirement("C-SAT-0080")
