@@ -205,7 +205,11 @@ def _hdus_of_file(path: Path) -> dict:
 
 
 def _observations_of_store(folder: Path):
-    """Yield (obs_id, {HDU type: (file, extension)}) for every run of a store."""
+    """Yield (obs_id, {HDU type: (file, extension, class)}) for every run of a store.
+
+    Runs of the hdu-index missing from the obs-index come last, with None (the
+    consistency check of Gammapy's `DataStoreChecker`, per run).
+    """
     from astropy.table import Table
 
     hdu_table = Table.read(folder / "hdu-index.fits.gz")
@@ -223,6 +227,9 @@ def _observations_of_store(folder: Path):
                 str(row["HDU_CLASS"]).strip(),
             )
         yield int(obs_id), hdus
+    orphans = set(map(int, hdu_table["OBS_ID"])) - set(map(int, obs_table["OBS_ID"]))
+    for obs_id in sorted(orphans):
+        yield obs_id, None
 
 
 # --- the checks ----------------------------------------------------------------
@@ -703,7 +710,18 @@ def check_paths(paths, progress=None) -> list[ObservationReport]:
             if store is None:
                 reports.append(report)
                 continue
-            jobs += [(obs_id, str(path), hdus, False) for obs_id, hdus in store]
+            for obs_id, hdus in store:
+                if hdus is None:
+                    report = ObservationReport(obs_id, str(path))
+                    report.add(
+                        WARN,
+                        "hdus",
+                        "in hdu-index.fits.gz but not in obs-index.fits.gz: "
+                        "a DataStore cannot select it",
+                    )
+                    reports.append(report)
+                else:
+                    jobs.append((obs_id, str(path), hdus, False))
         else:
             report = ObservationReport(None, str(path))
             hdus = _guarded(report, "read", str(path), _hdus_of_file, path)

@@ -233,6 +233,25 @@ def test_a_store_with_a_missing_file_and_a_folder_without_index(gammapy_data, tm
     assert report.verdict == "FAIL" and "no obs-index" in report.findings[0].reason
 
 
+def test_a_run_missing_from_the_obs_index_warns(gammapy_data, tmp_path):
+    from astropy.table import Table
+
+    source = gammapy_data / "hess-dl3-dr1"
+    obs_table = Table.read(source / "obs-index.fits.gz")
+    obs_table[obs_table["OBS_ID"] != 20136].write(tmp_path / "obs-index.fits.gz")
+    hdu_table = Table.read(source / "hdu-index.fits.gz")
+    keep = [int(i) in (20136, 23523) for i in hdu_table["OBS_ID"]]
+    hdu_table[keep].write(tmp_path / "hdu-index.fits.gz")
+    (tmp_path / "data").symlink_to(source / "data")
+    reports = {r.obs_id: r for r in check_paths([tmp_path])}
+    assert reports[20136].verdict == "WARN"
+    assert "not in obs-index" in reports[20136].findings[0].reason
+    # Runs of the obs-index without HDUs in the hdu-index fail.
+    assert reports[20137].verdict == "FAIL"
+    assert any("no EVENTS HDU" in f.reason for f in reports[20137].findings)
+    assert reports[23523].verdict in ("PASS", "WARN")
+
+
 def test_cli_exit_codes_and_json(gammapy_data, broken):
     runner = CliRunner()
     good = runner.invoke(main, ["check", "-q", str(broken["intact"])])
