@@ -186,3 +186,10 @@ def test_report_status_links_the_report_or_says_how_to_make_it(tmp_path):
     assert "release 2026.11.0" in text
     assert "verdict **PASS** (tests PASS, coverage FAIL)" in text
     assert "<../verification-report/index.html>`__" in text
+
+
+def test_probe_report_is_read_whatever_the_theme_adds():
+    dom = '<pre id="sitecheck" tabindex="-1">LOADED logo a.png\nBROKEN  b.png</pre>'
+    assert sitecheck.parse_probe(dom) == [(True, "logo", "a.png"), (False, "", "b.png")]
+    with pytest.raises(RuntimeError, match="did not finish loading"):
+        sitecheck.parse_probe("<html></html>", "x.html")

@@ -85,7 +85,13 @@ def images_in_browser(page: Path) -> list[tuple[bool, str, str]]:
         probe.unlink()
     if done.returncode != 0:
         raise RuntimeError(f"chromium failed on {page}: {done.stderr[-2000:]}")
-    found = re.search(r'<pre id="sitecheck">(.*?)</pre>', done.stdout, re.S)
+    return parse_probe(done.stdout, page)
+
+
+def parse_probe(dom: str, page="page") -> list[tuple[bool, str, str]]:
+    """Read the probe's report out of the DOM Chromium dumped for ``page``."""
+    # Themes may add attributes to the element (pydata adds tabindex).
+    found = re.search(r'<pre id="sitecheck"[^>]*>(.*?)</pre>', dom, re.S)
     if found is None:
         raise RuntimeError(f"{page}: the page did not finish loading in Chromium")
     images = []
