@@ -41,7 +41,7 @@ from regions import CircleSkyRegion
 
 data_store = DataStore.from_dir(Path(os.environ["GAMMAPY_DATA"]) / "hess-dl3-dr1")
 table = data_store.obs_table
-obs_ids = list(table["OBS_ID"][table["TARGET_NAME"] == "Crab"])
+obs_ids = [int(i) for i in table["OBS_ID"][table["TARGET_NAME"] == "Crab"]]
 observations = data_store.get_observations(obs_ids)
 print(f"{len(observations)} Crab runs: {obs_ids}")
 

@@ -85,7 +85,7 @@ for model in models:
     model.datasets_names = None  # fitted on the runs, shown on their sum
 stacked.models = models
 axes_fit, axes_residuals = stacked.plot_fit()
-axes_fit.set_title(f"{len(result['products'])} products; stacked spectrum, fit")
+axes_fit.set_title(f"{OVERRIDES['n_runs']} runs stacked: excess and joint fit")
 
 # %%
 # Fitted parameters
