@@ -44,12 +44,12 @@ def test_readiness_matrix_lists_every_ksp_with_its_status(ksps):
         assert f"   * - {entry['name']}" in matrix
     # Pulsars needs pulsar and spectrum-1d: both registered, validated use cases.
     pulsars = _row(matrix, "Pulsars (science case)")
-    assert "✅ supported (2/2)" in pulsars
+    assert "✔ supported (2/2)" in pulsars
     assert ":doc:`pulsar </auto_examples/plot_pulsar>` (SUSS-UC-SAT-070)" in pulsars
     assert "verified by C-SAT-0080" in pulsars
     # Dark matter needs an analysis no use case provides yet.
     dark = _row(matrix, "Dark matter programme")
-    assert "🟡 partial" in dark and "**dark-matter-limits**: ❌ missing" in dark
+    assert "◐ partial" in dark and "**dark-matter-limits**: ✘ missing" in dark
 
 
 def test_readiness_matrix_follows_the_registry(ksps):
@@ -57,18 +57,18 @@ def test_readiness_matrix_follows_the_registry(ksps):
     registry = dict(usecases())
     catalogue = load_catalogue()
     before = satdocs.readiness_matrix(ksps, registry, catalogue, COMMANDS)
-    assert "🟡 partial" in _row(before, "Dark matter programme")
+    assert "◐ partial" in _row(before, "Dark matter programme")
     registry["dark-matter-limits"] = type(
         "DarkMatter", (), {"usecase_id": "SUSS-UC-SAT-999"}
     )
     after = satdocs.readiness_matrix(ksps, registry, catalogue, COMMANDS)
-    assert "✅ supported (3/3)" in _row(after, "Dark matter programme")
+    assert "✔ supported (3/3)" in _row(after, "Dark matter programme")
     only_missing = {
         "ksps": [{"name": "Nothing yet", "needs": ["grb-followup"]}],
         "missing": ksps["missing"],
     }
     matrix = satdocs.readiness_matrix(only_missing, {}, catalogue, COMMANDS)
-    assert "❌ missing (0/1)" in matrix
+    assert "✘ missing (0/1)" in matrix
 
 
 def test_readiness_matrix_catalogued_capabilities(ksps):

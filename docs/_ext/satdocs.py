@@ -18,7 +18,8 @@ DOCS = Path(__file__).resolve().parents[1]
 ROOT = DOCS.parent
 GENERATED = DOCS / "_generated"
 KSP_FILE = DOCS / "ksp.yaml"
-STATUS = {"supported": "✅ supported", "partial": "🟡 partial", "missing": "❌ missing"}
+# Symbols every default font has (emoji fonts are often missing on Linux).
+STATUS = {"supported": "✔ supported", "partial": "◐ partial", "missing": "✘ missing"}
 
 
 def _cell(text: str) -> str:
