@@ -119,12 +119,23 @@ def test_pins_table_is_the_pin_file():
     assert "``2.1``" in table  # gammapy
 
 
-def test_release_notes_render_the_fragments():
-    notes = satdocs.release_notes(stack.release_version())
-    assert notes.startswith(f"## ctao-sat {stack.release_version()}")
-    assert "### New features" in notes
-    assert "executed use-case gallery" in notes  # docs/changes/8.feature.md
-    assert "#8" in notes
+def test_release_notes_render_the_fragments(tmp_path):
+    # A copy of the project's towncrier set-up, so that the test does not depend
+    # on which fragments are waiting for the next release.
+    import shutil
+
+    shutil.copyfile(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    changes = tmp_path / "docs" / "changes"
+    changes.mkdir(parents=True)
+    (changes / "8.feature.md").write_text("An executed use-case gallery.\n")
+    (changes / "+fix.bugfix.md").write_text("A fixed bug.\n")
+    notes = satdocs.release_notes("2099.01.0", root=tmp_path)
+    assert notes.startswith("## ctao-sat 2099.01.0")
+    assert "### New features" in notes and "### Bug fixes" in notes
+    assert "An executed use-case gallery. (#8)" in notes
+    assert (changes / "8.feature.md").is_file()  # a draft keeps the fragments
+    # The project's own fragments render too.
+    assert satdocs.release_notes(stack.release_version()).startswith("## ctao-sat")
 
 
 def test_list_table_renders_multiline_cells():

@@ -211,13 +211,21 @@ def pins_table(pins, release: dict) -> str:
     )
 
 
-def release_notes(version: str) -> str:
-    """Render the unreleased towncrier fragments (``towncrier build --draft``)."""
+def release_notes(version: str, root: Path = ROOT) -> str:
+    """Render the unreleased towncrier fragments (``towncrier build --draft``).
+
+    Parameters
+    ----------
+    version : str
+        The release the notes are for.
+    root : Path
+        The project folder (its pyproject.toml configures towncrier).
+    """
     towncrier = shutil.which("towncrier", path=str(Path(sys.executable).parent))
     command = [towncrier] if towncrier else [sys.executable, "-m", "towncrier"]
     done = subprocess.run(
         [*command, "build", "--draft", "--version", version],
-        cwd=ROOT,
+        cwd=root,
         capture_output=True,
         text=True,
         check=True,
