@@ -137,7 +137,9 @@ def test_each_usecase_is_measured_in_its_own_process(bench_run):
 
 @bench
 def test_peak_memory_is_per_process():
-    # RUSAGE_CHILDREN would report the first (larger) child for the second too.
+    # RUSAGE_CHILDREN would report the first (larger) child for the second too,
+    # and a child spawned from this (large) pytest process would start with its
+    # memory: each figure must be the command's own.
     big = measure(
         [
             sys.executable,
@@ -150,6 +152,8 @@ def test_peak_memory_is_per_process():
     assert 0 < big["cpu_time_s"] <= big["wall_time_s"] * 2  # at most 2 cores busy
     assert small["peak_rss_mib"] < 100
     assert measure([sys.executable, "-c", "raise SystemExit(3)"])["exit_code"] == 3
+    with pytest.raises(RuntimeError, match="could not run '/no/such/program'"):
+        measure(["/no/such/program"], stderr=subprocess.DEVNULL)
 
 
 @bench

@@ -9,9 +9,8 @@ one recorded in ``benchmarks/history/`` and flags regressions.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -38,12 +37,28 @@ LOWER_IS_BETTER = {
 OVERHEAD_USECASE = "spectrum-1d"
 
 
+# Runs the measured command and reports its rusage. A child's peak RSS includes
+# the memory of the process that spawned it (Linux records the old address space's
+# high-water mark at exec): spawned from this small interpreter, the command's
+# peak is its own, whatever the size of the caller (a benchmark script, pytest).
+_SPAWNER = """
+import json, os, subprocess, sys, time
+start = time.perf_counter()
+process = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(process.pid, 0)
+wall = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    json.dump([wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
+               os.waitstatus_to_exitcode(status)], out)
+"""
+
+
 def measure(command: list[str], **popen) -> dict:
     """Run ``command`` once; return its wall and CPU time, peak memory, exit code.
 
-    The peak resident set size comes from ``os.wait4`` on this very child:
-    ``resource.getrusage(RUSAGE_CHILDREN)`` gives the maximum over every child
-    waited for so far, which would let one use case hide the next one's.
+    The numbers are those of the command's own process (``os.wait4`` on it):
+    ``resource.getrusage(RUSAGE_CHILDREN)`` would give the maximum over every
+    child waited for so far, letting one use case hide the next one's.
 
     Parameters
     ----------
@@ -52,18 +67,22 @@ def measure(command: list[str], **popen) -> dict:
     **popen
         Passed to `subprocess.Popen` (``env``, ``cwd``, ``stdout``...).
     """
-    start = time.perf_counter()
-    process = subprocess.Popen(command, **popen)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sat-measure-") as scratch:
+        report = Path(scratch, "rusage.json")
+        spawner = [sys.executable, "-I", "-S", "-c", _SPAWNER, str(report)]
+        subprocess.run([*spawner, *command], check=False, **popen)
+        if not report.is_file():
+            raise RuntimeError(f"could not run {command[0]!r}: see the error above")
+        wall, cpu, maxrss_kib, code = json.loads(report.read_text())
     return {
         "wall_time_s": round(wall, 3),
         # CPU time does not grow with the load of a shared machine; wall time does.
-        "cpu_time_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "cpu_time_s": round(cpu, 3),
         # Linux reports ru_maxrss in KiB.
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
-        "exit_code": process.returncode,
+        "peak_rss_mib": round(maxrss_kib / 1024, 1),
+        "exit_code": code,
     }
 
 
