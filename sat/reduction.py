@@ -2,7 +2,10 @@
 
 `ObservationsMaker` is Gammapy's `DatasetsMaker` (the loop over observations, serial
 or parallel) with a one-line `DataError` naming the file when an observation cannot
-be read, per-observation dataset names and a progress callback. `verify_files`
+be read, per-observation dataset names and a progress callback. An observation
+that fails to reduce (in the main process or in a worker of any backend) does not
+stop the others: it is kept as a `ReductionFailure` and `run` raises one
+`DataError` naming every failed observation, unless ``skip_failed``. `verify_files`
 reads every file of the selected observations first: Gammapy reads HDUs lazily and
 turns a missing HDU of a truncated file into ``None``, so without it a truncated
 file surfaces much later as an unrelated ``AttributeError``.
@@ -13,15 +16,18 @@ This module imports Gammapy at the top: import it inside a use case's ``run``.
 from __future__ import annotations
 
 import gzip
+import os
+import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from gammapy.makers import DatasetsMaker
 
-from sat.errors import SatError
+from sat.errors import DataError, SatError
 from sat.observations import reading
 
-__all__ = ["ObservationsMaker", "verify_files"]
+__all__ = ["ObservationsMaker", "ReductionFailure", "WorkerStats", "verify_files"]
 
 _CHUNK = 1 << 20
 
@@ -85,6 +91,58 @@ def verify_files(store, obs_ids) -> dict[int, list[Path]]:
     return files
 
 
+@dataclass(frozen=True)
+class ReductionFailure:
+    """An observation that could not be reduced (it pickles back from a worker).
+
+    Attributes
+    ----------
+    obs_id : int
+        The observation.
+    message : str
+        What went wrong, naming the file when it could not be read.
+    """
+
+    obs_id: int
+    message: str
+
+
+@dataclass(frozen=True)
+class WorkerStats:
+    """What reducing one observation cost, measured in the process that did it.
+
+    Attributes
+    ----------
+    obs_id : int
+        The observation.
+    pid : int
+        The process (the main one for the serial backend).
+    cpu_s : float
+        CPU time of the reduction (user + system) in that process.
+    peak_rss_mib : float
+        Peak resident memory of that process so far (MiB).
+    """
+
+    obs_id: int
+    pid: int
+    cpu_s: float
+    peak_rss_mib: float
+
+
+@dataclass(frozen=True)
+class _Reduced:
+    """A reduced dataset on its way back from a worker, with what it cost."""
+
+    dataset: object
+    stats: WorkerStats
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 class ObservationsMaker(DatasetsMaker):
     """Gammapy's `DatasetsMaker`, one dataset per observation, naming bad files.
 
@@ -96,37 +154,83 @@ class ObservationsMaker(DatasetsMaker):
         ``{obs_id: [files]}`` (from `verify_files`), named when a read fails.
     progress : callable, optional
         Called with no argument each time an observation is done.
+    skip_failed : bool
+        Go on without the observations that fail to reduce (listed in
+        ``failures``) instead of raising.
     **kwargs
         Passed to `DatasetsMaker` (``n_jobs``, ``parallel_backend``).
     """
 
-    def __init__(self, makers, files: dict, progress=None, **kwargs):
+    def __init__(
+        self, makers, files: dict, progress=None, skip_failed: bool = False, **kwargs
+    ):
         super().__init__(makers, stack_datasets=False, **kwargs)
         self.files = files
         self.progress = progress
-        self.failures: list[BaseException] = []
+        self.skip_failed = skip_failed
+        self.failures: list[ReductionFailure] = []
+        self.stats: list[WorkerStats] = []
+        self._crashes: list[BaseException] = []
 
     def __getstate__(self):
         # Worker processes get a copy of the maker: a progress bar does not pickle.
         return {**self.__dict__, "progress": None}
 
-    def make_dataset(self, dataset, observation):
+    def reduce_observation(self, dataset, observation):
         """Reduce one observation into a dataset named ``obs_<id>``."""
         obs_id = int(observation.obs_id)
-        where = ", ".join(map(str, self.files.get(obs_id, []))) or f"run {obs_id}"
-        with reading(where):
-            made = super().make_dataset(dataset, observation)
+        with reading(self._where(obs_id)):
+            made = DatasetsMaker.make_dataset(self, dataset, observation)
         return made.copy(name=f"obs_{obs_id}")
+
+    def _where(self, obs_id: int) -> str:
+        return ", ".join(map(str, self.files.get(obs_id, []))) or f"run {obs_id}"
+
+    def make_dataset(self, dataset, observation):
+        """Reduce one observation; a failure is returned, not raised.
+
+        Returning it keeps the worker pool (and the serial loop) going, so one
+        bad observation costs only itself on every backend.
+        """
+        from sat import offline
+
+        offline.configure()  # a fresh Ray worker has not run the CLI's setup
+        obs_id = int(observation.obs_id)
+        start = time.process_time()
+        try:
+            made = self.reduce_observation(dataset, observation)
+        except SatError as error:
+            return ReductionFailure(obs_id, f"run {obs_id}: {error}")
+        except Exception as error:  # a Gammapy failure on this run's content
+            # A damaged file often surfaces as an unrelated error (a lazily read
+            # HDU is None): read the run's files to name the damage instead.
+            try:
+                for path in self.files.get(obs_id, []):
+                    _verify_file(Path(path), [])
+            except SatError as damage:
+                return ReductionFailure(obs_id, f"run {obs_id}: {damage}")
+            message = " ".join(str(error).split()) or "no message"
+            return ReductionFailure(
+                obs_id,
+                f"run {obs_id} ({self._where(obs_id)}) failed to reduce: "
+                f"{type(error).__name__}: {message}",
+            )
+        cpu = time.process_time() - start
+        return _Reduced(made, WorkerStats(obs_id, os.getpid(), cpu, _peak_rss_mib()))
 
     def callback(self, dataset):
         """Collect a finished dataset (in the main process) and report progress."""
-        super().callback(dataset)
+        if isinstance(dataset, ReductionFailure):
+            self.failures.append(dataset)
+        else:
+            self.stats.append(dataset.stats)
+            super().callback(dataset.dataset)
         if self.progress is not None:
             self.progress()
 
     def error_callback(self, error):
-        """Keep a worker's error so that `run` can raise it instead of a bare one."""
-        self.failures.append(error)
+        """Keep a worker's crash (e.g. out of memory) to re-raise it in `run`."""
+        self._crashes.append(error)
         super().error_callback(error)
 
     def run(self, dataset, observations, datasets=None):
@@ -135,12 +239,24 @@ class ObservationsMaker(DatasetsMaker):
         Raises
         ------
         DataError
-            An input file cannot be read (named), also from a worker process.
+            Observations failed to reduce (each named, with its file when it
+            could not be read) and ``skip_failed`` is False.
         """
+        self.failures, self.stats = [], []
         try:
-            return super().run(dataset, observations, datasets)
+            made = super().run(dataset, observations, datasets)
         except RuntimeError:
-            user_errors = [e for e in self.failures if isinstance(e, SatError)]
+            user_errors = [e for e in self._crashes if isinstance(e, SatError)]
             if user_errors:
                 raise user_errors[0] from None
             raise
+        if self.failures and not self.skip_failed:
+            self.failures.sort(key=lambda failure: failure.obs_id)
+            n_done = len(observations) - len(self.failures)
+            raise DataError(
+                "; ".join(failure.message for failure in self.failures)
+                + f" ({len(self.failures)} of {len(observations)} runs failed, "
+                f"{n_done} reduced: set skip_failed: true or pass --skip-failed "
+                "to go on without the failed runs)"
+            )
+        return made

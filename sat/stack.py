@@ -20,6 +20,7 @@ __all__ = [
     "compare_installed",
     "constraints_txt",
     "environment_yml",
+    "extra_pins",
     "installed_version",
     "load_pins",
     "release",
@@ -126,6 +127,37 @@ def load_pins(path: Path | None = None) -> tuple[Pin, ...]:
         for name, version in manifest["dependencies"].items()
     ]
     return tuple(pins)
+
+
+def extra_pins(extra: str, path: Path | None = None) -> tuple[Pin, ...]:
+    """Return the exact pins of optional extra ``extra`` (e.g. ``"ray"``).
+
+    They are not part of `load_pins` (the base release that ``ctao-sat doctor``,
+    ``environment.yml`` and the conda recipe describe).
+
+    Parameters
+    ----------
+    extra : str
+        The extra's name, a table ``[extras.NAME]`` of the pin file.
+    path : Path, optional
+        A pin file to read instead of the installed ``sat/pins.toml``.
+
+    Raises
+    ------
+    KeyError
+        No such extra.
+    """
+    manifest = _manifest(path)
+    conda_names = manifest.get("conda-names", {})
+    return tuple(
+        Pin(
+            name=canonical_name(name),
+            version=version,
+            component=False,
+            conda=conda_names.get(name, name),
+        )
+        for name, version in manifest["extras"][extra].items()
+    )
 
 
 def constraints_txt() -> str:

@@ -39,7 +39,7 @@ class StackingMaker(ObservationsMaker):
         super().__init__(makers, files, progress=progress, **kwargs)
         self.stack_datasets = True
 
-    def make_dataset(self, dataset, observation):
+    def reduce_observation(self, dataset, observation):
         """Reduce one observation (None when it does not overlap the map)."""
         obs_id = int(observation.obs_id)
         where = ", ".join(map(str, self.files.get(obs_id, []))) or f"run {obs_id}"

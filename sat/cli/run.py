@@ -37,7 +37,32 @@ def _print_summary(result: dict, output: Path) -> None:
 @click.option("--list", "list_", is_flag=True, help="List the use cases.")
 @click.option("--all", "all_", is_flag=True, help="Run every use case.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def run(usecase, config, output, print_config, list_, all_, quiet):
+@click.option(
+    "--backend",
+    type=click.Choice(["serial", "multiprocessing", "ray"]),
+    help="Override the config's backend: how observations are reduced "
+    "(ray: RAY_ADDRESS names a running cluster, else a local one is started).",
+)
+@click.option(
+    "--n-jobs", type=click.IntRange(min=1), help="Override the config's n_jobs."
+)
+@click.option(
+    "--skip-failed",
+    is_flag=True,
+    help="Go on without observations that fail to reduce (listed in result.json).",
+)
+def run(
+    usecase,
+    config,
+    output,
+    print_config,
+    list_,
+    all_,
+    quiet,
+    backend,
+    n_jobs,
+    skip_failed,
+):
     """Run a science use case (USECASE) and validate its results.
 
     Products and result.json are written to --output, atomically. Exits 1 when
@@ -71,6 +96,17 @@ def run(usecase, config, output, print_config, list_, all_, quiet):
     if not usecase:
         raise click.UsageError("give a USECASE, --list or --all")
     case = get_usecase(usecase)
+    overrides = {"backend": backend, "n_jobs": n_jobs, "skip_failed": skip_failed}
+    overrides = {key: value for key, value in overrides.items() if value}
+    if overrides:
+        if "backend" not in case.Config.model_fields:
+            raise click.UsageError(
+                f"{usecase} does not loop over observations: --backend, --n-jobs "
+                "and --skip-failed do not apply"
+            )
+        # Overrides go through the config, so result.json's provenance has them.
+        values = load_config(case.Config, config).model_dump(mode="json")
+        config = {**values, **overrides}
     if print_config:
         click.echo(dump_config(load_config(case.Config, config)), nl=False)
         return

@@ -21,11 +21,11 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from sat.parallel import ParallelConfig
 from sat.usecases.base import (
     Outcome,
     RunContext,
     UseCase,
-    UseCaseConfig,
     fitted_parameters,
 )
 from sat.usecases.spectrum_1d import (
@@ -41,7 +41,7 @@ AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
 STEADY_SAMPLE = "PKS 2155-304 (steady)"  # TARGET_NAME of the runs of the paper
 
 
-class LightCurveConfig(UseCaseConfig):
+class LightCurveConfig(ParallelConfig):
     """Configuration of the run-wise light curve."""
 
     target: str | None = "PKS 2155-304"
@@ -228,6 +228,7 @@ class LightCurve(UseCase):
         from sat.data import require
         from sat.errors import ConfigError, DataError
         from sat.observations import open_store, select_observations, target_position
+        from sat.parallel import maker_options, parallel_session
         from sat.reduction import ObservationsMaker, verify_files
         from sat.usecases.map_3d import runs_of
         from sat.usecases.spectrum_1d import _exclusion_mask
@@ -284,8 +285,15 @@ class LightCurve(UseCase):
         with context.step(f"reducing {len(obs_ids)} runs (reflected regions)"):
             bar = context.progress(None, "reducing runs", total=len(obs_ids))
             try:
-                maker = ObservationsMaker(makers, files, progress=bar.update, n_jobs=1)
-                reduced = maker.run(reference, observations)
+                maker = ObservationsMaker(
+                    makers,
+                    files,
+                    progress=bar.update,
+                    skip_failed=config.skip_failed,
+                    **maker_options(config),
+                )
+                with parallel_session(config):
+                    reduced = maker.run(reference, observations)
             finally:
                 bar.close()
         usable = [

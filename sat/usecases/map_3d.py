@@ -28,6 +28,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from sat.parallel import ParallelConfig
 from sat.usecases.base import (
     Outcome,
     RunContext,
@@ -78,7 +79,7 @@ def _default_exclusions() -> list[Circle]:
     ]
 
 
-class Map3DConfig(UseCaseConfig):
+class Map3DConfig(ParallelConfig):
     """Configuration of the 3D analysis."""
 
     target: str | None = "MSH 15-52"
@@ -203,6 +204,7 @@ class Map3D(UseCase):
         from sat.data import require
         from sat.errors import ConfigError, DataError
         from sat.observations import open_store, select_observations, target_position
+        from sat.parallel import maker_options, parallel_session
         from sat.reduction import verify_files
         from sat.stacking import StackingMaker, stacked_runs
 
@@ -264,8 +266,15 @@ class Map3D(UseCase):
         with context.step(f"reducing and stacking {len(obs_ids)} runs"):
             bar = context.progress(None, "reducing runs", total=len(obs_ids))
             try:
-                maker = StackingMaker(makers, files, progress=bar.update, n_jobs=1)
-                stacked = maker.run(stacked, observations)[0]
+                maker = StackingMaker(
+                    makers,
+                    files,
+                    progress=bar.update,
+                    skip_failed=config.skip_failed,
+                    **maker_options(config),
+                )
+                with parallel_session(config):
+                    stacked = maker.run(stacked, observations)[0]
             finally:
                 bar.close()
         runs = stacked_runs(stacked)

@@ -34,6 +34,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from sat.archive.usecase import ArchiveSource
+from sat.parallel import ParallelConfig
 from sat.usecases.base import (
     Outcome,
     RunContext,
@@ -102,7 +103,7 @@ class FluxPointsSettings(UseCaseConfig):
     bins_per_decade: int = Field(default=4, gt=0)
 
 
-class Spectrum1DConfig(UseCaseConfig):
+class Spectrum1DConfig(ParallelConfig):
     """Configuration of the 1D reflected-regions spectrum."""
 
     target: str | None = "Crab"
@@ -257,6 +258,7 @@ class Spectrum1D(UseCase):
         from sat.archive.usecase import observations_folder
         from sat.errors import DataError
         from sat.observations import open_store, select_observations, target_position
+        from sat.parallel import maker_options, parallel_session
         from sat.reduction import ObservationsMaker, verify_files
 
         offline.configure()
@@ -330,9 +332,16 @@ class Spectrum1D(UseCase):
         ]
         with context.step(f"reducing {len(obs_ids)} runs (reflected regions)"):
             bar = context.progress(None, "reducing runs", total=len(obs_ids))
-            maker = ObservationsMaker(makers, files, progress=bar.update, n_jobs=1)
+            maker = ObservationsMaker(
+                makers,
+                files,
+                progress=bar.update,
+                skip_failed=config.skip_failed,
+                **maker_options(config),
+            )
             try:
-                reduced = maker.run(reference, observations)
+                with parallel_session(config):
+                    reduced = maker.run(reference, observations)
             finally:
                 bar.close()
         usable = [
@@ -399,6 +408,7 @@ class Spectrum1D(UseCase):
             "fits": fits,
             "runs": [_run_row(runs, i, dataset) for i, dataset in enumerate(datasets)],
             "dropped_runs": dropped,
+            "failed_runs": [failure.message for failure in maker.failures],
             "stacked": {
                 "livetime_s": float(cumulative["livetime"].quantity[-1].to_value("s")),
                 "n_on": int(total["counts"]),

@@ -1,0 +1,152 @@
+"""Which parallel backend reduces the observations: serial, multiprocessing or Ray.
+
+The loop over observations is Gammapy's own (`DatasetsMaker` with ``n_jobs`` and
+``parallel_backend``, i.e. `gammapy.utils.parallel`); this module only turns the
+``backend``/``n_jobs`` keys of a use case's config into those arguments and, for
+Ray, starts a local Ray cluster of ``n_jobs`` CPUs or connects to the one named by
+``RAY_ADDRESS``, with a one-line error when that cluster does not answer.
+
+Ray is optional (``pip install 'ctao-sat[ray]'``, version pinned in
+``sat/pins.toml`` ``[extras.ray]``). This module imports no scientific package.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from sat.errors import ConfigError, SatError
+from sat.usecases.base import UseCaseConfig
+
+__all__ = ["Backend", "ParallelConfig", "maker_options", "parallel_session"]
+
+Backend = Literal["serial", "multiprocessing", "ray"]
+# Seconds to wait for the cluster named by RAY_ADDRESS before giving up.
+RAY_CONNECT_TIMEOUT_S = 20
+
+
+class ParallelConfig(UseCaseConfig):
+    """The config keys of a use case that loops over observations.
+
+    ``backend`` and ``n_jobs`` choose how the observations are reduced (the
+    results do not depend on it); ``skip_failed`` keeps going without an
+    observation that cannot be reduced instead of failing the run.
+    """
+
+    backend: Backend = "serial"
+    n_jobs: int = Field(default=1, ge=1)
+    skip_failed: bool = False
+
+    @model_validator(mode="after")
+    def _jobs_need_a_backend(self):
+        if self.backend == "serial" and self.n_jobs > 1:
+            raise ValueError(
+                f"n_jobs {self.n_jobs} needs backend 'multiprocessing' or 'ray'"
+            )
+        return self
+
+
+def maker_options(config: ParallelConfig) -> dict:
+    """Return the ``n_jobs`` and ``parallel_backend`` arguments of `DatasetsMaker`."""
+    if config.backend == "serial":
+        return {"n_jobs": 1, "parallel_backend": "multiprocessing"}
+    return {"n_jobs": config.n_jobs, "parallel_backend": config.backend}
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        # Gammapy would silently fall back to multiprocessing: say it instead.
+        raise ConfigError(
+            "key 'backend': 'ray' needs Ray, which is not installed: "
+            "pip install 'ctao-sat[ray]'"
+        ) from None
+    return ray
+
+
+def _connect(ray, address: str | None, n_jobs: int) -> None:
+    """Start a local Ray cluster, or connect to ``address``; one-line errors."""
+    if not address:
+        ray.init(
+            num_cpus=n_jobs,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        return
+    import threading
+
+    # ray.init retries an unreachable cluster for minutes: bound the wait. A
+    # daemon thread, so that a connection attempt still hanging does not keep
+    # the process alive after the error.
+    outcome: list = []
+
+    def connect():
+        try:
+            ray.init(address=address, log_to_driver=False, configure_logging=False)
+            outcome.append(None)
+        except Exception as error:  # Ray raises ConnectionError, RuntimeError, ...
+            outcome.append(error)
+
+    thread = threading.Thread(target=connect, name="ray-connect", daemon=True)
+    thread.start()
+    thread.join(RAY_CONNECT_TIMEOUT_S)
+    if not outcome:
+        raise SatError(
+            f"the Ray cluster at RAY_ADDRESS={address} does not answer within "
+            f"{RAY_CONNECT_TIMEOUT_S} s: check the address, or unset RAY_ADDRESS "
+            "to start a local Ray cluster"
+        )
+    error = outcome[0]
+    if error is not None:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise SatError(
+            f"cannot connect to the Ray cluster at RAY_ADDRESS={address} "
+            f"({type(error).__name__}: {first}): check the address, or unset "
+            "RAY_ADDRESS to start a local Ray cluster"
+        )
+
+
+@contextmanager
+def parallel_session(config: ParallelConfig):
+    """Prepare the backend of ``config`` for the block (Ray: start or connect).
+
+    With ``backend: ray`` the block runs on the Ray cluster already initialised in
+    this process, else on the one at ``RAY_ADDRESS``, else on a new local cluster
+    of ``n_jobs`` CPUs, which is shut down afterwards.
+
+    Yields
+    ------
+    dict
+        Where the work ran, for the provenance: ``backend``, ``n_jobs`` and, for
+        Ray, ``ray_address`` ("local" for a cluster started here).
+
+    Raises
+    ------
+    ConfigError
+        ``backend: ray`` without Ray installed.
+    SatError
+        The cluster at ``RAY_ADDRESS`` does not answer.
+    """
+    where = {"backend": config.backend, "n_jobs": maker_options(config)["n_jobs"]}
+    if config.backend != "ray":
+        yield where
+        return
+    ray = _import_ray()
+    started = False
+    if ray.is_initialized():
+        where["ray_address"] = "existing session"
+    else:
+        address = os.environ.get("RAY_ADDRESS") or None
+        _connect(ray, address, config.n_jobs)
+        started = True
+        where["ray_address"] = address or "local"
+    try:
+        yield where
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,386 @@
+"""Many short simulated CTAO runs of a small survey field, reduced in parallel.
+
+The scaling workload of ctao-sat: ``n_runs`` short observations (default 200 of
+2 minutes) of a point source, pointed in turn at ``n_pointings`` positions on a
+circle of radius ``offset_deg`` around it (a small survey field, wobble-like), are
+simulated with Gammapy's `MapDatasetEventSampler` and a public CTAO IRF, written
+as GADF DL3 and indexed (`sat.simulate`). They are then reduced one by one into
+reflected-regions ON/OFF spectra by `sat.reduction.ObservationsMaker`, i.e.
+Gammapy's `DatasetsMaker` with the configured ``backend`` (serial,
+multiprocessing or Ray) and ``n_jobs``, and a power law is fitted jointly to all
+runs (WStat) in the main process.
+
+Memory: a run's events are read inside the worker that reduces it and dropped
+with it; only the small 1D spectra come back, so no backend holds all event
+lists at once (`result.json` ``reduction`` gives each process's peak memory).
+The files of a run are not checked up front (`sat.reduction.verify_files`):
+that would read all runs once more, serially, in the main process; a run whose
+file cannot be read fails alone, named with its file.
+
+Validation: the jointly fitted index and amplitude against the simulated truth.
+``datastore`` reduces an existing folder of runs instead of simulating (the
+benchmark simulates once and reduces with every backend).
+"""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import Field, model_validator
+
+from sat.parallel import ParallelConfig
+from sat.usecases.base import Outcome, RunContext, UseCase, fitted_parameters
+from sat.usecases.ctao_simulate import AMPLITUDE_UNIT, BINSZ_DEG, MARGIN_DEG, Spectrum
+from sat.validation import Reference, compare
+
+# A joint fit of many runs is one fit of the summed data: its pull against the
+# truth is N(0, 1) if the fit is unbiased, so 3 sigma fails one run in 370 by
+# chance and catches a bias larger than about 3 errors (e.g. a run reduced twice
+# or a lost exposure, which shift the amplitude by many errors at 200 runs).
+N_SIGMA = 3.0
+WHY = (
+    "simulated truth: the joint fit must recover it within its statistical "
+    "error (3 sigma: one false alarm in 370)"
+)
+
+
+class SurveyConfig(ParallelConfig):
+    """Configuration of the survey scaling workload."""
+
+    irf: str = "prod5-south-z20-50h"
+    n_runs: int = Field(default=200, ge=2)
+    livetime_s: float = Field(default=120.0, gt=0)
+    ra_deg: float = Field(default=83.633, ge=0, lt=360)
+    dec_deg: float = Field(default=-30.0, ge=-90, le=90)
+    n_pointings: int = Field(default=4, ge=1)
+    offset_deg: float = Field(default=0.5, gt=0)
+    on_radius_deg: float = Field(default=0.11, gt=0)
+    spectrum: Spectrum = Field(
+        default_factory=lambda: Spectrum(index=2.5, amplitude=2e-11)
+    )
+    energy_min_tev: float = Field(default=0.1, gt=0)
+    energy_max_tev: float = Field(default=100.0, gt=0)
+    bins_per_decade: int = Field(default=5, gt=0)
+    seed: int = Field(default=0, ge=0)
+    # An existing folder of runs (obs-index, hdu-index) to reduce instead.
+    datastore: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.energy_max_tev <= self.energy_min_tev:
+            raise ValueError("energy_max_tev must be larger than energy_min_tev")
+        if self.offset_deg < 2 * self.on_radius_deg:
+            raise ValueError(
+                f"offset_deg must be at least 2 x on_radius_deg "
+                f"({2 * self.on_radius_deg:g}) for reflected OFF regions"
+            )
+        return self
+
+
+def pointings(config: SurveyConfig):
+    """Return the ``n_pointings`` ICRS pointings around the source (a SkyCoord)."""
+    import astropy.units as u
+    import numpy as np
+    from astropy.coordinates import SkyCoord
+
+    source = SkyCoord(config.ra_deg, config.dec_deg, unit="deg")
+    angles = np.arange(config.n_pointings) * 360 / config.n_pointings * u.deg
+    return source.directional_offset_by(angles, config.offset_deg * u.deg)
+
+
+def simulate(config: SurveyConfig, context: RunContext):
+    """Simulate, write and index the runs; return their folder.
+
+    One simulation dataset per pointing serves all its runs (same IRF, pointing
+    and live time), each run drawn with its own seed and start time.
+    """
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+    from gammapy.maps import MapAxis, WcsGeom
+    from gammapy.modeling.models import Models, PointSpatialModel, SkyModel
+
+    from sat.irf import irf_info, irf_path, load_irf, true_energy_axis
+    from sat.simulate import (
+        create_observation,
+        sample_events,
+        simulation_dataset,
+        transit_time,
+        write_datastore,
+    )
+    from sat.sites import get_site
+
+    info = irf_info(config.irf)
+    path = irf_path(config.irf)
+    context.add_inputs(path)
+    irfs = load_irf(config.irf)
+    location = get_site(info.site)
+    source = SkyCoord(config.ra_deg, config.dec_deg, unit="deg")
+    livetime = config.livetime_s * u.s
+    energy_axis = MapAxis.from_energy_bounds(
+        config.energy_min_tev,
+        config.energy_max_tev,
+        nbin=config.bins_per_decade,
+        per_decade=True,
+        unit="TeV",
+    )
+    energy_axis_true = true_energy_axis(
+        irfs, config.energy_min_tev, config.energy_max_tev
+    )
+    truth = Models([_truth(config, source, PointSpatialModel, SkyModel)])
+    truth.write(
+        context.product("models/truth.yaml"), overwrite=True, write_covariance=False
+    )
+    start = transit_time(source, location)
+    step = livetime + 60 * u.s  # runs follow each other, one minute apart
+    width = 2 * (config.offset_deg + config.on_radius_deg + MARGIN_DEG)
+    datasets = []
+    with context.step(f"preparing {config.n_pointings} pointings ({info.name})"):
+        for index, pointing in enumerate(pointings(config)):
+            geom = WcsGeom.create(
+                skydir=pointing,
+                width=width,
+                binsz=BINSZ_DEG,
+                frame="icrs",
+                axes=[energy_axis],
+            )
+            template = create_observation(
+                irfs, pointing, location, livetime, index + 1, start
+            )
+            datasets.append(
+                (pointing, simulation_dataset(template, geom, energy_axis_true))
+            )
+    event_files = []
+    for run in context.progress(range(config.n_runs), "simulating runs"):
+        pointing, dataset = datasets[run % config.n_pointings]
+        obs_id = run + 1
+        observation = create_observation(
+            irfs, pointing, location, livetime, obs_id, start + run * step
+        )
+        sample_events(dataset, observation, truth, config.seed + run)
+        event_file = context.product(f"dl3/obs_{obs_id:06d}.fits.gz")
+        observation.write(event_file, include_irfs=False, overwrite=True)
+        event_files.append(event_file.absolute())
+    folder = event_files[0].parent
+    for written in write_datastore(event_files, path, folder):
+        context.products.append(str(written.relative_to(context.workdir)))
+    return folder
+
+
+def _truth(config: SurveyConfig, source, point_model, sky_model):
+    import astropy.units as u
+    from gammapy.modeling.models import PowerLawSpectralModel
+
+    spectral = PowerLawSpectralModel(
+        index=config.spectrum.index,
+        amplitude=config.spectrum.amplitude * u.Unit(AMPLITUDE_UNIT),
+        reference=config.spectrum.reference_tev * u.TeV,
+    )
+    spatial = point_model(lon_0=source.ra, lat_0=source.dec, frame="icrs")
+    return sky_model(spectral_model=spectral, spatial_model=spatial, name="source")
+
+
+def reduction_summary(maker, wall_s: float, main_cpu_s: float) -> dict:
+    """Wall time, CPU time and peak memory of a reduction, for result.json.
+
+    Parameters
+    ----------
+    maker : `sat.reduction.ObservationsMaker`
+        After its ``run`` (its ``stats`` say what each run cost, and where).
+    wall_s : float
+        Wall-clock time of the reduction.
+    main_cpu_s : float
+        CPU time of the main process during the reduction.
+    """
+    workers: dict[int, dict] = {}
+    for stats in maker.stats:
+        worker = workers.setdefault(stats.pid, {"runs": 0, "peak_rss_mib": 0.0})
+        worker["runs"] += 1
+        worker["peak_rss_mib"] = max(worker["peak_rss_mib"], stats.peak_rss_mib)
+    n_runs = len(maker.stats)
+    return {
+        "runs_reduced": n_runs,
+        "wall_s": wall_s,
+        "runs_per_s": n_runs / wall_s if wall_s > 0 else None,
+        "worker_cpu_s": sum(stats.cpu_s for stats in maker.stats),
+        "main_cpu_s": main_cpu_s,
+        "workers": len(workers),
+        "peak_rss_mib_per_worker": [
+            round(worker["peak_rss_mib"], 1) for worker in workers.values()
+        ],
+    }
+
+
+class Survey(UseCase):
+    """Many short simulated CTAO runs, reduced with a parallel backend, fitted."""
+
+    name = "survey"
+    usecase_id = "SUSS-UC-SAT-120"
+    summary = "Many short CTAO runs of a survey field, reduced in parallel (scaling)"
+    Config = SurveyConfig
+    datasets = ("cta-caldb",)
+
+    def run(self, config: SurveyConfig, context: RunContext) -> Outcome:
+        """Simulate (or open) the runs, reduce them with the backend, fit them."""
+        import astropy.units as u
+        from astropy.coordinates import SkyCoord
+        from gammapy.datasets import Datasets, SpectrumDataset
+        from gammapy.makers import (
+            ReflectedRegionsBackgroundMaker,
+            SafeMaskMaker,
+            SpectrumDatasetMaker,
+        )
+        from gammapy.maps import MapAxis, RegionGeom
+        from gammapy.modeling import Fit
+        from gammapy.modeling.models import Models, PowerLawSpectralModel, SkyModel
+        from regions import CircleSkyRegion
+
+        from sat import offline
+        from sat.errors import DataError
+        from sat.irf import load_irf, true_energy_axis
+        from sat.observations import open_store
+        from sat.parallel import maker_options, parallel_session
+        from sat.reduction import ObservationsMaker
+
+        offline.configure()
+        if config.datastore:
+            from pathlib import Path
+
+            folder = Path(config.datastore)
+        else:
+            folder = simulate(config, context)
+        store = open_store(folder)
+        context.add_inputs(folder / "obs-index.fits.gz", folder / "hdu-index.fits.gz")
+        obs_ids = [int(obs_id) for obs_id in store.obs_table["OBS_ID"]]
+        # Lazy observations: nothing of a run is read until a worker reduces it.
+        observations = store.get_observations(obs_ids)
+        files = {
+            obs_id: sorted(
+                {
+                    folder / row["FILE_DIR"] / row["FILE_NAME"]
+                    for row in store.hdu_table[store.hdu_table["OBS_ID"] == obs_id]
+                }
+            )
+            for obs_id in obs_ids
+        }
+
+        source = SkyCoord(config.ra_deg, config.dec_deg, unit="deg")
+        energy_reco = MapAxis.from_energy_bounds(
+            config.energy_min_tev,
+            config.energy_max_tev,
+            nbin=config.bins_per_decade,
+            per_decade=True,
+            unit="TeV",
+        )
+        energy_true = true_energy_axis(
+            load_irf(config.irf), config.energy_min_tev, config.energy_max_tev
+        )
+        region = CircleSkyRegion(source, config.on_radius_deg * u.deg)
+        reference = SpectrumDataset.create(
+            geom=RegionGeom.create(region, axes=[energy_reco]),
+            energy_axis_true=energy_true,
+        )
+        makers = [
+            SpectrumDatasetMaker(
+                selection=["counts", "exposure", "edisp"], containment_correction=True
+            ),
+            ReflectedRegionsBackgroundMaker(),
+            SafeMaskMaker(methods=["aeff-max"], aeff_percent=10),
+        ]
+        with context.step(
+            f"reducing {len(obs_ids)} runs ({config.backend}, "
+            f"{maker_options(config)['n_jobs']} jobs)"
+        ):
+            bar = context.progress(None, "reducing runs", total=len(obs_ids))
+            maker = ObservationsMaker(
+                makers,
+                files,
+                progress=bar.update,
+                skip_failed=config.skip_failed,
+                **maker_options(config),
+            )
+            try:
+                with parallel_session(config) as where:
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    reduced = maker.run(reference, observations)
+                    wall = time.perf_counter() - wall
+                    cpu = time.process_time() - cpu
+            finally:
+                bar.close()
+        usable = [d for d in reduced if d.counts_off is not None]
+        if not usable:
+            raise DataError(f"no run of {folder} has OFF regions")
+        datasets = Datasets(usable)
+
+        with context.step(f"fitting a power law to {len(datasets)} runs"):
+            # Start away from the truth (index 2, half the amplitude).
+            spectral = PowerLawSpectralModel(
+                index=2.0,
+                amplitude=0.5 * config.spectrum.amplitude * u.Unit(AMPLITUDE_UNIT),
+                reference=config.spectrum.reference_tev * u.TeV,
+            )
+            model = SkyModel(spectral_model=spectral, name="source")
+            datasets.models = [model]
+            result = Fit().run(datasets)
+        parameters = fitted_parameters(Models([model]))
+
+        with context.step("writing products"):
+            context.write_models(Models([model]), "models/power-law.yaml")
+            stacked = datasets.stack_reduce(name="stacked")
+            path = context.product("datasets/stacked.fits")
+            stacked.write(path, format="ogip", overwrite=True)
+            for kind in ("arf", "rmf", "bkg"):
+                if path.with_name(f"stacked_{kind}.fits").is_file():
+                    context.product(f"datasets/stacked_{kind}.fits")
+
+        truths = {
+            "index": config.spectrum.index,
+            "amplitude": config.spectrum.amplitude,
+        }
+        source_text = f"simulated truth ({config.irf}, {len(obs_ids)} runs)"
+        validation = [
+            compare(
+                Reference(
+                    name,
+                    truths[name],
+                    0.0,
+                    "" if name == "index" else AMPLITUDE_UNIT,
+                    source_text,
+                    N_SIGMA,
+                    WHY,
+                ),
+                parameters[name]["value"],
+                parameters[name]["error"],
+            )
+            for name in ("index", "amplitude")
+        ]
+        reduction = {**where, **reduction_summary(maker, wall, cpu)}
+        failed = [failure.message for failure in maker.failures]
+        extra = {
+            "fit_success": bool(result.success),
+            "n_runs": len(obs_ids),
+            "failed_runs": failed,
+            "reduction": reduction,
+            "stacked": {
+                "n_on": int(stacked.counts.data[stacked.mask_safe.data].sum()),
+                "n_off": int(stacked.counts_off.data[stacked.mask_safe.data].sum()),
+            },
+        }
+        peaks = ", ".join(f"{m:.0f}" for m in reduction["peak_rss_mib_per_worker"])
+        summary = [
+            f"{len(datasets)} of {len(obs_ids)} runs reduced with {config.backend} "
+            f"({reduction['n_jobs']} jobs) in {wall:.1f} s "
+            f"({reduction['runs_per_s']:.2f} runs/s); worker CPU "
+            f"{reduction['worker_cpu_s']:.1f} s; peak memory per worker "
+            f"{peaks} MiB",
+            "power law: "
+            + ", ".join(
+                f"{key} {p['value']:.4g} ± {p['error']:.2g}"
+                for key, p in parameters.items()
+            ),
+        ]
+        if failed:
+            summary.append(f"skipped {len(failed)} failed runs: " + "; ".join(failed))
+        return Outcome(parameters, validation, summary, extra)
+
+
+USECASE = Survey
