@@ -101,7 +101,6 @@ def _pytest(session, *extra):
         f"--junitxml={report / f'junit-{name}.xml'}",
         *extra,
         *session.posargs,
-        env={"COVERAGE_FILE": str(BUILD / f".coverage.{name}")},
     )
 
 
