@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import overhead  # noqa: E402
+import scaling  # noqa: E402
 import startup  # noqa: E402
 import usecases  # noqa: E402
 
@@ -67,6 +68,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=5, help="timed runs of each CLI start-up"
     )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="also the scaling benchmark (survey, serial vs 2 workers; ~30 min)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
     thresholds = load_thresholds()["benchmarks"]
@@ -77,6 +83,8 @@ def main(argv=None) -> int:
     ]
     if not args.only:
         results.append(overhead.run())
+    if args.scaling:
+        results.append(scaling.run(args.output / "scaling"))
     results = [result for result in results if result is not None]
     for result in results:
         result["checks"] = budget_checks(result, thresholds)

@@ -62,7 +62,8 @@ class SurveyConfig(ParallelConfig):
     energy_max_tev: float = Field(default=100.0, gt=0)
     bins_per_decade: int = Field(default=5, gt=0)
     seed: int = Field(default=0, ge=0)
-    # An existing folder of runs (obs-index, hdu-index) to reduce instead.
+    # An existing folder of runs (obs-index, hdu-index) to reduce instead (its
+    # first n_runs runs).
     datastore: str | None = None
 
     @model_validator(mode="after")
@@ -250,7 +251,8 @@ class Survey(UseCase):
             folder = simulate(config, context)
         store = open_store(folder)
         context.add_inputs(folder / "obs-index.fits.gz", folder / "hdu-index.fits.gz")
-        obs_ids = [int(obs_id) for obs_id in store.obs_table["OBS_ID"]]
+        # An existing folder may hold more runs: the first n_runs (benchmark sizes).
+        obs_ids = [int(obs_id) for obs_id in store.obs_table["OBS_ID"]][: config.n_runs]
         # Lazy observations: nothing of a run is read until a worker reduces it.
         observations = store.get_observations(obs_ids)
         files = {

@@ -33,7 +33,11 @@ LOWER_IS_BETTER = {
     "peak_rss_mib": "MiB",
     "ctao_sat_cpu_s": "s",
     "plain_gammapy_cpu_s": "s",
+    "parallel_wall_ratio": "",
 }
+# Scaling benchmark (benchmarks/scaling.py): the reduction with 2 workers must take
+# at most this fraction of the serial wall time (a speedup of at least 1.8).
+SCALING_WALL_RATIO = round(1 / 1.8, 3)
 OVERHEAD_USECASE = "spectrum-1d"
 
 
@@ -119,6 +123,9 @@ def budget_checks(result: dict, thresholds: dict) -> list[dict]:
         ]
     elif kind == "overhead":
         budgets.append(("overhead_fraction", thresholds["overhead_max_fraction"], ""))
+    elif kind == "scaling":
+        limit = thresholds.get("scaling_parallel_wall_ratio", SCALING_WALL_RATIO)
+        budgets.append(("parallel_wall_ratio", limit, ""))
     else:
         raise ValueError(f"benchmark {result['name']!r}: unknown kind {kind!r}")
     return [
