@@ -16,12 +16,18 @@ import os
 from contextlib import contextmanager
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, create_model, model_validator
 
 from sat.errors import ConfigError, SatError
 from sat.usecases.base import UseCaseConfig
 
-__all__ = ["Backend", "ParallelConfig", "maker_options", "parallel_session"]
+__all__ = [
+    "Backend",
+    "ParallelConfig",
+    "maker_options",
+    "parallel_session",
+    "with_parallel_keys",
+]
 
 Backend = Literal["serial", "multiprocessing", "ray"]
 # Seconds to wait for the cluster named by RAY_ADDRESS before giving up.
@@ -42,11 +48,39 @@ class ParallelConfig(UseCaseConfig):
 
     @model_validator(mode="after")
     def _jobs_need_a_backend(self):
-        if self.backend == "serial" and self.n_jobs > 1:
-            raise ValueError(
-                f"n_jobs {self.n_jobs} needs backend 'multiprocessing' or 'ray'"
-            )
-        return self
+        return _check_jobs(self)
+
+
+def _check_jobs(config):
+    if config.backend == "serial" and config.n_jobs > 1:
+        raise ValueError(
+            f"n_jobs {config.n_jobs} needs backend 'multiprocessing' or 'ray'"
+        )
+    return config
+
+
+_JOBS_NEED_A_BACKEND = model_validator(mode="after")(_check_jobs)
+
+
+def with_parallel_keys(model: type[UseCaseConfig]) -> type[UseCaseConfig]:
+    """Return the config class ``model`` with the keys of `ParallelConfig` added.
+
+    They come after the use case's own keys (in ``--print-config`` and in the
+    error messages listing the allowed keys), which subclassing `ParallelConfig`
+    would put first.
+    """
+    fields = {
+        name: (field.annotation, field)
+        for name, field in ParallelConfig.model_fields.items()
+    }
+    return create_model(
+        model.__name__,
+        __base__=model,
+        __module__=model.__module__,
+        __doc__=model.__doc__,
+        __validators__={"_jobs_need_a_backend": _JOBS_NEED_A_BACKEND},
+        **fields,
+    )
 
 
 def maker_options(config: ParallelConfig) -> dict:

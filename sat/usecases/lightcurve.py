@@ -21,11 +21,12 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from sat.parallel import ParallelConfig
+from sat.parallel import with_parallel_keys
 from sat.usecases.base import (
     Outcome,
     RunContext,
     UseCase,
+    UseCaseConfig,
     fitted_parameters,
 )
 from sat.usecases.spectrum_1d import (
@@ -41,7 +42,7 @@ AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
 STEADY_SAMPLE = "PKS 2155-304 (steady)"  # TARGET_NAME of the runs of the paper
 
 
-class LightCurveConfig(ParallelConfig):
+class LightCurveConfig(UseCaseConfig):
     """Configuration of the run-wise light curve."""
 
     target: str | None = "PKS 2155-304"
@@ -73,6 +74,10 @@ class LightCurveConfig(ParallelConfig):
         if not obs_ids and not info.data.get("target"):
             raise ValueError("give a target (obs-index name) or obs_ids, or both")
         return obs_ids
+
+
+# backend, n_jobs, skip_failed: how the runs are reduced (sat.parallel).
+LightCurveConfig = with_parallel_keys(LightCurveConfig)
 
 
 # --- validation ------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from sat.parallel import ParallelConfig
+from sat.parallel import with_parallel_keys
 from sat.usecases.base import (
     Outcome,
     RunContext,
@@ -79,7 +79,7 @@ def _default_exclusions() -> list[Circle]:
     ]
 
 
-class Map3DConfig(ParallelConfig):
+class Map3DConfig(UseCaseConfig):
     """Configuration of the 3D analysis."""
 
     target: str | None = "MSH 15-52"
@@ -111,6 +111,10 @@ class Map3DConfig(ParallelConfig):
         if not obs_ids and not info.data.get("target"):
             raise ValueError("give a target (obs-index name) or obs_ids, or both")
         return obs_ids
+
+
+# backend, n_jobs, skip_failed: how the runs are reduced (sat.parallel).
+Map3DConfig = with_parallel_keys(Map3DConfig)
 
 
 # --- validation ------------------------------------------------------------------

@@ -34,7 +34,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from sat.archive.usecase import ArchiveSource
-from sat.parallel import ParallelConfig
+from sat.parallel import with_parallel_keys
 from sat.usecases.base import (
     Outcome,
     RunContext,
@@ -103,7 +103,7 @@ class FluxPointsSettings(UseCaseConfig):
     bins_per_decade: int = Field(default=4, gt=0)
 
 
-class Spectrum1DConfig(ParallelConfig):
+class Spectrum1DConfig(UseCaseConfig):
     """Configuration of the 1D reflected-regions spectrum."""
 
     target: str | None = "Crab"
@@ -142,6 +142,10 @@ class Spectrum1DConfig(ParallelConfig):
         if len(set(models)) != len(models):
             raise ValueError("each spectral model at most once")
         return models
+
+
+# backend, n_jobs, skip_failed: how the runs are reduced (sat.parallel).
+Spectrum1DConfig = with_parallel_keys(Spectrum1DConfig)
 
 
 # --- validation ------------------------------------------------------------------

@@ -28,8 +28,14 @@ import time
 
 from pydantic import Field, model_validator
 
-from sat.parallel import ParallelConfig
-from sat.usecases.base import Outcome, RunContext, UseCase, fitted_parameters
+from sat.parallel import with_parallel_keys
+from sat.usecases.base import (
+    Outcome,
+    RunContext,
+    UseCase,
+    UseCaseConfig,
+    fitted_parameters,
+)
 from sat.usecases.ctao_simulate import AMPLITUDE_UNIT, BINSZ_DEG, MARGIN_DEG, Spectrum
 from sat.validation import Reference, compare
 
@@ -44,7 +50,7 @@ WHY = (
 )
 
 
-class SurveyConfig(ParallelConfig):
+class SurveyConfig(UseCaseConfig):
     """Configuration of the survey scaling workload."""
 
     irf: str = "prod5-south-z20-50h"
@@ -76,6 +82,9 @@ class SurveyConfig(ParallelConfig):
                 f"({2 * self.on_radius_deg:g}) for reflected OFF regions"
             )
         return self
+
+
+SurveyConfig = with_parallel_keys(SurveyConfig)
 
 
 def pointings(config: SurveyConfig):
