@@ -128,6 +128,14 @@ class UseCase:
     Config: ClassVar[type[UseCaseConfig]]
     datasets: ClassVar[tuple[str, ...]] = ()
 
+    def required_datasets(self, config: UseCaseConfig) -> tuple[str, ...]:
+        """Return the local datasets a run with ``config`` reads.
+
+        The class's `datasets` by default; a use case whose config can point
+        elsewhere (another data store, an archive) narrows it.
+        """
+        return self.datasets
+
     def run(self, config: UseCaseConfig, context: RunContext) -> Outcome:
         """Run the analysis with ``config``, writing products through ``context``."""
         raise NotImplementedError

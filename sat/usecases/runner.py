@@ -71,7 +71,8 @@ def run_usecase(name: str, config=None, output="results", quiet: bool = False):
     usecase = get_usecase(name)
     settings = load_config(usecase.Config, config)
     offline.configure()  # no use case may download anything at run time
-    for dataset in usecase.datasets:
+    case = usecase()
+    for dataset in case.required_datasets(settings):
         require(dataset)
     output = Path(output).absolute()
     _check_output(output)
@@ -80,7 +81,7 @@ def run_usecase(name: str, config=None, output="results", quiet: bool = False):
     context = RunContext(scratch, quiet=quiet)
     try:
         started, start = now(), time.perf_counter()
-        outcome = usecase().run(settings, context)
+        outcome = case.run(settings, context)
         config_dict = settings.model_dump(mode="json")
         result = {
             "usecase": usecase.name,
