@@ -39,6 +39,7 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = [
     "_build",
     "examples/*",  # gallery sources: rendered into auto_examples/
+    "_generated/*",  # included by the pages, never pages of their own
     "changes/*",  # towncrier fragments: rendered through _generated/release-notes.md
     "auto_examples/*.ipynb",
     "auto_examples/*.py",

@@ -204,3 +204,11 @@ def test_probe_report_is_read_whatever_the_theme_adds():
     assert sitecheck.parse_probe(dom) == [(True, "logo", "a.png"), (False, "", "b.png")]
     with pytest.raises(RuntimeError, match="did not finish loading"):
         sitecheck.parse_probe("<html></html>", "x.html")
+
+
+def test_usecase_api_has_a_section_per_registered_use_case():
+    text = satdocs.usecase_api(usecases())
+    for name, usecase in usecases().items():
+        assert f".. automodule:: {usecase.__module__}\n" in text
+        assert f"</auto_examples/plot_{name.replace('-', '_')}>" in text
+    assert text.count(".. automodule::") == len(usecases())

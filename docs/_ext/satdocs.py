@@ -236,6 +236,26 @@ def release_notes(version: str, root: Path = ROOT) -> str:
     return text[start:] if start >= 0 else text
 
 
+def usecase_api(registry: dict) -> str:
+    """Return the API reference (RST) of every registered use case's module.
+
+    Parameters
+    ----------
+    registry : dict
+        `sat.usecases.registry.usecases()`: a new use case gets its section.
+    """
+    sections = []
+    for name, usecase in registry.items():
+        module = usecase.__module__
+        title = f"``{name}``: ``{module}``"
+        sections.append(
+            f"{title}\n{'~' * len(title)}\n\n"
+            f"{usecase.summary} (:doc:`gallery page </auto_examples/"
+            f"{_example_stem(name)}>`).\n\n.. automodule:: {module}\n"
+        )
+    return "\n".join(sections)
+
+
 def report_status(report: Path) -> str:
     """Say (RST) which verification report the site carries, or how to make one.
 
@@ -291,6 +311,7 @@ def generate(app=None) -> None:
     _write("pins.rst", pins_table(stack.load_pins(), stack.release()))
     _write("release-notes.md", release_notes(stack.release_version()))
     _write("report.rst", report_status(ROOT / "build" / "report"))
+    _write("usecase-api.rst", usecase_api(usecases()))
 
 
 def copy_report(app, exception) -> None:
