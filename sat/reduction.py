@@ -172,9 +172,19 @@ class ObservationsMaker(DatasetsMaker):
         self.stats: list[WorkerStats] = []
         self._crashes: list[BaseException] = []
 
+    # What stays in the main process: the datasets collected so far (and the stack
+    # of a StackingMaker), stats and failures, the progress bar (does not pickle).
+    _MAIN_ONLY = ("progress", "_datasets", "_dataset", "stats", "failures", "_crashes")
+
     def __getstate__(self):
-        # Worker processes get a copy of the maker: a progress bar does not pickle.
-        return {**self.__dict__, "progress": None}
+        # Gammapy sends the bound method make_dataset, i.e. this maker, with every
+        # observation: with the results collected so far that is a payload growing
+        # with each run (quadratic in the number of runs) and serial work in the
+        # main process that eats the speedup. Workers need only the makers.
+        state = dict(self.__dict__)
+        for name in self._MAIN_ONLY:
+            state[name] = None
+        return state
 
     def reduce_observation(self, dataset, observation):
         """Reduce one observation into a dataset named ``obs_<id>``."""
