@@ -8,6 +8,7 @@ it needs only the standard library).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tomllib
 from pathlib import Path
@@ -249,8 +250,14 @@ def docs(session):
     """
     install_release(session, "docs")
     html = BUILD / "docs" / "html"
+    # A fresh site: pages of a previous build must not ship with this one (the
+    # gallery's own cache, docs/auto_examples, keeps unchanged examples fast).
+    shutil.rmtree(html.parent, ignore_errors=True)
+    doctrees = html.parent / "doctrees"  # not in the site that ships
     session.run(
-        "sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", str(html)
+        "sphinx-build",
+        *("-W", "--keep-going", "-n", "-d", str(doctrees)),
+        *("-b", "html", "docs", str(html)),
     )
     session.run("python", "docs/_ext/sitecheck.py", str(html))
 

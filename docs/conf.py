@@ -79,6 +79,8 @@ sphinx_gallery_conf = {
     "only_warn_on_example_error": False,
     "reset_modules": ("matplotlib",),
     "capture_repr": ("_repr_html_",),
+    # Its page pulls jQuery and DataTables from CDNs: the site must work offline.
+    "write_computation_times": False,
 }
 
 html_theme = "ctao"
