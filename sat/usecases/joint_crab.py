@@ -136,7 +136,7 @@ class JointCrab(UseCase):
                 )
             per_instrument[instrument] = datasets
 
-        validation, extra = [], {"fits": {}}
+        validation, extra, fitted = [], {"fits": {}}, {}
         fits = dict(per_instrument) if config.individual_fits else {}
         fits["joint"] = Datasets([d for ds in per_instrument.values() for d in ds])
         reference_ok = math.isclose(config.reference_energy_tev, 1.0)
@@ -148,6 +148,9 @@ class JointCrab(UseCase):
                 sky_model = model()
                 datasets.models = [sky_model]
                 result = Fit().run(datasets)
+            # Keep the model itself: the joint fit re-assigns the models of the
+            # very same dataset objects the individual fits used.
+            fitted[name] = sky_model.spectral_model
             parameters = fitted_parameters(Models([sky_model]))
             extra["fits"][name] = {
                 "success": bool(result.success),
@@ -168,7 +171,7 @@ class JointCrab(UseCase):
                 ]
             context.write_models(Models([sky_model]), f"models/{name}.yaml")
         joint = extra["fits"]["joint"]["parameters"]
-        _plot_sed(fits, context.product("sed.png"))
+        _plot_sed(fitted, context.product("sed.png"))
         summary = [
             f"joint fit of {len(fits['joint'])} spectra from "
             f"{', '.join(config.instruments)}",
@@ -181,15 +184,22 @@ class JointCrab(UseCase):
         return Outcome(joint, validation, summary, extra)
 
 
-def _plot_sed(fits: dict, path: Path) -> None:
-    """Plot every fitted log-parabola, the joint one with its error band."""
+def _plot_sed(fitted: dict, path: Path) -> None:
+    """Plot every fitted log-parabola, the joint one with its error band.
+
+    Parameters
+    ----------
+    fitted : dict
+        Fitted spectral model by fit name (instrument or ``joint``).
+    path : Path
+        PNG to write.
+    """
     import astropy.units as u
     import matplotlib.pyplot as plt
 
     energy_bounds = [0.03, 30] * u.TeV
     figure, axes = plt.subplots(figsize=(7, 5))
-    for name, datasets in fits.items():
-        model = datasets.models[0].spectral_model
+    for name, model in fitted.items():
         if name == "joint":
             model.plot_error(energy_bounds, ax=axes, sed_type="e2dnde")
             model.plot(
