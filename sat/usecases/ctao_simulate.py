@@ -181,7 +181,6 @@ class CtaoSimulate(UseCase):
         from gammapy.maps import MapAxis, WcsGeom
         from gammapy.modeling.models import Models
 
-        from sat import offline
         from sat.irf import irf_info, irf_path, load_irf, true_energy_axis
         from sat.observations import open_store
         from sat.simulate import (
@@ -193,7 +192,6 @@ class CtaoSimulate(UseCase):
         )
         from sat.sites import get_site
 
-        offline.configure()
         info = irf_info(config.irf)
         path = irf_path(config.irf)
         context.add_inputs(path)

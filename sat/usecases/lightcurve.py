@@ -229,7 +229,6 @@ class LightCurve(UseCase):
         from gammapy.modeling.models import Models
         from regions import CircleSkyRegion
 
-        from sat import offline
         from sat.data import require
         from sat.errors import ConfigError, DataError
         from sat.observations import open_store, select_observations, target_position
@@ -238,7 +237,6 @@ class LightCurve(UseCase):
         from sat.usecases.map_3d import runs_of
         from sat.usecases.spectrum_1d import _exclusion_mask
 
-        offline.configure()
         root = require("hess-dl3-dr1")
         store = open_store(root)
         context.add_inputs(root / "obs-index.fits.gz", root / "hdu-index.fits.gz")

@@ -204,7 +204,6 @@ class Map3D(UseCase):
         from gammapy.modeling import Fit
         from gammapy.modeling.models import FoVBackgroundModel, Models
 
-        from sat import offline
         from sat.data import require
         from sat.errors import ConfigError, DataError
         from sat.observations import open_store, select_observations, target_position
@@ -212,7 +211,6 @@ class Map3D(UseCase):
         from sat.reduction import verify_files
         from sat.stacking import StackingMaker, stacked_runs
 
-        offline.configure()
         root = require("hess-dl3-dr1")
         store = open_store(root)
         context.add_inputs(root / "obs-index.fits.gz", root / "hdu-index.fits.gz")

@@ -268,12 +268,10 @@ class Sensitivity(UseCase):
         """Compute the curves, write them, check their scaling with live time."""
         import numpy as np
 
-        from sat import offline
         from sat.errors import ConfigError
         from sat.irf import check_energy_range, irf_info, irf_path, load_irf
         from sat.sites import get_site
 
-        offline.configure()
         info = irf_info(config.irf)
         context.add_inputs(irf_path(config.irf))
         irfs = load_irf(config.irf)

@@ -242,6 +242,12 @@ class Spectrum1D(UseCase):
     Config = Spectrum1DConfig
     datasets = ("hess-dl3-dr1",)
 
+    def required_datasets(self, config: Spectrum1DConfig) -> tuple[str, ...]:
+        """Return no local dataset when the runs come from a store or an archive."""
+        if config.datastore is not None or config.archive is not None:
+            return ()
+        return self.datasets
+
     def run(self, config: Spectrum1DConfig, context: RunContext) -> Outcome:
         """Reduce the runs, fit the models, estimate flux points, validate."""
         import astropy.units as u
@@ -258,14 +264,12 @@ class Spectrum1D(UseCase):
         from gammapy.modeling.models import Models
         from regions import CircleSkyRegion
 
-        from sat import offline
         from sat.archive.usecase import observations_folder
         from sat.errors import DataError
         from sat.observations import open_store, select_observations, target_position
         from sat.parallel import maker_options, parallel_session
         from sat.reduction import ObservationsMaker, verify_files
 
-        offline.configure()
         root = observations_folder(
             config.datastore,
             config.archive,

@@ -244,14 +244,12 @@ class Survey(UseCase):
         from gammapy.modeling.models import Models, PowerLawSpectralModel, SkyModel
         from regions import CircleSkyRegion
 
-        from sat import offline
         from sat.errors import DataError
         from sat.irf import load_irf, true_energy_axis
         from sat.observations import open_store
         from sat.parallel import maker_options, parallel_session
         from sat.reduction import ObservationsMaker
 
-        offline.configure()
         if config.datastore:
             from pathlib import Path
 
