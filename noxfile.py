@@ -54,17 +54,23 @@ if "GAMMAPY_DATA" not in os.environ and SHARED_DATA.is_dir():
     os.environ["GAMMAPY_DATA"] = str(SHARED_DATA)
 
 
-def constraints_file() -> Path:
-    """Write the pip constraints of the release (derived from the pins)."""
+def constraints_file(extras=()) -> Path:
+    """Write the pip constraints of the release (derived from the pins).
+
+    Optional extras of ``[extras.*]`` in the pin file (e.g. ray) are pinned too.
+    """
     path = BUILD / "constraints.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(stack.constraints_txt())
+    lines = [pin.requirement for extra in extras for pin in stack.extra_pins(extra)]
+    path.write_text(stack.constraints_txt() + "".join(f"{line}\n" for line in lines))
     return path
 
 
 def install_release(session, extras="test"):
     """Install sat and the exact release pins into the session."""
-    session.install("-c", str(constraints_file()), "-e", f".[{extras}]")
+    pinned_extras = [e for e in extras.split(",") if e in stack.optional_extras()]
+    constraints = constraints_file(pinned_extras)
+    session.install("-c", str(constraints), "-e", f".[{extras}]")
 
 
 @nox.session(venv_backend="none")
@@ -93,7 +99,8 @@ def lint(session):
 
 
 def _pytest(session, *extra):
-    install_release(session)
+    # Ray is an optional extra, but the backend tests prove it gives the same results.
+    install_release(session, "test,ray")
     report = BUILD / "test-reports"
     report.mkdir(parents=True, exist_ok=True)
     name = session.name.replace("-", "_")

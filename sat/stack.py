@@ -23,6 +23,7 @@ __all__ = [
     "extra_pins",
     "installed_version",
     "load_pins",
+    "optional_extras",
     "release",
     "release_version",
 ]
@@ -127,6 +128,11 @@ def load_pins(path: Path | None = None) -> tuple[Pin, ...]:
         for name, version in manifest["dependencies"].items()
     ]
     return tuple(pins)
+
+
+def optional_extras(path: Path | None = None) -> tuple[str, ...]:
+    """Return the names of the optional extras that the pin file pins."""
+    return tuple(_manifest(path).get("extras", {}))
 
 
 def extra_pins(extra: str, path: Path | None = None) -> tuple[Pin, ...]:
