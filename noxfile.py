@@ -233,7 +233,7 @@ def verify(session):
     once, validated from its result.json). `-- --reuse-tests` / `--reuse-bench`
     take the outputs of `nox -s tests` / `nox -s bench` instead.
     """
-    install_release(session)
+    install_release(session, "test,ray")  # it runs the test suite, as `tests` does
     session.run(
         "python",
         "-m",
