@@ -17,6 +17,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import yaml
@@ -221,6 +222,10 @@ def test_survey_recovers_the_simulated_spectrum(survey_runs):
     assert result["reduction"]["runs_reduced"] == 4
     assert result["reduction"]["backend"] == "serial"
     assert result["stacked"]["n_on"] > 100
+    # The figure: the stacked fit and one excess per run.
+    image = plt.imread(survey_runs[0] / "survey.png")
+    assert "survey.png" in result["products"]
+    assert image.shape[1] > 1.5 * image.shape[0] > 300
 
 
 def test_survey_gives_the_same_result_with_every_backend(survey_runs, survey_backends):

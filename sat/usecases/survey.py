@@ -340,6 +340,8 @@ class Survey(UseCase):
             for kind in ("arf", "rmf", "bkg"):
                 if path.with_name(f"stacked_{kind}.fits").is_file():
                     context.product(f"datasets/stacked_{kind}.fits")
+            stacked.models = Models([model])
+            _plot_survey(stacked, datasets, maker.stats, context.product("survey.png"))
 
         truths = {
             "index": config.spectrum.index,
@@ -390,6 +392,48 @@ class Survey(UseCase):
         if failed:
             summary.append(f"skipped {len(failed)} failed runs: " + "; ".join(failed))
         return Outcome(parameters, validation, summary, extra)
+
+
+def _plot_survey(stacked, datasets, stats, path) -> None:
+    """Plot the stacked fit with its residuals and the excess of every run.
+
+    The right panel shows what each process reduced: a backend that left a
+    worker idle, or a run with no signal, is visible at a glance.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    figure = plt.figure(figsize=(12, 4.5))
+    grid = figure.add_gridspec(2, 2, height_ratios=(3, 1), hspace=0.05)
+    ax_spectrum = figure.add_subplot(grid[0, 0])
+    ax_residuals = figure.add_subplot(grid[1, 0], sharex=ax_spectrum)
+    stacked.plot_fit(ax_spectrum=ax_spectrum, ax_residuals=ax_residuals)
+    ax_spectrum.set_title(f"{len(datasets)} runs stacked, joint power-law fit")
+    ax_spectrum.tick_params(labelbottom=False)
+    ax_spectrum.set_xlabel("")
+
+    runs = datasets.info_table(cumulative=False)
+    worker_of = {f"obs_{s.obs_id}": s.pid for s in stats}
+    workers = sorted(set(worker_of.values()))
+    ax_runs = figure.add_subplot(grid[:, 1])
+    index = np.arange(len(runs))
+    for number, pid in enumerate(workers):
+        mine = np.array([worker_of.get(str(name)) == pid for name in runs["name"]])
+        ax_runs.errorbar(
+            index[mine],
+            np.asarray(runs["excess"])[mine],
+            yerr=np.sqrt(np.asarray(runs["counts"])[mine]),
+            fmt="o",
+            ms=3,
+            label=f"worker {number + 1} ({mine.sum()} runs)",
+        )
+    ax_runs.axhline(float(np.mean(runs["excess"])), color="0.5", ls="--", lw=1)
+    ax_runs.set_xlabel("run")
+    ax_runs.set_ylabel("excess counts (safe energy range)")
+    ax_runs.set_title("excess per run, by the process that reduced it")
+    ax_runs.legend(fontsize="small")
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(figure)
 
 
 USECASE = Survey
