@@ -33,6 +33,7 @@ extensions = [
     "sphinx_click",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
+    "gallery",
     "satdocs",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}

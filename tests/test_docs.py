@@ -18,6 +18,7 @@ from sat.verification import load_catalogue
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
+import gallery
 import satdocs
 import sitecheck
 
@@ -92,12 +93,46 @@ def test_readiness_matrix_rejects_unknown_names(ksps):
         satdocs.capability_status("survey", {}, load_catalogue(), COMMANDS, wrong)
 
 
-def test_every_use_case_has_a_gallery_page():
-    examples = REPO / "docs" / "examples"
-    for name in usecases():
-        script = examples / f"plot_{name.replace('-', '_')}.py"
-        assert script.is_file(), f"{name} has no gallery page: add {script}"
-        assert f'NAME = "{name}"' in script.read_text()
+def test_every_use_case_gets_a_gallery_page(tmp_path):
+    written = gallery.write_pages(usecases(), tmp_path)
+    assert [path.name for path in written] == [
+        f"plot_{name.replace('-', '_')}.py" for name in usecases()
+    ]
+    entries = gallery.load_entries()
+    for name, path in zip(usecases(), written, strict=True):
+        text = path.read_text()
+        compile(text, str(path), "exec")  # a script sphinx-gallery can run
+        assert f'NAME = "{name}"' in text
+        assert text.startswith(f'"""\n{entries[name]["title"]} (``{name}``)\n')
+        overrides = entries[name].get("overrides") or {}
+        assert f"OVERRIDES = {overrides!r}\n" in text
+        if overrides:
+            assert ".. note::" in text and "--config light.yaml" in text
+            for key, value in overrides.items():
+                assert f"#     {key}: {value}\n" in text
+        else:
+            assert "with its default configuration" in text
+    survey = (tmp_path / "plot_survey.py").read_text()
+    assert "import json" in survey and "result['reduction']" in survey
+    # Written only when changed: a rebuild does not touch the sources.
+    before = written[0].stat().st_mtime_ns
+    gallery.write_pages(usecases(), tmp_path)
+    assert written[0].stat().st_mtime_ns == before
+
+
+def test_a_use_case_without_a_page_entry_fails_the_build(tmp_path):
+    entries = dict(gallery.load_entries())
+    del entries["pulsar"]
+    entries["no-such"] = {"title": "x", "intro": "y"}
+    with pytest.raises(ValueError, match=r"entry for \['pulsar'\].*\['no-such'\]"):
+        gallery.write_pages(usecases(), tmp_path, entries)
+    bad = tmp_path / "gallery.yaml"
+    bad.write_text("survey: {title: t, intro: i, overrides: {n_runs: 2}}\n")
+    with pytest.raises(ValueError, match="overrides need a why"):
+        gallery.load_entries(bad)
+    bad.write_text("survey: {title: t, intro: i, colour: red}\n")
+    with pytest.raises(ValueError, match=r"unknown \['colour'\]"):
+        gallery.load_entries(bad)
 
 
 def test_catalogue_table_has_every_requirement_and_use_case():

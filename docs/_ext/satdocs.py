@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gallery import page_name
+
 DOCS = Path(__file__).resolve().parents[1]
 ROOT = DOCS.parent
 GENERATED = DOCS / "_generated"
@@ -78,7 +80,7 @@ def capability_status(name: str, registry: dict, catalogue, commands, ksps: dict
         usecase = registry[name]
         verified = ", ".join([*evidence, *requirement_of.get(name, [])])
         return "supported", (
-            f":doc:`{name} </auto_examples/{_example_stem(name)}>` "
+            f":doc:`{name} </auto_examples/{page_name(name)}>` "
             f"({usecase.usecase_id}); verified by {verified}"
         )
     if name in catalogued:
@@ -105,10 +107,6 @@ def capability_status(name: str, registry: dict, catalogue, commands, ksps: dict
     if name not in missing:
         raise ValueError(f"ksp.yaml: {name!r} is neither a use case nor in `missing`")
     return "missing", missing[name].strip()
-
-
-def _example_stem(name: str) -> str:
-    return "plot_" + name.replace("-", "_")
 
 
 def readiness_matrix(ksps: dict, registry: dict, catalogue, commands) -> str:
@@ -251,7 +249,7 @@ def usecase_api(registry: dict) -> str:
         sections.append(
             f"{title}\n{'~' * len(title)}\n\n"
             f"{usecase.summary} (:doc:`gallery page </auto_examples/"
-            f"{_example_stem(name)}>`).\n\n.. automodule:: {module}\n"
+            f"{page_name(name)}>`).\n\n.. automodule:: {module}\n"
         )
     return "\n".join(sections)
 
