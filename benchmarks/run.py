@@ -21,6 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import operations  # noqa: E402
 import overhead  # noqa: E402
 import scaling  # noqa: E402
 import startup  # noqa: E402
@@ -69,6 +70,11 @@ def main(argv=None) -> int:
         "--repeat", type=int, default=5, help="timed runs of each CLI start-up"
     )
     parser.add_argument(
+        "--operations",
+        action="store_true",
+        help="quick-look, checks and data volume also with --only (always without)",
+    )
+    parser.add_argument(
         "--scaling",
         action="store_true",
         help="also the scaling benchmark (survey, serial vs 2 workers; ~30 min)",
@@ -83,6 +89,8 @@ def main(argv=None) -> int:
     ]
     if not args.only:
         results.append(overhead.run())
+    if args.operations or not args.only:
+        results += operations.run()
     if args.scaling:
         results.append(scaling.run(args.output / "scaling"))
     results = [result for result in results if result is not None]

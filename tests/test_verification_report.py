@@ -47,13 +47,14 @@ release = pytest.mark.verifies_requirement("C-SAT-0210")
 
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
-    """``benchmarks/run.py`` for real: start-up and the joint-crab use case."""
+    """``benchmarks/run.py`` for real: start-up, joint-crab and the operations."""
     root = tmp_path_factory.mktemp("bench")
     command = [
         sys.executable,
         str(REPO / "benchmarks" / "run.py"),
         "--only",
         "joint-crab",
+        "--operations",
         "--repeat",
         "1",
         "--output",
@@ -103,7 +104,13 @@ def report(bench_run, tiny_tests, tmp_path_factory):
 def test_each_usecase_is_measured_in_its_own_process(bench_run):
     root, _, record = bench_run
     by_name = {result["name"]: result for result in record["results"]}
-    assert set(by_name) == {"cli-startup", "usecase:joint-crab"}
+    assert set(by_name) == {
+        "cli-startup",
+        "usecase:joint-crab",
+        "quicklook",
+        "check",
+        "datavolume:agreement",
+    }
     assert record["partial"] is True
     metrics = by_name["usecase:joint-crab"]["metrics"]
     assert metrics["exit_code"] == 0
@@ -133,6 +140,44 @@ def test_each_usecase_is_measured_in_its_own_process(bench_run):
         "regression_ratio": budgets["regression_ratio"],
         "rows": [],
     }
+
+
+@pytest.mark.verifies_requirement("C-SAT-0190")
+@pytest.mark.verifies_requirement("C-SAT-0200")
+def test_operations_are_timed_per_run_and_the_volume_model_checked(bench_run):
+    _, _, record = bench_run
+    by_name = {result["name"]: result for result in record["results"]}
+    budgets = G.load_thresholds()["benchmarks"]
+    for kind in ("quicklook", "check"):
+        metrics = by_name[kind]["metrics"]
+        runs = metrics["runs"]
+        # The 4 Crab runs of H.E.S.S. DR1 and the CTA 1DC GPS runs, one by one.
+        assert [r["data"] for r in runs][:4] == ["H.E.S.S. DR1"] * 4
+        assert {r["data"] for r in runs[4:]} == {"CTA 1DC"} and len(runs) > 4
+        assert all(0 < r["cpu_s"] and 0 < r["wall_s"] for r in runs)
+        assert metrics["max_run_cpu_s"] == max(r["cpu_s"] for r in runs)
+        (budget,) = by_name[kind]["checks"]
+        assert budget["limit"] == budgets[f"{kind}_run_cpu_s"]
+    assert all(r["n_events"] > 1000 for r in by_name["quicklook"]["metrics"]["runs"])
+    assert {r["verdict"] for r in by_name["check"]["metrics"]["runs"]} <= {
+        "PASS",
+        "WARN",
+    }
+    volume = by_name["datavolume:agreement"]
+    rows = volume["metrics"]["runs"]
+    assert len(rows) == 3 and all(r["file"].endswith(".fits.gz") for r in rows)
+    assert all(r["events"] > 1000 for r in rows)
+    deviation = max(abs(r["bytes_ratio"] - 1) for r in rows)
+    assert volume["metrics"]["max_bytes_deviation"] == pytest.approx(deviation, 1e-3)
+    assert volume["checks"] == [
+        {
+            "metric": "max_bytes_deviation",
+            "value": volume["metrics"]["max_bytes_deviation"],
+            "limit": budgets["datavolume_max_bytes_deviation"],
+            "unit": "",
+            "ok": True,
+        }
+    ]
 
 
 @bench
@@ -209,6 +254,11 @@ def test_benchmarks_gate_fails_over_budget_or_unmeasured(bench_run):
     assert not gate.passed
     assert "usecase:spectrum-1d: not measured" in gate.details
     assert "overhead:spectrum-1d: not measured" in gate.details
+    without = {
+        **record,
+        "results": [r for r in record["results"] if r["kind"] != "check"],
+    }
+    assert "check: not measured" in G.benchmarks_gate(without, []).details
     assert not G.benchmarks_gate(None, []).passed
 
 
@@ -262,6 +312,7 @@ def test_report_html_opens_in_a_browser_with_its_plots(report, tmp_path):
     images = _referenced_images(html)
     assert "plots/usecases/joint-crab/sed.png" in images
     assert "plots/bench-usecases.png" in images and "plots/bench-startup.png" in images
+    assert "plots/bench-operations.png" in images
     for image in images:
         data = (out / image).read_bytes()
         assert data.startswith(b"\x89PNG"), image

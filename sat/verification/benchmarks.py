@@ -33,12 +33,15 @@ LOWER_IS_BETTER = {
     "peak_rss_mib": "MiB",
     "ctao_sat_cpu_s": "s",
     "plain_gammapy_cpu_s": "s",
+    "max_run_cpu_s": "s",
     "parallel_wall_ratio": "",
 }
 # Scaling benchmark (benchmarks/scaling.py): the reduction with 2 workers must take
 # at most this fraction of the serial wall time (a speedup of at least 1.8).
 SCALING_WALL_RATIO = round(1 / 1.8, 3)
 OVERHEAD_USECASE = "spectrum-1d"
+# benchmarks/operations.py: quick look and checks per run, data volume agreement.
+OPERATIONS = ("quicklook", "check", "datavolume:agreement")
 
 
 # Runs the measured command and reports its rusage. A child's peak RSS includes
@@ -123,6 +126,11 @@ def budget_checks(result: dict, thresholds: dict) -> list[dict]:
         ]
     elif kind == "overhead":
         budgets.append(("overhead_fraction", thresholds["overhead_max_fraction"], ""))
+    elif kind in ("quicklook", "check"):
+        budgets.append(("max_run_cpu_s", thresholds[f"{kind}_run_cpu_s"], "s"))
+    elif kind == "datavolume":
+        limit = thresholds["datavolume_max_bytes_deviation"]
+        budgets.append(("max_bytes_deviation", limit, ""))
     elif kind == "scaling":
         limit = thresholds.get("scaling_parallel_wall_ratio", SCALING_WALL_RATIO)
         budgets.append(("parallel_wall_ratio", limit, ""))
@@ -145,7 +153,7 @@ def expected_benchmarks(usecases) -> list[str]:
     names = ["cli-startup", *(f"usecase:{name}" for name in usecases)]
     if OVERHEAD_USECASE in usecases:
         names.append(f"overhead:{OVERHEAD_USECASE}")
-    return names
+    return [*names, *OPERATIONS]
 
 
 def load_history(folder: str | Path) -> dict[Version, dict]:

@@ -200,6 +200,7 @@ def _bench_plots(report: dict, out: Path) -> None:
         figure.savefig(plots / "bench-startup.png", dpi=100)
         plt.close(figure)
         report["plots"]["startup"] = "plots/bench-startup.png"
+    _operations_plot(bench["results"], plots, report)
     rows = (bench.get("comparison") or {}).get("rows", [])
     if rows:
         figure, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.5))
@@ -214,6 +215,61 @@ def _bench_plots(report: dict, out: Path) -> None:
         figure.savefig(plots / "bench-history.png", dpi=100)
         plt.close(figure)
         report["plots"]["history"] = "plots/bench-history.png"
+
+
+def _operations_plot(results: list[dict], plots: Path, report: dict) -> None:
+    """Quick look and checks: time per run; data volume: written vs predicted."""
+    import matplotlib.pyplot as plt
+
+    by_kind = {r["kind"]: r for r in results}
+    timed = [by_kind[k] for k in ("quicklook", "check") if k in by_kind]
+    volume = by_kind.get("datavolume")
+    if not timed and not volume:
+        return
+    panels = len(timed) + (volume is not None)
+    figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
+    for ax, result in zip(axes[0], timed, strict=False):
+        runs = result["metrics"]["runs"]
+        labels = [f"{r['data']}\n{r['obs_id']}" for r in runs]
+        ax.bar(labels, [r["cpu_s"] for r in runs], label="CPU")
+        ax.scatter(labels, [r["wall_s"] for r in runs], color="k", s=12, label="wall")
+        ax.axhline(result["checks"][0]["limit"], color="k", ls="--", label="budget")
+        ax.set_ylabel("time per run [s]")
+        ax.set_title(f"ctao-sat {result['name']}")
+        ax.tick_params(axis="x", labelrotation=90, labelsize="small")
+        ax.legend(fontsize="small")
+    if volume is not None:
+        ax = axes[0][-1]
+        runs = volume["metrics"]["runs"]
+        predicted = [r["predicted_bytes"] / 2**20 for r in runs]
+        written = [r["bytes"] / 2**20 for r in runs]
+        ax.plot(predicted, written, "o")
+        for p, w, r in zip(predicted, written, runs, strict=True):
+            ax.annotate(
+                f"{r['livetime_h']} h, {r['offset_deg']} deg",
+                (p, w),
+                fontsize="small",
+                textcoords="offset points",
+                xytext=(4, -10),
+            )
+        top = 1.1 * max(predicted + written)
+        ax.plot([0, top], [0, top], color="k", lw=1, label="written = predicted")
+        deviation = volume["checks"][0]["limit"]
+        ax.fill_between(
+            [0, top],
+            [0, top * (1 - deviation)],
+            [0, top * (1 + deviation)],
+            color="0.85",
+            label=f"budget ±{deviation:.0%}",
+        )
+        ax.set_xlabel("predicted by the volume model [MiB]")
+        ax.set_ylabel("written [MiB]")
+        ax.set_title(f"data volume: simulated {volume['metrics']['irf']} runs")
+        ax.legend(fontsize="small", loc="upper left")
+    figure.tight_layout()
+    figure.savefig(plots / "bench-operations.png", dpi=100)
+    plt.close(figure)
+    report["plots"]["operations"] = "plots/bench-operations.png"
 
 
 # ---------------------------------------------------------------- Markdown
