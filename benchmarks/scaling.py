@@ -77,6 +77,11 @@ def survey(dl3: Path, size: int, backend: str, n_jobs: int, output: Path) -> dic
     env = _ray_environment() if backend == "ray" else None
     load = os.getloadavg()[0]
     measured = measure(command, env=env)
+    if measured["exit_code"] != 0:
+        raise SystemExit(
+            f"scaling: {' '.join(command[1:])} failed "
+            f"(exit {measured['exit_code']}): see its message above"
+        )
     result = json.loads((output / "result.json").read_text())
     return {
         "size": size,

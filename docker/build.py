@@ -357,7 +357,9 @@ def write_context(destination: Path, gammapy_data: Path) -> Path:
             )
     shutil.rmtree(destination, ignore_errors=True)
     destination.mkdir(parents=True)
-    (destination / "constraints.txt").write_text(stack.constraints_txt())
+    # Every optional extra too: the image is also the Ray cluster's (docker/k8s-ray).
+    constraints = stack.constraints_txt(extras=stack.optional_extras())
+    (destination / "constraints.txt").write_text(constraints)
     source = destination / "sat-src"
     source.mkdir()
     for name in ["pyproject.toml", "README.md"]:
@@ -518,8 +520,35 @@ def smoke_tests(engine: str, tag: str, data: Path, report: dict) -> None:
     verdicts = [check["verdict"] for check in result["validation"]]
     report["smoke"][SMOKE_USECASE]["validation"] = verdicts
     report["smoke"][SMOKE_USECASE]["output"] = output.strip().splitlines()
+    ray_smoke(engine, base, mount, results, tag, report)
     if engine == "podman":
         healthcheck(tag, data, report)
+
+
+def ray_smoke(engine, base, mount, results, tag, report) -> None:
+    """Survey of 4 simulated runs on a local Ray cluster of 2 workers, in the image.
+
+    The image is also the Ray cluster's (docker/k8s-ray): its Ray must start,
+    reduce on both workers and give the serial result, offline and read-only.
+    """
+    config = results / "survey-ray.yaml"
+    config.write_text("n_runs: 4\nlivetime_s: 120\nbackend: ray\nn_jobs: 2\n")
+    name = "survey-ray"
+    smoke(
+        name,
+        [
+            *[engine, *base, *mount, "--shm-size", "512m"],
+            *["-v", f"{results}:/results", tag, "run", "survey", "--quiet"],
+            *["--config", f"/results/{config.name}", "--output", f"/results/{name}"],
+        ],
+        report,
+    )
+    result = json.loads((results / name / "result.json").read_text())
+    reduction = result["reduction"]
+    report["smoke"][name]["reduction"] = reduction
+    report["smoke"][name]["validation"] = [c["verdict"] for c in result["validation"]]
+    if reduction["backend"] != "ray" or reduction["runs_reduced"] != 4:
+        raise Failure(f"smoke test {name!r}: not reduced on Ray: {reduction}")
 
 
 def healthcheck(tag: str, data: Path, report: dict) -> None:

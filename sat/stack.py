@@ -166,10 +166,17 @@ def extra_pins(extra: str, path: Path | None = None) -> tuple[Pin, ...]:
     )
 
 
-def constraints_txt() -> str:
-    """Render the pins as a pip/uv constraints file."""
+def constraints_txt(extras: tuple[str, ...] = ()) -> str:
+    """Render the pins as a pip/uv constraints file.
+
+    Parameters
+    ----------
+    extras : tuple of str
+        Optional extras whose pins to add (the container carries them all).
+    """
+    pins = [*load_pins(), *(pin for extra in extras for pin in extra_pins(extra))]
     lines = [f"# Generated from sat/{PINS_FILE} by sat.stack: do not edit."]
-    lines += [pin.requirement for pin in sorted(load_pins(), key=lambda p: p.name)]
+    lines += [pin.requirement for pin in sorted(pins, key=lambda p: p.name)]
     return "\n".join(lines) + "\n"
 
 

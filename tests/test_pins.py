@@ -64,3 +64,7 @@ def test_constraints_cover_every_pin():
     lines = stack.constraints_txt().splitlines()
     assert lines[0].startswith("# Generated")
     assert sorted(lines[1:]) == sorted(p.requirement for p in stack.load_pins())
+    with_ray = stack.constraints_txt(extras=("ray",)).splitlines()
+    extra = sorted(p.requirement for p in stack.extra_pins("ray"))
+    assert sorted(set(with_ray) - set(lines)) == extra
+    assert any(requirement.startswith("ray==") for requirement in extra)
