@@ -66,7 +66,9 @@ def verify(args) -> int:
     else:
         print("verify: running the benchmarks and every use case", flush=True)
         try:
-            inputs.bench = run_benchmarks(root, build / "bench", inputs.usecases)
+            inputs.bench = run_benchmarks(
+                root, build / "bench", inputs.usecases, python=args.bench_python
+            )
         except SatError as error:
             inputs.errors["benchmarks"] = str(error)
     verification = evaluate(inputs)
@@ -116,6 +118,12 @@ def main(argv=None) -> int:
     check = commands.add_parser("verify", help="run the checks and write the report")
     check.add_argument("--reuse-tests", action="store_true")
     check.add_argument("--reuse-bench", action="store_true")
+    check.add_argument(
+        "--bench-python",
+        type=Path,
+        help="the release environment's python to run the benchmarks with "
+        "(default: this one)",
+    )
     check.add_argument(
         "--pytest-args", nargs=argparse.REMAINDER, default=[], help="passed to pytest"
     )

@@ -208,8 +208,13 @@ def run_lint(root: Path, out: Path, paths=(".",)) -> tuple[Path, list[str]]:
     return lint, unformatted
 
 
-def run_benchmarks(root: Path, bench: Path, usecases: Path, args=()) -> Path:
+def run_benchmarks(
+    root: Path, bench: Path, usecases: Path, args=(), python: Path | None = None
+) -> Path:
     """Run ``benchmarks/run.py`` (which runs every use case into ``usecases``).
+
+    ``python`` is the interpreter of the environment to measure (default: this
+    one); ``nox -s verify`` gives a separate one holding only the release.
 
     Returns
     -------
@@ -223,7 +228,7 @@ def run_benchmarks(root: Path, bench: Path, usecases: Path, args=()) -> Path:
         raise MissingTool(f"{script} is missing: run verify from a ctao-sat clone")
     done = subprocess.run(
         [
-            sys.executable,
+            str(python or sys.executable),
             str(script),
             "--output",
             str(bench),
