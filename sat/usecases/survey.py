@@ -431,7 +431,7 @@ def _plot_survey(stacked, datasets, stats, path) -> None:
     ax_runs.set_xlabel("run")
     ax_runs.set_ylabel("excess counts (safe energy range)")
     ax_runs.set_title("excess per run, by the process that reduced it")
-    ax_runs.legend(fontsize="small")
+    ax_runs.legend(fontsize="small", loc="best")
     figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(figure)
 
