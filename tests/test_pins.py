@@ -68,3 +68,22 @@ def test_constraints_cover_every_pin():
     extra = sorted(p.requirement for p in stack.extra_pins("ray"))
     assert sorted(set(with_ray) - set(lines)) == extra
     assert any(requirement.startswith("ray==") for requirement in extra)
+
+
+@pytest.mark.parametrize("extra", [None, *stack.optional_extras()])
+def test_pins_hold_every_requirement_of_what_they_pin(extra):
+    # pip --no-deps installs exactly the pins (the container does): a requirement
+    # of a pinned distribution that is not pinned itself would be missing there.
+    from importlib import metadata
+
+    pins = [*stack.load_pins(), *(stack.extra_pins(extra) if extra else ())]
+    pinned = {pin.name for pin in pins}
+    missing = []
+    for pin in pins:
+        for line in metadata.requires(pin.name) or []:
+            requirement = Requirement(line)
+            if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+                continue  # another platform, Python or an extra of that package
+            if stack.canonical_name(requirement.name) not in pinned:
+                missing.append(f"{pin.name} needs {requirement.name}")
+    assert missing == []
