@@ -122,9 +122,35 @@ def lint(session):
     session.run("ruff", "format", "--check", ".")
 
 
+def install_chromium(session):
+    """Debian's headless Chromium (the docs' and the report's browser checks)."""
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-qq", external=True, env=env)
+    session.run(
+        *["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        external=True,
+        env=env,
+    )
+
+
+def install_test_services(session):
+    """What the test suite runs for real besides Python: Chromium, DaCHS.
+
+    Debian packages, installed when missing (root; about 4 min the first time,
+    nothing after): the test suite fails, never skips, without them.
+    """
+    install_chromium(session)
+    # GAVO DaCHS + PostgreSQL for the archive tests (stdlib only, a no-op when
+    # installed).
+    session.run("python", "-m", "sat.archive.install")
+
+
 def _pytest(session, *extra):
     # Ray is an optional extra, but the backend tests prove it gives the same results.
     install_release(session, "test,ray")
+    install_test_services(session)
     report = BUILD / "test-reports"
     report.mkdir(parents=True, exist_ok=True)
     name = session.name.replace("-", "_")
@@ -258,6 +284,7 @@ def verify(session):
     take the outputs of `nox -s tests` / `nox -s bench` instead.
     """
     install_release(session, "test,ray")  # it runs the test suite, as `tests` does
+    install_test_services(session)
     bench_python = release_python(session, BUILD / "bench-env")
     session.run(
         "python",
@@ -283,6 +310,7 @@ def docs(session):
     front page and a gallery page and fails when a figure does not render.
     """
     install_release(session, "docs")
+    install_chromium(session)
     html = BUILD / "docs" / "html"
     # A fresh site: pages of a previous build must not ship with this one (the
     # gallery's own cache, docs/auto_examples, keeps unchanged examples fast).

@@ -651,7 +651,7 @@ def test_serve_collections_from_the_command_line(hess):
 
 
 def test_publishing_needs_data_stores_and_dachs(tmp_path, hess):
-    assert install.missing() == []  # .ci/run and nox -s archive install them
+    assert install.missing() == []  # the test sessions and nox -s archive install them
     messages = []
     assert install.install(log=messages.append) == 0.0
     assert "are installed" in messages[0]

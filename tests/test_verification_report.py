@@ -317,7 +317,7 @@ def test_report_html_opens_in_a_browser_with_its_plots(report, tmp_path):
         data = (out / image).read_bytes()
         assert data.startswith(b"\x89PNG"), image
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "chromium is missing: apt-get install chromium (.ci/run does)"
+    assert chromium, "chromium is missing: apt-get install chromium (nox -s tests does)"
     shot = tmp_path / "report.png"
     done = subprocess.run(
         [

@@ -1,7 +1,7 @@
 """The Debian packages a private DaCHS archive needs, and their installation.
 
-Standard library only: ``.ci/run`` and the noxfile run it before any environment
-exists (``python3 -m sat.archive.install``).
+Standard library only: the noxfile runs it with any interpreter, before the
+test suite needs it (``python3 -m sat.archive.install``).
 
 We install DaCHS itself (``python3-gavo``, which provides ``/usr/bin/dachs``) and
 the PostgreSQL server with the two extensions DaCHS uses (pgSphere for the ObsCore
