@@ -3,8 +3,10 @@
 Simulates the largest size once (`sat.usecases.survey.simulate`), then runs
 ``ctao-sat run survey`` on the first ``size`` runs of that folder for every size,
 serially and with ``--backend multiprocessing --n-jobs N`` (and Ray with
-``--ray``). The speedup is the ratio of the reduction wall times (result.json
-``reduction.wall_s``: the parallel part, not the start-up or the joint fit). Next
+``--ray``); at the largest size also N independent serial processes side by side,
+each on size / N runs: the speedup the machine itself allows. The speedup is the
+ratio of the reduction wall times (result.json ``reduction.wall_s``: the parallel
+part, not the start-up or the joint fit). Next
 to it, in the same run and so under the same load: plain Gammapy's
 `DatasetsMaker` on the 20 MSH 15-52 runs (``plain_reduction.py``) with
 ``n_jobs=1`` and ``N``. The load average of the machine is recorded around every
@@ -28,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 NAME = "scaling:survey"
 SIZES = (50, 100, 200)
 LIVETIME_S = 120.0
+REPEATS = 2
 
 
 def _ctao_sat() -> str:
@@ -94,6 +97,34 @@ def survey(dl3: Path, size: int, backend: str, n_jobs: int, output: Path) -> dic
     }
 
 
+def independent(dl3: Path, size: int, n_jobs: int, output: Path) -> dict:
+    """``n_jobs`` serial runs of ``size / n_jobs`` runs each, side by side.
+
+    No parallel machinery at all: the speedup this machine allows for this work.
+    On shared or virtual cores, memory-bound work costs more CPU when every core
+    is busy, so the bound can be well below ``n_jobs``; the parallel backends are
+    judged against it as well as against ``n_jobs``.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    share = size // n_jobs
+    with ThreadPoolExecutor(n_jobs) as pool:
+        rows = list(
+            pool.map(
+                lambda i: survey(dl3, share, "serial", 1, output / f"part-{i}"),
+                range(n_jobs),
+            )
+        )
+    wall = max(row["reduction"]["wall_s"] for row in rows)
+    return {
+        "size": share * n_jobs,
+        "processes": n_jobs,
+        "wall_s": wall,
+        "cpu_s": sum(row["reduction"]["worker_cpu_s"] for row in rows),
+        "load_1min": max(row["load_1min"] for row in rows),
+    }
+
+
 def plain_gammapy(n_jobs: int, folder: Path) -> dict:
     """Plain Gammapy's DatasetsMaker on the 20 MSH 15-52 runs with ``n_jobs``."""
     import subprocess
@@ -110,10 +141,24 @@ def plain_gammapy(n_jobs: int, folder: Path) -> dict:
     }
 
 
+def _fastest(rows: list[dict]) -> dict:
+    return min(rows, key=lambda row: row["reduction"]["wall_s"])
+
+
 def run(
-    output: Path, sizes=SIZES, n_jobs: int = 2, ray: bool = False, plain: bool = True
+    output: Path,
+    sizes=SIZES,
+    n_jobs: int = 2,
+    ray: bool = False,
+    plain: bool = True,
+    repeats: int = REPEATS,
 ) -> dict:
-    """Run the scaling benchmark; return its record (``kind: scaling``)."""
+    """Run the scaling benchmark; return its record (``kind: scaling``).
+
+    Every measurement is repeated ``repeats`` times, interleaved, and the fastest
+    counts: on a shared or virtual machine the same work takes up to 25 % more
+    CPU from one minute to the next, which no single pair of runs can resolve.
+    """
     output = Path(output).absolute()
     output.mkdir(parents=True, exist_ok=True)
     dl3 = simulate(output / "runs", max(sizes))
@@ -122,11 +167,13 @@ def run(
         backends.append(("ray", n_jobs))
     rows = []
     for size in sizes:
-        for backend, jobs in backends:
-            rows.append(
-                survey(dl3, size, backend, jobs, output / f"{backend}-{size}" / "out")
-            )
-            print(json.dumps(rows[-1]), flush=True)
+        tries = {backend: [] for backend, _ in backends}
+        for attempt in range(repeats):
+            for backend, jobs in backends:
+                folder = output / f"{backend}-{size}-{attempt}" / "out"
+                tries[backend].append(survey(dl3, size, backend, jobs, folder))
+                print(json.dumps(tries[backend][-1]), flush=True)
+        rows += [{**_fastest(runs), "repeats": len(runs)} for runs in tries.values()]
     speedups = {}
     for size in sizes:
         serial = next(r for r in rows if r["size"] == size and r["backend"] == "serial")
@@ -142,13 +189,30 @@ def run(
         "rows": rows,
         "speedups": speedups,
     }
+    largest = max(sizes)
+    serial = next(r for r in rows if r["size"] == largest and r["backend"] == "serial")
+    bound = min(
+        (
+            independent(dl3, largest, n_jobs, output / f"independent-{largest}-{i}")
+            for i in range(repeats)
+        ),
+        key=lambda row: row["wall_s"],
+    )
+    bound["speedup"] = round(serial["reduction"]["wall_s"] / bound["wall_s"], 2)
+    record["independent"] = bound
+    print(json.dumps({"independent": bound}), flush=True)
     if plain:
-        plain_rows = [plain_gammapy(1, output), plain_gammapy(n_jobs, output)]
+        tries = [
+            [plain_gammapy(jobs, output) for jobs in (1, n_jobs)]
+            for _ in range(repeats)
+        ]
+        plain_rows = [
+            min(runs, key=lambda row: row["wall_s"]) for runs in zip(*tries, strict=True)
+        ]
         record["plain_gammapy"] = {
             "rows": plain_rows,
             "speedup": round(plain_rows[0]["wall_s"] / plain_rows[1]["wall_s"], 2),
         }
-    largest = max(sizes)
     record["metrics"] = {
         # Lower is better: wall time with N workers over the serial wall time.
         "parallel_wall_ratio": round(1 / speedups[f"multiprocessing-{largest}"], 3),
@@ -165,22 +229,34 @@ def main(argv=None) -> int:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--ray", action="store_true", help="also the Ray backend")
     parser.add_argument("--no-plain", action="store_true", help="skip plain Gammapy")
+    parser.add_argument(
+        "--repeats", type=int, default=REPEATS, help="runs of each; the fastest counts"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    record = run(args.output, args.sizes, args.n_jobs, args.ray, not args.no_plain)
+    record = run(
+        args.output, args.sizes, args.n_jobs, args.ray, not args.no_plain, args.repeats
+    )
     print(
         f"{'runs':>5} {'backend':<16} {'wall_s':>7} {'runs/s':>7} {'cpu_s':>7} "
         f"{'peak MiB/worker':<20} load"
     )
     for row in record["rows"]:
         red = row["reduction"]
-        cpu = red["worker_cpu_s"] + red["main_cpu_s"]
+        # Serially the main process is the worker: count its CPU once.
+        cpu = red["worker_cpu_s"] + (red["main_cpu_s"] if red["workers"] > 1 else 0)
         print(
             f"{row['size']:>5} {row['backend']:<16} {red['wall_s']:>7.1f} "
             f"{red['runs_per_s']:>7.2f} {cpu:>7.1f} "
             f"{red['peak_rss_mib_per_worker']!s:<20} {row['load_1min']}"
         )
     print("speedups (survey):", record["speedups"])
+    bound = record["independent"]
+    print(
+        f"{bound['processes']} independent serial processes of "
+        f"{bound['size'] // bound['processes']} runs each: speedup {bound['speedup']} "
+        "(what this machine allows for this work)"
+    )
     if "plain_gammapy" in record:
         print("plain Gammapy, 20 MSH 15-52 runs:", json.dumps(record["plain_gammapy"]))
     return 0
