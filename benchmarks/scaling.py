@@ -207,7 +207,8 @@ def run(
             for _ in range(repeats)
         ]
         plain_rows = [
-            min(runs, key=lambda row: row["wall_s"]) for runs in zip(*tries, strict=True)
+            min(runs, key=lambda row: row["wall_s"])
+            for runs in zip(*tries, strict=True)
         ]
         record["plain_gammapy"] = {
             "rows": plain_rows,
