@@ -12,6 +12,7 @@ __all__ = [
     "observation_files",
     "open_store",
     "reading",
+    "runs_of",
     "select_observations",
     "target_position",
 ]
@@ -45,6 +46,13 @@ def open_store(folder: Path):
 def _targets(table) -> list[str]:
     column = "TARGET_NAME" if "TARGET_NAME" in table.colnames else "OBJECT"
     return sorted({str(name) for name in table[column]})
+
+
+def runs_of(table, target_name: str) -> list[int]:
+    """Return the obs ids of obs-index ``table`` with TARGET_NAME ``target_name``."""
+    if "TARGET_NAME" not in table.colnames:
+        return []
+    return [int(row["OBS_ID"]) for row in table if row["TARGET_NAME"] == target_name]
 
 
 def select_observations(store, target: str | None = None, obs_ids=None):

@@ -27,7 +27,18 @@ from gammapy.makers import DatasetsMaker
 from sat.errors import DataError, SatError
 from sat.observations import reading
 
-__all__ = ["ObservationsMaker", "ReductionFailure", "WorkerStats", "verify_files"]
+__all__ = [
+    "ObservationsMaker",
+    "Reduction",
+    "ReductionFailure",
+    "WorkerStats",
+    "exclusion_mask",
+    "reduce_observations",
+    "reflected_regions_makers",
+    "reflected_regions_spectra",
+    "usable_spectra",
+    "verify_files",
+]
 
 
 def _verify_file(path: Path, hdu_names: list[str]) -> None:
@@ -271,3 +282,209 @@ class ObservationsMaker(DatasetsMaker):
                 "to go on without the failed runs)"
             )
         return made
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """What `reduce_observations` returns.
+
+    Attributes
+    ----------
+    datasets : `gammapy.datasets.Datasets`
+        What the maker returned (one dataset per run, or the stack).
+    maker : ObservationsMaker
+        After its run: ``stats`` per run and ``failures``.
+    where : dict
+        The backend, its number of jobs and the Ray address (`sat.parallel`).
+    wall_s, cpu_s : float
+        Wall-clock and main-process CPU time of the reduction itself.
+    """
+
+    datasets: object
+    maker: ObservationsMaker
+    where: dict
+    wall_s: float
+    cpu_s: float
+
+
+def reduce_observations(
+    context,
+    config,
+    makers,
+    reference,
+    observations,
+    files: dict,
+    step: str,
+    maker_class=ObservationsMaker,
+) -> Reduction:
+    """Reduce observations on the configured backend, as one step with a progress bar.
+
+    Parameters
+    ----------
+    context : `sat.usecases.base.RunContext`
+        The run (its step timer and progress bar).
+    config : `sat.parallel.ParallelConfig`
+        Its ``backend``, ``n_jobs`` and ``skip_failed``.
+    makers : list of `gammapy.makers.Maker`
+        The makers to chain for every observation.
+    reference : `gammapy.datasets.Dataset`
+        The empty dataset every observation is reduced into.
+    observations : `gammapy.data.Observations`
+        The runs.
+    files : dict
+        ``{obs_id: [files]}``, named when a read fails.
+    step : str
+        What the step is called in the progress output.
+    maker_class : type
+        `ObservationsMaker` or a subclass (`sat.stacking.StackingMaker`).
+    """
+    from sat.parallel import maker_options, parallel_session
+
+    with context.step(step):
+        bar = context.progress(None, "reducing runs", total=len(observations))
+        try:
+            maker = maker_class(
+                makers,
+                files,
+                progress=bar.update,
+                skip_failed=config.skip_failed,
+                **maker_options(config),
+            )
+            with parallel_session(config) as where:
+                wall, cpu = time.perf_counter(), time.process_time()
+                datasets = maker.run(reference, observations)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            bar.close()
+    return Reduction(datasets, maker, where, wall, cpu)
+
+
+def exclusion_mask(position, observations, regions, on_radius_deg: float):
+    """Map of the sky where reflected OFF regions may lie, or None without regions.
+
+    Parameters
+    ----------
+    position : `~astropy.coordinates.SkyCoord`
+        The target.
+    observations : `gammapy.data.Observations`
+        The runs (their pointings set how far the OFF regions reach).
+    regions : list of `sat.usecases.config.Circle`
+        Circles to exclude (``ra_deg`` None: centred on the target).
+    on_radius_deg : float
+        Radius of the ON region.
+    """
+    if not regions:
+        return None
+    from gammapy.maps import WcsGeom
+
+    # Reflected regions lie on the circle through the target around each pointing:
+    # the mask must reach twice the largest offset (plus the on region) from it.
+    offset = max(
+        position.separation(obs.get_pointing_icrs(obs.tmid)).deg for obs in observations
+    )
+    width = 2 * (2 * offset + on_radius_deg) + 0.5
+    geom = WcsGeom.create(
+        skydir=position, width=width, binsz=0.01, frame="icrs", proj="TAN"
+    )
+    return geom.region_mask(
+        [circle.region(position) for circle in regions], inside=False
+    )
+
+
+def reflected_regions_makers(config, position, observations) -> list:
+    """Gammapy's makers of per-run ON/OFF spectra with reflected OFF regions.
+
+    Parameters
+    ----------
+    config : use-case config
+        Its ``containment_correction``, ``exclusion_regions``, ``on_radius_deg``
+        and ``safe_mask`` (spectrum-1d, lightcurve).
+    position : `~astropy.coordinates.SkyCoord`
+        The target.
+    observations : `gammapy.data.Observations`
+        The runs.
+    """
+    import astropy.units as u
+    from gammapy.makers import (
+        ReflectedRegionsBackgroundMaker,
+        SafeMaskMaker,
+        SpectrumDatasetMaker,
+    )
+
+    mask = exclusion_mask(
+        position, observations, config.exclusion_regions, config.on_radius_deg
+    )
+    return [
+        SpectrumDatasetMaker(
+            selection=["counts", "exposure", "edisp"],
+            containment_correction=config.containment_correction,
+        ),
+        ReflectedRegionsBackgroundMaker(exclusion_mask=mask),
+        SafeMaskMaker(
+            methods=list(config.safe_mask.methods),
+            bias_percent=config.safe_mask.bias_percent,
+            aeff_percent=config.safe_mask.aeff_percent,
+            offset_max=config.safe_mask.offset_max_deg * u.deg,
+        ),
+    ]
+
+
+def reflected_regions_spectra(context, config, position, observations, files):
+    """Reduce runs into ON/OFF spectra with reflected OFF regions.
+
+    Parameters
+    ----------
+    context : `sat.usecases.base.RunContext`
+        The run.
+    config : use-case config
+        Its ``energy_reco`` and ``energy_true`` axes, ``on_radius_deg``, the keys
+        of `reflected_regions_makers` and of the backend (spectrum-1d, lightcurve).
+    position : `~astropy.coordinates.SkyCoord`
+        The target: centre of the ON region.
+    observations : `gammapy.data.Observations`
+        The runs.
+    files : dict
+        ``{obs_id: [files]}`` (`verify_files`).
+
+    Returns
+    -------
+    reduction : Reduction
+        Every run's spectrum and what the reduction cost.
+    usable : list of `gammapy.datasets.SpectrumDatasetOnOff`
+        The spectra a fit can use (`usable_spectra`).
+    dropped : list of str
+        The names of the others.
+    """
+    import astropy.units as u
+    from gammapy.datasets import SpectrumDataset
+    from gammapy.maps import RegionGeom
+    from regions import CircleSkyRegion
+
+    on_region = CircleSkyRegion(position, config.on_radius_deg * u.deg)
+    reference = SpectrumDataset.create(
+        geom=RegionGeom.create(region=on_region, axes=[config.energy_reco.axis()]),
+        energy_axis_true=config.energy_true.axis("energy_true"),
+    )
+    reduction = reduce_observations(
+        context,
+        config,
+        reflected_regions_makers(config, position, observations),
+        reference,
+        observations,
+        files,
+        f"reducing {len(observations)} runs (reflected regions)",
+    )
+    return (reduction, *usable_spectra(reduction.datasets))
+
+
+def usable_spectra(datasets) -> tuple[list, list[str]]:
+    """Split ON/OFF spectra into those a fit can use and the names of the others.
+
+    A run is usable with OFF regions (none fit in the field of view when the
+    exclusion regions or the ON region are too large) and a safe energy range.
+    """
+    usable = [
+        d for d in datasets if d.counts_off is not None and d.mask_safe.data.any()
+    ]
+    dropped = sorted(set(datasets.names) - {d.name for d in usable})
+    return usable, dropped

@@ -122,7 +122,7 @@ def test_result_content(pks, gammapy_data):
     assert json.loads((output / RESULT).read_text()) == result
     assert result["usecase"] == "lightcurve"
     assert result["usecase_id"] == "SUSS-UC-SAT-030"
-    assert result["dropped_runs"] == []
+    assert result["dropped_runs"] == [] and result["failed_runs"] == []
     provenance = result["provenance"]
     assert provenance["versions"] == {pin.name: pin.version for pin in load_pins()}
     assert provenance["config"] == LightCurveConfig().model_dump(mode="json")

@@ -217,25 +217,20 @@ class LightCurve(UseCase):
         """Reduce the runs, fit the spectrum, estimate the light curve, validate."""
         import astropy.units as u
         from astropy.coordinates import SkyCoord
-        from gammapy.datasets import Datasets, SpectrumDataset
+        from gammapy.datasets import Datasets
         from gammapy.estimators import LightCurveEstimator
-        from gammapy.makers import (
-            ReflectedRegionsBackgroundMaker,
-            SafeMaskMaker,
-            SpectrumDatasetMaker,
-        )
-        from gammapy.maps import MapAxis, RegionGeom
         from gammapy.modeling import Fit
         from gammapy.modeling.models import Models
-        from regions import CircleSkyRegion
 
         from sat.data import require
         from sat.errors import ConfigError, DataError
-        from sat.observations import open_store, select_observations, target_position
-        from sat.parallel import maker_options, parallel_session
-        from sat.reduction import ObservationsMaker, verify_files
-        from sat.usecases.map_3d import runs_of
-        from sat.usecases.spectrum_1d import _exclusion_mask
+        from sat.observations import (
+            open_store,
+            runs_of,
+            select_observations,
+            target_position,
+        )
+        from sat.reduction import reflected_regions_spectra, verify_files
 
         root = require("hess-dl3-dr1")
         store = open_store(root)
@@ -256,53 +251,9 @@ class LightCurve(UseCase):
             files = verify_files(store, obs_ids)
         context.add_inputs(*(path for paths in files.values() for path in paths))
 
-        axes = {
-            name: MapAxis.from_energy_bounds(
-                axis.min_tev, axis.max_tev, axis.nbins, unit="TeV", name=name
-            )
-            for name, axis in (
-                ("energy", config.energy_reco),
-                ("energy_true", config.energy_true),
-            )
-        }
-        on_region = CircleSkyRegion(position, config.on_radius_deg * u.deg)
-        reference = SpectrumDataset.create(
-            geom=RegionGeom.create(region=on_region, axes=[axes["energy"]]),
-            energy_axis_true=axes["energy_true"],
+        reduction, usable, dropped = reflected_regions_spectra(
+            context, config, position, observations, files
         )
-        makers = [
-            SpectrumDatasetMaker(
-                selection=["counts", "exposure", "edisp"],
-                containment_correction=config.containment_correction,
-            ),
-            ReflectedRegionsBackgroundMaker(
-                exclusion_mask=_exclusion_mask(config, position, observations)
-            ),
-            SafeMaskMaker(
-                methods=list(config.safe_mask.methods),
-                bias_percent=config.safe_mask.bias_percent,
-                aeff_percent=config.safe_mask.aeff_percent,
-                offset_max=config.safe_mask.offset_max_deg * u.deg,
-            ),
-        ]
-        with context.step(f"reducing {len(obs_ids)} runs (reflected regions)"):
-            bar = context.progress(None, "reducing runs", total=len(obs_ids))
-            try:
-                maker = ObservationsMaker(
-                    makers,
-                    files,
-                    progress=bar.update,
-                    skip_failed=config.skip_failed,
-                    **maker_options(config),
-                )
-                with parallel_session(config):
-                    reduced = maker.run(reference, observations)
-            finally:
-                bar.close()
-        usable = [
-            d for d in reduced if d.counts_off is not None and d.mask_safe.data.any()
-        ]
-        dropped = sorted(set(reduced.names) - {d.name for d in usable})
         if len(usable) < 2:
             raise DataError(
                 f"{len(usable)} run(s) of {label} with OFF regions and a safe energy "
@@ -371,6 +322,8 @@ class LightCurve(UseCase):
             "light_curve": rows,
             "constant_flux": constant,
             "dropped_runs": dropped,
+            # With skip_failed: the runs that could not be reduced, and why.
+            "failed_runs": [f.message for f in reduction.maker.failures],
         }
         validation = []
         note = _reference_note(config, obs_ids, sample)
@@ -467,6 +420,8 @@ def _summary(label, parameters, extra, config) -> list[str]:
             f"dropped {', '.join(extra['dropped_runs'])}: no OFF region or no safe "
             "energy range"
         )
+    if extra["failed_runs"]:
+        lines.append(f"skipped {len(extra['failed_runs'])} runs that failed to reduce")
     return lines
 
 

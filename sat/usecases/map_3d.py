@@ -152,13 +152,6 @@ def references() -> list[Reference]:
     ]
 
 
-def runs_of(table, target_name: str) -> list[int]:
-    """Return the obs ids of obs-index ``table`` with TARGET_NAME ``target_name``."""
-    if "TARGET_NAME" not in table.colnames:
-        return []
-    return [int(row["OBS_ID"]) for row in table if row["TARGET_NAME"] == target_name]
-
-
 def _reference_applies(
     config: Map3DConfig, obs_ids: list[int], sample: list[int]
 ) -> str | None:
@@ -200,15 +193,19 @@ class Map3D(UseCase):
         from astropy.coordinates import SkyCoord
         from gammapy.datasets import MapDataset
         from gammapy.makers import FoVBackgroundMaker, MapDatasetMaker, SafeMaskMaker
-        from gammapy.maps import MapAxis, WcsGeom
+        from gammapy.maps import WcsGeom
         from gammapy.modeling import Fit
         from gammapy.modeling.models import FoVBackgroundModel, Models
 
         from sat.data import require
         from sat.errors import ConfigError, DataError
-        from sat.observations import open_store, select_observations, target_position
-        from sat.parallel import maker_options, parallel_session
-        from sat.reduction import verify_files
+        from sat.observations import (
+            open_store,
+            runs_of,
+            select_observations,
+            target_position,
+        )
+        from sat.reduction import reduce_observations, verify_files
         from sat.stacking import StackingMaker, stacked_runs
 
         root = require("hess-dl3-dr1")
@@ -234,8 +231,8 @@ class Map3D(UseCase):
         with context.step(f"checking the files of {len(obs_ids)} runs"):
             files = verify_files(store, obs_ids)
         context.add_inputs(*(path for paths in files.values() for path in paths))
-        energy_axis = _energy_axis(MapAxis, config.energy_reco, "energy")
-        energy_axis_true = _energy_axis(MapAxis, config.energy_true, "energy_true")
+        energy_axis = config.energy_reco.axis("energy")
+        energy_axis_true = config.energy_true.axis("energy_true")
         geom = WcsGeom.create(
             skydir=center,
             width=geometry.width_deg,
@@ -265,20 +262,16 @@ class Map3D(UseCase):
                 method=config.background.method, exclusion_mask=exclusion
             ),
         ]
-        with context.step(f"reducing and stacking {len(obs_ids)} runs"):
-            bar = context.progress(None, "reducing runs", total=len(obs_ids))
-            try:
-                maker = StackingMaker(
-                    makers,
-                    files,
-                    progress=bar.update,
-                    skip_failed=config.skip_failed,
-                    **maker_options(config),
-                )
-                with parallel_session(config):
-                    stacked = maker.run(stacked, observations)[0]
-            finally:
-                bar.close()
+        stacked = reduce_observations(
+            context,
+            config,
+            makers,
+            stacked,
+            observations,
+            files,
+            f"reducing and stacking {len(obs_ids)} runs",
+            maker_class=StackingMaker,
+        ).datasets[0]
         runs = stacked_runs(stacked)
         outside = sorted(set(obs_ids) - set(runs))
         if not stacked.mask_safe.data.any() or stacked.counts.data.sum() == 0:
@@ -353,32 +346,15 @@ class Map3D(UseCase):
         return Outcome(parameters, validation, summary, extra)
 
 
-def _energy_axis(map_axis, axis: EnergyAxis, name: str):
-    return map_axis.from_energy_bounds(
-        axis.min_tev, axis.max_tev, axis.nbins, unit="TeV", name=name
-    )
-
-
 def _exclusion_mask(geom, center, circles: list[Circle]):
     """Boolean image of the map: True where the background may be normalised."""
-    import astropy.units as u
     import numpy as np
-    from astropy.coordinates import SkyCoord
     from gammapy.maps import Map
-    from regions import CircleSkyRegion
 
     image = geom.to_image()
     if not circles:
         return Map.from_geom(image, data=np.ones(image.data_shape, dtype=bool))
-    regions = [
-        CircleSkyRegion(
-            center
-            if circle.ra_deg is None
-            else SkyCoord(circle.ra_deg, circle.dec_deg, unit="deg"),
-            circle.radius_deg * u.deg,
-        )
-        for circle in circles
-    ]
+    regions = [circle.region(center) for circle in circles]
     return image.region_mask(regions, inside=False)
 
 

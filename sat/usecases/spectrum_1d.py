@@ -71,6 +71,25 @@ class Circle(UseCaseConfig):
             raise ValueError("give both ra_deg and dec_deg, or neither (the target)")
         return self
 
+    def region(self, target):
+        """Return this circle as a `regions.CircleSkyRegion`.
+
+        Parameters
+        ----------
+        target : `~astropy.coordinates.SkyCoord`
+            The centre of a circle given without ``ra_deg`` and ``dec_deg``.
+        """
+        import astropy.units as u
+        from astropy.coordinates import SkyCoord
+        from regions import CircleSkyRegion
+
+        center = (
+            target
+            if self.ra_deg is None
+            else SkyCoord(self.ra_deg, self.dec_deg, unit="deg")
+        )
+        return CircleSkyRegion(center, self.radius_deg * u.deg)
+
 
 class EnergyAxis(UseCaseConfig):
     """Log-spaced energy bins from ``min_tev`` to ``max_tev``."""
@@ -84,6 +103,14 @@ class EnergyAxis(UseCaseConfig):
         if self.max_tev <= self.min_tev:
             raise ValueError("max_tev must be larger than min_tev")
         return self
+
+    def axis(self, name: str = "energy"):
+        """Return Gammapy's `~gammapy.maps.MapAxis` (``energy`` or ``energy_true``)."""
+        from gammapy.maps import MapAxis
+
+        return MapAxis.from_energy_bounds(
+            self.min_tev, self.max_tev, self.nbins, unit="TeV", name=name
+        )
 
 
 class SafeMask(UseCaseConfig):
@@ -250,25 +277,17 @@ class Spectrum1D(UseCase):
 
     def run(self, config: Spectrum1DConfig, context: RunContext) -> Outcome:
         """Reduce the runs, fit the models, estimate flux points, validate."""
-        import astropy.units as u
         from astropy.coordinates import SkyCoord
-        from gammapy.datasets import Datasets, SpectrumDataset
+        from gammapy.datasets import Datasets
         from gammapy.estimators import FluxPointsEstimator
-        from gammapy.makers import (
-            ReflectedRegionsBackgroundMaker,
-            SafeMaskMaker,
-            SpectrumDatasetMaker,
-        )
-        from gammapy.maps import MapAxis, RegionGeom
+        from gammapy.maps import MapAxis
         from gammapy.modeling import Fit
         from gammapy.modeling.models import Models
-        from regions import CircleSkyRegion
 
         from sat.archive.usecase import observations_folder
         from sat.errors import DataError
         from sat.observations import open_store, select_observations, target_position
-        from sat.parallel import maker_options, parallel_session
-        from sat.reduction import ObservationsMaker, verify_files
+        from sat.reduction import reflected_regions_spectra, verify_files
 
         root = observations_folder(
             config.datastore,
@@ -305,57 +324,9 @@ class Spectrum1D(UseCase):
             files = verify_files(store, obs_ids)
         context.add_inputs(*(path for paths in files.values() for path in paths))
 
-        energy_reco = MapAxis.from_energy_bounds(
-            config.energy_reco.min_tev,
-            config.energy_reco.max_tev,
-            config.energy_reco.nbins,
-            unit="TeV",
+        reduction, usable, dropped = reflected_regions_spectra(
+            context, config, position, observations, files
         )
-        energy_true = MapAxis.from_energy_bounds(
-            config.energy_true.min_tev,
-            config.energy_true.max_tev,
-            config.energy_true.nbins,
-            unit="TeV",
-            name="energy_true",
-        )
-        on_region = CircleSkyRegion(position, config.on_radius_deg * u.deg)
-        reference = SpectrumDataset.create(
-            geom=RegionGeom.create(region=on_region, axes=[energy_reco]),
-            energy_axis_true=energy_true,
-        )
-        makers = [
-            SpectrumDatasetMaker(
-                selection=["counts", "exposure", "edisp"],
-                containment_correction=config.containment_correction,
-            ),
-            ReflectedRegionsBackgroundMaker(
-                exclusion_mask=_exclusion_mask(config, position, observations)
-            ),
-            SafeMaskMaker(
-                methods=list(config.safe_mask.methods),
-                bias_percent=config.safe_mask.bias_percent,
-                aeff_percent=config.safe_mask.aeff_percent,
-                offset_max=config.safe_mask.offset_max_deg * u.deg,
-            ),
-        ]
-        with context.step(f"reducing {len(obs_ids)} runs (reflected regions)"):
-            bar = context.progress(None, "reducing runs", total=len(obs_ids))
-            maker = ObservationsMaker(
-                makers,
-                files,
-                progress=bar.update,
-                skip_failed=config.skip_failed,
-                **maker_options(config),
-            )
-            try:
-                with parallel_session(config):
-                    reduced = maker.run(reference, observations)
-            finally:
-                bar.close()
-        usable = [
-            d for d in reduced if d.counts_off is not None and d.mask_safe.data.any()
-        ]
-        dropped = sorted(set(reduced.names) - {d.name for d in usable})
         if not usable:
             raise DataError(
                 f"no run of {label} has OFF regions and a safe energy range: "
@@ -416,7 +387,7 @@ class Spectrum1D(UseCase):
             "fits": fits,
             "runs": [_run_row(runs, i, dataset) for i, dataset in enumerate(datasets)],
             "dropped_runs": dropped,
-            "failed_runs": [failure.message for failure in maker.failures],
+            "failed_runs": [f.message for f in reduction.maker.failures],
             "stacked": {
                 "livetime_s": float(cumulative["livetime"].quantity[-1].to_value("s")),
                 "n_on": int(total["counts"]),
@@ -495,36 +466,6 @@ def _write_ogip(dataset, context: RunContext) -> None:
     for kind in ("arf", "rmf", "bkg"):
         if path.with_name(f"{path.stem}_{kind}.fits").is_file():
             context.product(f"datasets/{path.stem}_{kind}.fits")
-
-
-def _exclusion_mask(config: Spectrum1DConfig, position, observations):
-    """Map of the sky where OFF regions may lie (None: no exclusion regions)."""
-    if not config.exclusion_regions:
-        return None
-    import astropy.units as u
-    from astropy.coordinates import SkyCoord
-    from gammapy.maps import WcsGeom
-    from regions import CircleSkyRegion
-
-    # Reflected regions lie on the circle through the target around each pointing:
-    # the mask must reach twice the largest offset (plus the on region) from it.
-    offset = max(
-        position.separation(obs.get_pointing_icrs(obs.tmid)).deg for obs in observations
-    )
-    width = 2 * (2 * offset + config.on_radius_deg) + 0.5
-    geom = WcsGeom.create(
-        skydir=position, width=width, binsz=0.01, frame="icrs", proj="TAN"
-    )
-    regions = [
-        CircleSkyRegion(
-            position
-            if circle.ra_deg is None
-            else SkyCoord(circle.ra_deg, circle.dec_deg, unit="deg"),
-            circle.radius_deg * u.deg,
-        )
-        for circle in config.exclusion_regions
-    ]
-    return geom.region_mask(regions, inside=False)
 
 
 def _flux_point_range(config: Spectrum1DConfig, datasets) -> tuple[float, float]:

@@ -24,8 +24,6 @@ benchmark simulates once and reduces with every backend).
 
 from __future__ import annotations
 
-import time
-
 from pydantic import Field, model_validator
 
 from sat.parallel import with_parallel_keys
@@ -247,8 +245,8 @@ class Survey(UseCase):
         from sat.errors import DataError
         from sat.irf import load_irf, true_energy_axis
         from sat.observations import open_store
-        from sat.parallel import maker_options, parallel_session
-        from sat.reduction import ObservationsMaker
+        from sat.parallel import maker_options
+        from sat.reduction import reduce_observations
 
         if config.datastore:
             from pathlib import Path
@@ -295,26 +293,17 @@ class Survey(UseCase):
             ReflectedRegionsBackgroundMaker(),
             SafeMaskMaker(methods=["aeff-max"], aeff_percent=10),
         ]
-        with context.step(
+        reduction = reduce_observations(
+            context,
+            config,
+            makers,
+            reference,
+            observations,
+            files,
             f"reducing {len(obs_ids)} runs ({config.backend}, "
-            f"{maker_options(config)['n_jobs']} jobs)"
-        ):
-            bar = context.progress(None, "reducing runs", total=len(obs_ids))
-            maker = ObservationsMaker(
-                makers,
-                files,
-                progress=bar.update,
-                skip_failed=config.skip_failed,
-                **maker_options(config),
-            )
-            try:
-                with parallel_session(config) as where:
-                    wall, cpu = time.perf_counter(), time.process_time()
-                    reduced = maker.run(reference, observations)
-                    wall = time.perf_counter() - wall
-                    cpu = time.process_time() - cpu
-            finally:
-                bar.close()
+            f"{maker_options(config)['n_jobs']} jobs)",
+        )
+        reduced, maker = reduction.datasets, reduction.maker
         usable = [d for d in reduced if d.counts_off is not None]
         if not usable:
             raise DataError(f"no run of {folder} has OFF regions")
@@ -364,7 +353,10 @@ class Survey(UseCase):
             )
             for name in ("index", "amplitude")
         ]
-        reduction = {**where, **reduction_summary(maker, wall, cpu)}
+        reduction = {
+            **reduction.where,
+            **reduction_summary(maker, reduction.wall_s, reduction.cpu_s),
+        }
         failed = [failure.message for failure in maker.failures]
         extra = {
             "fit_success": bool(result.success),
@@ -379,7 +371,7 @@ class Survey(UseCase):
         peaks = ", ".join(f"{m:.0f}" for m in reduction["peak_rss_mib_per_worker"])
         summary = [
             f"{len(datasets)} of {len(obs_ids)} runs reduced with {config.backend} "
-            f"({reduction['n_jobs']} jobs) in {wall:.1f} s "
+            f"({reduction['n_jobs']} jobs) in {reduction['wall_s']:.1f} s "
             f"({reduction['runs_per_s']:.2f} runs/s); worker CPU "
             f"{reduction['worker_cpu_s']:.1f} s; peak memory per worker "
             f"{peaks} MiB",
