@@ -32,6 +32,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -766,7 +767,10 @@ def export(engine: str, tag: str, report: dict) -> Path:
 def deploy_from_archive(archive: Path, tag: str, data: Path, report: dict) -> None:
     """Load the archive into an empty image store (a fresh node) and start it."""
     store = OUT / "fresh-node"
-    podman = ["podman", "--root", store / "root", "--runroot", store / "run"]
+    # podman refuses a runroot path of more than 50 characters (a deep clone's
+    # build/ easily has more): the run state goes to a short folder of its own.
+    runroot = Path(tempfile.mkdtemp(prefix="sat-node-", dir="/tmp"))
+    podman = ["podman", "--root", store / "root", "--runroot", runroot]
     _clean_store(podman, store)
     try:
         _, load = timed(run, [*podman, "load", "-i", archive], capture=True)
@@ -777,6 +781,7 @@ def deploy_from_archive(archive: Path, tag: str, data: Path, report: dict) -> No
         )
     finally:
         _clean_store(podman, store)
+        shutil.rmtree(runroot, ignore_errors=True)
     report["timings_s"].update(
         {"load_archive": load, "start": start, "start_to_doctor_pass": doctor}
     )
