@@ -104,10 +104,10 @@ def simulate(config: SurveyConfig, context: RunContext):
     """
     import astropy.units as u
     from astropy.coordinates import SkyCoord
-    from gammapy.maps import MapAxis, WcsGeom
+    from gammapy.maps import WcsGeom
     from gammapy.modeling.models import Models, PointSpatialModel, SkyModel
 
-    from sat.irf import irf_info, irf_path, load_irf, true_energy_axis
+    from sat.irf import irf_info, irf_path, load_irf
     from sat.simulate import (
         create_observation,
         sample_events,
@@ -124,16 +124,7 @@ def simulate(config: SurveyConfig, context: RunContext):
     location = get_site(info.site)
     source = SkyCoord(config.ra_deg, config.dec_deg, unit="deg")
     livetime = config.livetime_s * u.s
-    energy_axis = MapAxis.from_energy_bounds(
-        config.energy_min_tev,
-        config.energy_max_tev,
-        nbin=config.bins_per_decade,
-        per_decade=True,
-        unit="TeV",
-    )
-    energy_axis_true = true_energy_axis(
-        irfs, config.energy_min_tev, config.energy_max_tev
-    )
+    energy_axis, energy_axis_true = energy_axes(config, irfs)
     truth = Models([_truth(config, source, PointSpatialModel, SkyModel)])
     truth.write(
         context.product("models/truth.yaml"), overwrite=True, write_covariance=False
@@ -187,6 +178,22 @@ def _truth(config: SurveyConfig, source, point_model, sky_model):
     return sky_model(spectral_model=spectral, spatial_model=spatial, name="source")
 
 
+def energy_axes(config: SurveyConfig, irfs) -> tuple:
+    """Return the reconstructed and true energy axes of the simulation and spectra."""
+    from gammapy.maps import MapAxis
+
+    from sat.irf import true_energy_axis
+
+    energy = MapAxis.from_energy_bounds(
+        config.energy_min_tev,
+        config.energy_max_tev,
+        nbin=config.bins_per_decade,
+        per_decade=True,
+        unit="TeV",
+    )
+    return energy, true_energy_axis(irfs, config.energy_min_tev, config.energy_max_tev)
+
+
 def reduction_summary(maker, wall_s: float, main_cpu_s: float) -> dict:
     """Wall time, CPU time and peak memory of a reduction, for result.json.
 
@@ -237,13 +244,13 @@ class Survey(UseCase):
             SafeMaskMaker,
             SpectrumDatasetMaker,
         )
-        from gammapy.maps import MapAxis, RegionGeom
+        from gammapy.maps import RegionGeom
         from gammapy.modeling import Fit
         from gammapy.modeling.models import Models, PowerLawSpectralModel, SkyModel
         from regions import CircleSkyRegion
 
         from sat.errors import DataError
-        from sat.irf import load_irf, true_energy_axis
+        from sat.irf import load_irf
         from sat.observations import open_store
         from sat.parallel import maker_options
         from sat.reduction import reduce_observations
@@ -271,16 +278,7 @@ class Survey(UseCase):
         }
 
         source = SkyCoord(config.ra_deg, config.dec_deg, unit="deg")
-        energy_reco = MapAxis.from_energy_bounds(
-            config.energy_min_tev,
-            config.energy_max_tev,
-            nbin=config.bins_per_decade,
-            per_decade=True,
-            unit="TeV",
-        )
-        energy_true = true_energy_axis(
-            load_irf(config.irf), config.energy_min_tev, config.energy_max_tev
-        )
+        energy_reco, energy_true = energy_axes(config, load_irf(config.irf))
         region = CircleSkyRegion(source, config.on_radius_deg * u.deg)
         reference = SpectrumDataset.create(
             geom=RegionGeom.create(region, axes=[energy_reco]),
