@@ -168,7 +168,8 @@ def test_operations_are_timed_per_run_and_the_volume_model_checked(bench_run):
     assert len(rows) == 3 and all(r["file"].endswith(".fits.gz") for r in rows)
     assert all(r["events"] > 1000 for r in rows)
     deviation = max(abs(r["bytes_ratio"] - 1) for r in rows)
-    assert volume["metrics"]["max_bytes_deviation"] == pytest.approx(deviation, 1e-3)
+    # The record rounds to 4 decimals: agree to within that rounding.
+    assert volume["metrics"]["max_bytes_deviation"] == pytest.approx(deviation, abs=5e-5)
     assert volume["checks"] == [
         {
             "metric": "max_bytes_deviation",
