@@ -14,6 +14,7 @@ __all__ = [
     "reading",
     "runs_of",
     "select_observations",
+    "source_position",
     "target_position",
 ]
 
@@ -125,6 +126,31 @@ def target_position(store, target: str):
         f"target {target!r} is not in the obs-index; targets there: "
         f"{', '.join(_targets(table))}"
     )
+
+
+def source_position(store, target: str | None, position=None):
+    """Return where the analysis points and a label naming it.
+
+    Parameters
+    ----------
+    store : `gammapy.data.DataStore`
+        Where ``target`` is looked up.
+    target : str or None
+        Target name in the obs-index.
+    position : `~astropy.coordinates.SkyCoord`, optional
+        Given by the user: it wins over the target's position.
+
+    Returns
+    -------
+    position : `~astropy.coordinates.SkyCoord`
+        The position.
+    label : str
+        The target name, or the coordinates when there is none.
+    """
+    if position is None:
+        position = target_position(store, target)
+    label = target or f"RA {position.ra.deg:.3f} Dec {position.dec.deg:.3f}"
+    return position, label
 
 
 def observation_files(store, obs_id: int) -> list[Path]:

@@ -31,7 +31,9 @@ __all__ = [
     "ObservationsMaker",
     "Reduction",
     "ReductionFailure",
+    "Runs",
     "WorkerStats",
+    "checked_runs",
     "exclusion_mask",
     "reduce_observations",
     "reflected_regions_makers",
@@ -101,6 +103,67 @@ def verify_files(store, obs_ids) -> dict[int, list[Path]]:
             _verify_file(path, names)
         files[int(obs_id)] = sorted(hdus)
     return files
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Runs selected in a data store, every file of them checked.
+
+    Attributes
+    ----------
+    store : `gammapy.data.DataStore`
+        The data store.
+    observations : `gammapy.data.Observations`
+        The selected runs, in obs-index order.
+    files : dict
+        ``{obs_id: [files]}`` (`verify_files`).
+    """
+
+    store: object
+    observations: object
+    files: dict[int, list[Path]]
+
+    @property
+    def obs_ids(self) -> list[int]:
+        """The selected observation ids, in obs-index order."""
+        return list(self.files)
+
+
+def checked_runs(context, folder, target=None, obs_ids=None) -> Runs:
+    """Open a data store, select runs, check their files; record them as inputs.
+
+    Parameters
+    ----------
+    context : `sat.usecases.base.RunContext`
+        The run: the indexes and every file of the runs go into its provenance.
+    folder : path-like
+        The data store folder (obs-index.fits.gz, hdu-index.fits.gz).
+    target : str, optional
+        Target name in the obs-index (`sat.observations.select_observations`).
+    obs_ids : list of int, optional
+        Observation ids.
+
+    Returns
+    -------
+    Runs
+        The store, the runs and their files.
+
+    Raises
+    ------
+    DataError
+        No run matches, or a file is missing or damaged (named).
+    """
+    from sat.observations import open_store, select_observations
+
+    folder = Path(folder)
+    store = open_store(folder)
+    context.add_inputs(folder / "obs-index.fits.gz", folder / "hdu-index.fits.gz")
+    observations = select_observations(store, target, obs_ids)
+    ids = [int(observation.obs_id) for observation in observations]
+    with context.step(f"checking the files of {len(ids)} runs"):
+        files = verify_files(store, ids)
+    context.add_inputs(*(path for paths in files.values() for path in paths))
+    return Runs(store, observations, files)
 
 
 @dataclass(frozen=True)

@@ -384,3 +384,34 @@ def test_reduction_names_the_file_also_from_workers(n_jobs, gammapy_data):
         DataError, match=r"cannot read /data/[ab]\.fits: Header missing"
     ):
         maker.run(reference, observations)
+
+
+def test_checked_runs_record_every_file_and_point_at_the_target(gammapy_data, tmp_path):
+    from sat.observations import source_position
+    from sat.reduction import checked_runs
+    from sat.usecases.base import RunContext
+
+    root = gammapy_data / "hess-dl3-dr1"
+    context = RunContext(tmp_path, quiet=True)
+    selection = checked_runs(context, root, "Crab Nebula", [23523, 23526, 20136])
+    # The Crab runs among those asked for (20136 is not one), in obs-index order.
+    assert selection.obs_ids == [23523, 23526]
+    assert [int(o.obs_id) for o in selection.observations] == [23523, 23526]
+    files = [path for paths in selection.files.values() for path in paths]
+    assert [p.name for p in files] == [
+        "hess_dl3_dr1_obs_id_023523.fits.gz",
+        "hess_dl3_dr1_obs_id_023526.fits.gz",
+    ]
+    assert context.inputs == [
+        root / "obs-index.fits.gz",
+        root / "hdu-index.fits.gz",
+        *files,
+    ]
+
+    position, label = source_position(selection.store, "Crab Nebula")
+    assert label == "Crab Nebula"
+    assert position.ra.deg == pytest.approx(83.633, abs=1e-3)
+    given = position.directional_offset_by(0 * u.deg, 1 * u.deg)
+    position, label = source_position(selection.store, None, given)
+    assert position is given
+    assert label == f"RA {given.ra.deg:.3f} Dec {given.dec.deg:.3f}"

@@ -216,7 +216,6 @@ class LightCurve(UseCase):
     def run(self, config: LightCurveConfig, context: RunContext) -> Outcome:
         """Reduce the runs, fit the spectrum, estimate the light curve, validate."""
         import astropy.units as u
-        from astropy.coordinates import SkyCoord
         from gammapy.datasets import Datasets
         from gammapy.estimators import LightCurveEstimator
         from gammapy.modeling import Fit
@@ -224,35 +223,19 @@ class LightCurve(UseCase):
 
         from sat.data import require
         from sat.errors import ConfigError, DataError
-        from sat.observations import (
-            open_store,
-            runs_of,
-            select_observations,
-            target_position,
+        from sat.observations import runs_of, source_position
+        from sat.reduction import checked_runs, reflected_regions_spectra
+
+        selection = checked_runs(
+            context, require("hess-dl3-dr1"), config.target, config.obs_ids
         )
-        from sat.reduction import reflected_regions_spectra, verify_files
-
-        root = require("hess-dl3-dr1")
-        store = open_store(root)
-        context.add_inputs(root / "obs-index.fits.gz", root / "hdu-index.fits.gz")
-        observations = select_observations(store, config.target, config.obs_ids)
-        obs_ids = [int(obs.obs_id) for obs in observations]
-        table = store.obs_table
-        sample = runs_of(table, STEADY_SAMPLE)
-        if config.position is not None:
-            position = SkyCoord(
-                config.position.ra_deg, config.position.dec_deg, unit="deg"
-            )
-        else:
-            position = target_position(store, config.target)
-        label = config.target or f"RA {position.ra.deg:.3f} Dec {position.dec.deg:.3f}"
-
-        with context.step(f"checking the files of {len(obs_ids)} runs"):
-            files = verify_files(store, obs_ids)
-        context.add_inputs(*(path for paths in files.values() for path in paths))
+        observations, obs_ids = selection.observations, selection.obs_ids
+        sample = runs_of(selection.store.obs_table, STEADY_SAMPLE)
+        given = None if config.position is None else config.position.coord()
+        position, label = source_position(selection.store, config.target, given)
 
         reduction, usable, dropped = reflected_regions_spectra(
-            context, config, position, observations, files
+            context, config, position, observations, selection.files
         )
         if len(usable) < 2:
             raise DataError(

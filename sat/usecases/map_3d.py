@@ -190,7 +190,6 @@ class Map3D(UseCase):
     def run(self, config: Map3DConfig, context: RunContext) -> Outcome:
         """Reduce and stack the runs, fit, make maps, validate."""
         import astropy.units as u
-        from astropy.coordinates import SkyCoord
         from gammapy.datasets import MapDataset
         from gammapy.makers import FoVBackgroundMaker, MapDatasetMaker, SafeMaskMaker
         from gammapy.maps import WcsGeom
@@ -199,38 +198,23 @@ class Map3D(UseCase):
 
         from sat.data import require
         from sat.errors import ConfigError, DataError
-        from sat.observations import (
-            open_store,
-            runs_of,
-            select_observations,
-            target_position,
-        )
-        from sat.reduction import reduce_observations, verify_files
+        from sat.observations import runs_of, source_position
+        from sat.reduction import checked_runs, reduce_observations
         from sat.stacking import StackingMaker, stacked_runs
 
-        root = require("hess-dl3-dr1")
-        store = open_store(root)
-        context.add_inputs(root / "obs-index.fits.gz", root / "hdu-index.fits.gz")
-        observations = select_observations(store, config.target, config.obs_ids)
-        obs_ids = [int(obs.obs_id) for obs in observations]
-        table = store.obs_table
-        sample = runs_of(table, PUBLISHED_TARGET)
         geometry = config.geometry
-        if geometry.center is not None:
-            center = SkyCoord(
-                geometry.center.ra_deg, geometry.center.dec_deg, unit="deg"
-            )
-        elif config.target:
-            center = target_position(store, config.target)
-        else:
+        if geometry.center is None and not config.target:
             raise ConfigError(
                 "key 'geometry.center': give the map centre when no target is named"
             )
-        label = config.target or f"RA {center.ra.deg:.3f} Dec {center.dec.deg:.3f}"
+        selection = checked_runs(
+            context, require("hess-dl3-dr1"), config.target, config.obs_ids
+        )
+        observations, obs_ids = selection.observations, selection.obs_ids
+        sample = runs_of(selection.store.obs_table, PUBLISHED_TARGET)
+        given = None if geometry.center is None else geometry.center.coord()
+        center, label = source_position(selection.store, config.target, given)
 
-        with context.step(f"checking the files of {len(obs_ids)} runs"):
-            files = verify_files(store, obs_ids)
-        context.add_inputs(*(path for paths in files.values() for path in paths))
         energy_axis = config.energy_reco.axis("energy")
         energy_axis_true = config.energy_true.axis("energy_true")
         geom = WcsGeom.create(
@@ -268,7 +252,7 @@ class Map3D(UseCase):
             makers,
             stacked,
             observations,
-            files,
+            selection.files,
             f"reducing and stacking {len(obs_ids)} runs",
             maker_class=StackingMaker,
         ).datasets[0]
@@ -365,18 +349,13 @@ def _sky_model(source: SourceModel, center, name: str):
     deg from 228.5) and the fit fails; the bounds are far from the solution.
     """
     import astropy.units as u
-    from astropy.coordinates import SkyCoord
     from gammapy.modeling.models import (
         GaussianSpatialModel,
         PowerLawSpectralModel,
         SkyModel,
     )
 
-    start = (
-        center
-        if source.position is None
-        else SkyCoord(source.position.ra_deg, source.position.dec_deg, unit="deg")
-    )
+    start = center if source.position is None else source.position.coord()
     spatial = GaussianSpatialModel(
         lon_0=start.ra, lat_0=start.dec, sigma=source.sigma_deg * u.deg, frame="icrs"
     )

@@ -57,6 +57,12 @@ class SkyPosition(UseCaseConfig):
     ra_deg: float = Field(ge=0, lt=360)
     dec_deg: float = Field(ge=-90, le=90)
 
+    def coord(self):
+        """Return this position as a `~astropy.coordinates.SkyCoord`."""
+        from astropy.coordinates import SkyCoord
+
+        return SkyCoord(self.ra_deg, self.dec_deg, unit="deg")
+
 
 class Circle(UseCaseConfig):
     """A circular sky region (ICRS); without ra/dec it is centred on the target."""
@@ -277,7 +283,6 @@ class Spectrum1D(UseCase):
 
     def run(self, config: Spectrum1DConfig, context: RunContext) -> Outcome:
         """Reduce the runs, fit the models, estimate flux points, validate."""
-        from astropy.coordinates import SkyCoord
         from gammapy.datasets import Datasets
         from gammapy.estimators import FluxPointsEstimator
         from gammapy.maps import MapAxis
@@ -286,8 +291,8 @@ class Spectrum1D(UseCase):
 
         from sat.archive.usecase import observations_folder
         from sat.errors import DataError
-        from sat.observations import open_store, select_observations, target_position
-        from sat.reduction import reflected_regions_spectra, verify_files
+        from sat.observations import source_position
+        from sat.reduction import checked_runs, reflected_regions_spectra
 
         root = observations_folder(
             config.datastore,
@@ -300,32 +305,19 @@ class Spectrum1D(UseCase):
             obs_ids=config.obs_ids,
             context=context,
         )
-        store = open_store(root)
-        context.add_inputs(root / "obs-index.fits.gz", root / "hdu-index.fits.gz")
-        observations = select_observations(store, config.target, config.obs_ids)
-        obs_ids = [int(obs.obs_id) for obs in observations]
-        table = store.obs_table
+        selection = checked_runs(context, root, config.target, config.obs_ids)
+        observations, obs_ids = selection.observations, selection.obs_ids
+        table = selection.store.obs_table
         target_names = (
             {str(row["TARGET_NAME"]) for row in table if int(row["OBS_ID"]) in obs_ids}
             if "TARGET_NAME" in table.colnames
             else set()
         )
-        if config.position is not None:
-            position = SkyCoord(
-                config.position.ra_deg, config.position.dec_deg, unit="deg"
-            )
-        else:
-            position = target_position(store, config.target)
-        label = config.target or (
-            f"RA {position.ra.deg:.3f} Dec {position.dec.deg:.3f}"
-        )
-
-        with context.step(f"checking the files of {len(obs_ids)} runs"):
-            files = verify_files(store, obs_ids)
-        context.add_inputs(*(path for paths in files.values() for path in paths))
+        given = None if config.position is None else config.position.coord()
+        position, label = source_position(selection.store, config.target, given)
 
         reduction, usable, dropped = reflected_regions_spectra(
-            context, config, position, observations, files
+            context, config, position, observations, selection.files
         )
         if not usable:
             raise DataError(

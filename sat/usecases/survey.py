@@ -251,7 +251,7 @@ class Survey(UseCase):
 
         from sat.errors import DataError
         from sat.irf import load_irf
-        from sat.observations import open_store
+        from sat.observations import observation_files, open_store
         from sat.parallel import maker_options
         from sat.reduction import reduce_observations
 
@@ -267,15 +267,7 @@ class Survey(UseCase):
         obs_ids = [int(obs_id) for obs_id in store.obs_table["OBS_ID"]][: config.n_runs]
         # Lazy observations: nothing of a run is read until a worker reduces it.
         observations = store.get_observations(obs_ids)
-        files = {
-            obs_id: sorted(
-                {
-                    folder / row["FILE_DIR"] / row["FILE_NAME"]
-                    for row in store.hdu_table[store.hdu_table["OBS_ID"] == obs_id]
-                }
-            )
-            for obs_id in obs_ids
-        }
+        files = {obs_id: observation_files(store, obs_id) for obs_id in obs_ids}
 
         source = SkyCoord(config.ra_deg, config.dec_deg, unit="deg")
         energy_reco, energy_true = energy_axes(config, load_irf(config.irf))
