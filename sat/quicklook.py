@@ -15,7 +15,13 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["QuicklookSettings", "quicklook_observation", "run_quicklook"]
+__all__ = [
+    "REQUIRED_IRFS",
+    "QuicklookSettings",
+    "quicklook_observation",
+    "read_observations",
+    "run_quicklook",
+]
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,18 @@ class QuicklookSettings:
 
 def _position(store, observation, target):
     """Return (position, how it was found) of the quick look's target, or None."""
+    import numpy as np
     from astropy.coordinates import SkyCoord
 
     from sat.observations import target_position
 
+    if store is None:
+        # A bare DL3 file: its events header names the target (RA_OBJ, DEC_OBJ).
+        known = observation.meta.target
+        if known.position is not None and np.isfinite(known.position.ra.deg):
+            name = known.name or "object"
+            return known.position.icrs, f"file RA_OBJ/DEC_OBJ ({name})"
+        return None, "significance peak (no target position in the file)"
     if target:
         return target_position(store, target), f"obs-index position of {target!r}"
     table = store.obs_table
@@ -311,15 +325,16 @@ def quicklook_observation(
 
     Parameters
     ----------
-    store : `gammapy.data.DataStore`
-        The store holding the observation (its obs-index gives the target).
+    store : `gammapy.data.DataStore` or None
+        The store holding the observation (its obs-index gives the target); None
+        for an observation read from one DL3 file (its header gives the target).
     observation : `gammapy.data.Observation`
         The run.
     output : path-like
         Folder of the products: ``quicklook.png`` and ``summary.json``.
     target : str, optional
         Target name in the obs-index (default: the run's RA_OBJ/DEC_OBJ, else the
-        peak of the significance map).
+        peak of the significance map). Not used without a store.
     settings : QuicklookSettings
         Binning and radii.
 
@@ -399,21 +414,80 @@ def quicklook_observation(
     return summary
 
 
-def run_quicklook(
-    path, output, obs_ids=None, target=None, settings=QuicklookSettings(), progress=None
-):
-    """Quick look at the observations of a data store folder.
+# What a quick look needs of a run's IRFs: exposure, background, energy dispersion.
+REQUIRED_IRFS = ("aeff", "edisp", "bkg")
+
+
+def read_observations(files, obs_ids=None):
+    """Read observations from DL3 files that hold events, GTI and IRFs.
 
     Parameters
     ----------
-    path : path-like
-        A data store folder (obs-index.fits.gz, hdu-index.fits.gz).
+    files : list of path-like
+        One DL3 file per run (GADF: events, GTI and the IRF HDUs, as in H.E.S.S.
+        DR1); Gammapy finds the HDUs by their HDUCLAS keywords.
+    obs_ids : list of int, optional
+        Keep only these runs.
+
+    Returns
+    -------
+    `gammapy.data.Observations`
+        The runs, in the order of ``files``.
+
+    Raises
+    ------
+    DataError
+        A file cannot be read or lacks an IRF a quick look needs (named), or an
+        asked run is not among the files.
+    """
+    from gammapy.data import Observation, Observations
+
+    from sat.errors import DataError
+    from sat.observations import reading
+
+    observations = []
+    for path in map(Path, files):
+        if not path.is_file():
+            raise DataError(f"{path} does not exist: give DL3 files or a data store")
+        with reading(path):
+            observation = Observation.read(path)
+        missing = [
+            irf for irf in REQUIRED_IRFS if irf not in observation.available_irfs
+        ]
+        if missing:
+            raise DataError(
+                f"{path} has no {', '.join(missing)} IRF: a quick look needs them; "
+                "give the data store folder whose hdu-index links the run's IRFs"
+            )
+        observations.append(observation)
+    if obs_ids:
+        present = [int(observation.obs_id) for observation in observations]
+        absent = sorted(set(obs_ids) - set(present))
+        if absent:
+            raise DataError(
+                f"runs {absent} are not in the files given; they hold {present}"
+            )
+        observations = [o for o in observations if int(o.obs_id) in obs_ids]
+    return Observations(observations)
+
+
+def run_quicklook(
+    path, output, obs_ids=None, target=None, settings=QuicklookSettings(), progress=None
+):
+    """Quick look at the observations of a data store folder or of DL3 files.
+
+    Parameters
+    ----------
+    path : path-like or list of path-like
+        A data store folder (obs-index.fits.gz, hdu-index.fits.gz), or DL3 files
+        holding events and IRFs (one run each, see `read_observations`).
     output : path-like
         Folder of the products, one sub-folder per run (``obs_NNNNNN``).
     obs_ids : list of int, optional
         Runs to look at (default: all, or those of ``target``).
     target : str, optional
-        Target name in the obs-index.
+        Target name in the obs-index (a data store only: a file's header names
+        its target).
     settings : QuicklookSettings
         Binning and radii.
     progress : callable, optional
@@ -428,24 +502,34 @@ def run_quicklook(
     ------
     DataError
         The folder is not a data store, a run or the target is not there, or a
-        file cannot be read (named).
+        file cannot be read or lacks IRFs (named).
     """
     from sat.errors import DataError
     from sat.observations import open_store, reading, select_observations
 
-    path = Path(path)
-    if not (path / "obs-index.fits.gz").is_file():
-        raise DataError(
-            f"{path} is not a data store (no obs-index.fits.gz): give the folder "
-            "holding obs-index.fits.gz and hdu-index.fits.gz"
-        )
-    store = open_store(path)
-    observations = select_observations(store, target=target, obs_ids=obs_ids)
+    paths = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
+    if len(paths) == 1 and paths[0].is_dir():
+        where = paths[0]
+        if not (where / "obs-index.fits.gz").is_file():
+            raise DataError(
+                f"{where} is not a data store (no obs-index.fits.gz): give the folder "
+                "holding obs-index.fits.gz and hdu-index.fits.gz, or DL3 files"
+            )
+        store = open_store(where)
+        observations = select_observations(store, target=target, obs_ids=obs_ids)
+    else:
+        if target:
+            raise DataError(
+                "a target name selects runs of a data store's obs-index; DL3 files "
+                "name their own target: drop the target or give the data store"
+            )
+        store, where = None, "the files given"
+        observations = read_observations(paths, obs_ids)
     output = Path(output)
     summaries = []
     iterable = progress(observations, "quick look") if progress else observations
     for observation in iterable:
-        with reading(f"observation {observation.obs_id} of {path}"):
+        with reading(f"observation {observation.obs_id} of {where}"):
             summaries.append(
                 quicklook_observation(
                     store,

@@ -84,6 +84,62 @@ def test_crab_run_products_and_numbers(crab):
     assert f"obs {CRAB_RUN}: ON {theta2['n_on']}" in printed
 
 
+def test_bare_dl3_file_gives_the_store_numbers(crab, gammapy_data, tmp_path):
+    """A DL3 file with its IRFs, without a data store: the same quick look."""
+    output, _ = crab
+    (from_store,) = json.loads((output / "summary.json").read_text())
+    data = gammapy_data / "hess-dl3-dr1" / "data"
+    other = 23526
+    files = [data / f"hess_dl3_dr1_obs_id_{i:06d}.fits.gz" for i in (CRAB_RUN, other)]
+    arguments = [*map(str, files), "--obs-id", str(CRAB_RUN), "--output", tmp_path]
+    result = CliRunner().invoke(main, ["quicklook", *map(str, arguments), "-q"])
+    assert result.exit_code == 0, result.output
+    (summary,) = json.loads((tmp_path / "summary.json").read_text())
+    # The target comes from the file's header (RA_OBJ, DEC_OBJ), not an index.
+    assert summary["target_position"]["from"] == "file RA_OBJ/DEC_OBJ (Crab Nebula)"
+    assert summary["target_position"]["ra_deg"] == pytest.approx(83.633, abs=1e-3)
+    for key in ("obs_id", "n_events", "livetime_s", "theta2"):
+        assert summary[key] == from_store[key], key
+    # The header's position differs from the obs-index's in the 6th decimal.
+    assert summary["maps"] == pytest.approx(from_store["maps"], rel=1e-5)
+    fit, expected = summary["spectrum"].pop("fit"), from_store["spectrum"].pop("fit")
+    assert summary["spectrum"] == pytest.approx(from_store["spectrum"], rel=1e-5)
+    assert fit["success"] and fit["index"] == pytest.approx(expected["index"], 1e-4)
+    assert (tmp_path / f"obs_{CRAB_RUN:06d}" / "quicklook.png").is_file()
+    assert not (tmp_path / f"obs_{other:06d}").exists()
+
+
+def test_bare_files_bad_input_is_one_line(gammapy_data, tmp_path):
+    from astropy.io import fits
+
+    dl3 = (
+        gammapy_data
+        / "hess-dl3-dr1"
+        / "data"
+        / f"hess_dl3_dr1_obs_id_{CRAB_RUN:06d}.fits.gz"
+    )
+    # Events and GTI only, as ctao-simulate writes them (its IRFs sit elsewhere).
+    events_only = tmp_path / "events.fits.gz"
+    with fits.open(dl3) as hdus:
+        fits.HDUList([hdus[0], hdus["EVENTS"], hdus["GTI"]]).writeto(events_only)
+    runner = CliRunner()
+    cases = [
+        ([str(events_only)], "has no aeff, edisp, bkg IRF"),
+        (
+            [str(dl3), "--obs-id", "1"],
+            f"runs [1] are not in the files given; they hold [{CRAB_RUN}]",
+        ),
+        ([str(dl3), "--target", "Crab"], "drop the target or give the data store"),
+        ([str(tmp_path / "none.fits")], "does not exist"),
+    ]
+    for arguments, message in cases:
+        result = runner.invoke(main, ["quicklook", *arguments, "-q"])
+        assert result.exit_code == 1, result.output
+        assert message in result.output and "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+    assert not (tmp_path / "quicklook").exists()
+
+
 def test_fov_background_and_significance_peak(gammapy_data, tmp_path):
     """FoV background without a target: the significance peak is the Crab."""
     from sat.observations import open_store

@@ -6,9 +6,11 @@ import click
 
 
 @click.command()
-@click.argument("store", type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--obs-id", "obs_ids", type=int, multiple=True, help="Run (repeatable).")
-@click.option("--target", help="Target name in the obs-index (its runs, its position).")
+@click.option(
+    "--target", help="Target name in a store's obs-index (its runs, its position)."
+)
 @click.option(
     "--output",
     type=click.Path(file_okay=False),
@@ -24,8 +26,12 @@ import click
     help="Background of the maps: ring, or the IRF template scaled to the FoV.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def quicklook(store, obs_ids, target, output, background, quiet):
-    """Quick-look products of the runs of a data store (STORE folder).
+def quicklook(paths, obs_ids, target, output, background, quiet):
+    """Quick-look products of the runs of a data store folder or of DL3 files.
+
+    PATHS is one data store folder (obs-index and hdu-index), or DL3 files that
+    hold events and IRFs, one run each (as H.E.S.S. DR1 ships them); a file's
+    header gives its target.
 
     Per run, in seconds: counts, excess and significance maps, the theta²
     distribution and ON/OFF numbers of the target, a power-law fit in a few
@@ -47,7 +53,7 @@ def quicklook(store, obs_ids, target, output, background, quiet):
             return tqdm(iterable, desc=desc, unit="run", leave=False)
 
     summaries = run_quicklook(
-        store,
+        paths,
         output,
         obs_ids=list(obs_ids) or None,
         target=target,
