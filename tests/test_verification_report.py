@@ -169,7 +169,9 @@ def test_operations_are_timed_per_run_and_the_volume_model_checked(bench_run):
     assert all(r["events"] > 1000 for r in rows)
     deviation = max(abs(r["bytes_ratio"] - 1) for r in rows)
     # The record rounds to 4 decimals: agree to within that rounding.
-    assert volume["metrics"]["max_bytes_deviation"] == pytest.approx(deviation, abs=5e-5)
+    assert volume["metrics"]["max_bytes_deviation"] == pytest.approx(
+        deviation, abs=5e-5
+    )
     assert volume["checks"] == [
         {
             "metric": "max_bytes_deviation",
