@@ -132,7 +132,7 @@ def test_edited_config_round_trips(tmp_path):
     [
         (
             "on_radius: 0.2\n",
-            "unknown key 'on_radius' (allowed: target, position, obs_ids, "
+            "unknown key 'on_radius' (allowed: target, obs_ids, position, "
             "on_radius_deg, exclusion_regions,",
         ),
         (

@@ -19,35 +19,34 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from sat.parallel import with_parallel_keys
 from sat.usecases.base import (
     Outcome,
     RunContext,
     UseCase,
-    UseCaseConfig,
     fitted_parameters,
 )
-from sat.usecases.spectrum_1d import (
-    PUBLISHED,
+from sat.usecases.options import (
     Circle,
     EnergyAxis,
+    RunSelection,
     SafeMask,
     SkyPosition,
 )
+from sat.usecases.spectrum_1d import PUBLISHED
 from sat.validation import Reference, compare
 
 AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
 STEADY_SAMPLE = "PKS 2155-304 (steady)"  # TARGET_NAME of the runs of the paper
 
 
-class LightCurveConfig(UseCaseConfig):
+class LightCurveConfig(RunSelection):
     """Configuration of the run-wise light curve."""
 
     target: str | None = "PKS 2155-304"
     position: SkyPosition | None = None
-    obs_ids: list[int] = Field(default_factory=list, validate_default=True)
     on_radius_deg: float = Field(default=0.11, gt=0)
     exclusion_regions: list[Circle] = Field(default_factory=list)
     energy_reco: EnergyAxis = Field(
@@ -67,13 +66,6 @@ class LightCurveConfig(UseCaseConfig):
     energy_min_tev: float | None = Field(default=None, gt=0)
     energy_max_tev: float = Field(default=100, gt=0)
     n_sigma_ul: float = Field(default=2, gt=0)
-
-    @field_validator("obs_ids", mode="after")
-    @classmethod
-    def _runs_selectable(cls, obs_ids: list[int], info: ValidationInfo):
-        if not obs_ids and not info.data.get("target"):
-            raise ValueError("give a target (obs-index name) or obs_ids, or both")
-        return obs_ids
 
 
 # backend, n_jobs, skip_failed: how the runs are reduced (sat.parallel).

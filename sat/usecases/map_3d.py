@@ -26,7 +26,7 @@ import math
 import re
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from sat.parallel import with_parallel_keys
 from sat.usecases.base import (
@@ -36,7 +36,13 @@ from sat.usecases.base import (
     UseCaseConfig,
     fitted_parameters,
 )
-from sat.usecases.spectrum_1d import Circle, EnergyAxis, SafeMask, SkyPosition
+from sat.usecases.options import (
+    Circle,
+    EnergyAxis,
+    RunSelection,
+    SafeMask,
+    SkyPosition,
+)
 from sat.validation import Reference, compare
 
 AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
@@ -79,11 +85,10 @@ def _default_exclusions() -> list[Circle]:
     ]
 
 
-class Map3DConfig(UseCaseConfig):
+class Map3DConfig(RunSelection):
     """Configuration of the 3D analysis."""
 
     target: str | None = "MSH 15-52"
-    obs_ids: list[int] = Field(default_factory=list, validate_default=True)
     geometry: MapGeometry = Field(default_factory=MapGeometry)
     # 8 bins per decade: the first safe bin then starts at 0.42 TeV, the
     # threshold of the paper (its Table 5: 0.422-0.562 TeV).
@@ -104,13 +109,6 @@ class Map3DConfig(UseCaseConfig):
     background: Background = Field(default_factory=Background)
     source: SourceModel = Field(default_factory=SourceModel)
     correlation_radius_deg: float = Field(default=0.1, gt=0)
-
-    @field_validator("obs_ids", mode="after")
-    @classmethod
-    def _runs_selectable(cls, obs_ids: list[int], info: ValidationInfo):
-        if not obs_ids and not info.data.get("target"):
-            raise ValueError("give a target (obs-index name) or obs_ids, or both")
-        return obs_ids
 
 
 # backend, n_jobs, skip_failed: how the runs are reduced (sat.parallel).

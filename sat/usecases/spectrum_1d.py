@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from sat.archive.usecase import ArchiveSource
 from sat.parallel import with_parallel_keys
@@ -42,90 +42,17 @@ from sat.usecases.base import (
     UseCaseConfig,
     fitted_parameters,
 )
+from sat.usecases.options import (
+    Circle,
+    EnergyAxis,
+    RunSelection,
+    SafeMask,
+    SkyPosition,
+)
 from sat.validation import Reference, compare
 
 SpectralModelName = Literal["power-law", "log-parabola"]
-SafeMaskMethod = Literal[
-    "aeff-default", "aeff-max", "edisp-bias", "offset-max", "bkg-peak"
-]
 AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
-
-
-class SkyPosition(UseCaseConfig):
-    """A sky position in ICRS degrees."""
-
-    ra_deg: float = Field(ge=0, lt=360)
-    dec_deg: float = Field(ge=-90, le=90)
-
-    def coord(self):
-        """Return this position as a `~astropy.coordinates.SkyCoord`."""
-        from astropy.coordinates import SkyCoord
-
-        return SkyCoord(self.ra_deg, self.dec_deg, unit="deg")
-
-
-class Circle(UseCaseConfig):
-    """A circular sky region (ICRS); without ra/dec it is centred on the target."""
-
-    radius_deg: float = Field(gt=0)
-    ra_deg: float | None = Field(default=None, ge=0, lt=360)
-    dec_deg: float | None = Field(default=None, ge=-90, le=90)
-
-    @model_validator(mode="after")
-    def _both_or_neither(self):
-        if (self.ra_deg is None) != (self.dec_deg is None):
-            raise ValueError("give both ra_deg and dec_deg, or neither (the target)")
-        return self
-
-    def region(self, target):
-        """Return this circle as a `regions.CircleSkyRegion`.
-
-        Parameters
-        ----------
-        target : `~astropy.coordinates.SkyCoord`
-            The centre of a circle given without ``ra_deg`` and ``dec_deg``.
-        """
-        import astropy.units as u
-        from astropy.coordinates import SkyCoord
-        from regions import CircleSkyRegion
-
-        center = (
-            target
-            if self.ra_deg is None
-            else SkyCoord(self.ra_deg, self.dec_deg, unit="deg")
-        )
-        return CircleSkyRegion(center, self.radius_deg * u.deg)
-
-
-class EnergyAxis(UseCaseConfig):
-    """Log-spaced energy bins from ``min_tev`` to ``max_tev``."""
-
-    min_tev: float = Field(gt=0)
-    max_tev: float = Field(gt=0)
-    nbins: int = Field(gt=0)
-
-    @model_validator(mode="after")
-    def _increasing(self):
-        if self.max_tev <= self.min_tev:
-            raise ValueError("max_tev must be larger than min_tev")
-        return self
-
-    def axis(self, name: str = "energy"):
-        """Return Gammapy's `~gammapy.maps.MapAxis` (``energy`` or ``energy_true``)."""
-        from gammapy.maps import MapAxis
-
-        return MapAxis.from_energy_bounds(
-            self.min_tev, self.max_tev, self.nbins, unit="TeV", name=name
-        )
-
-
-class SafeMask(UseCaseConfig):
-    """Gammapy's `SafeMaskMaker` settings (which energies of each run to trust)."""
-
-    methods: list[SafeMaskMethod] = Field(default_factory=lambda: ["edisp-bias"])
-    bias_percent: float = Field(default=10, gt=0)
-    aeff_percent: float = Field(default=10, gt=0)
-    offset_max_deg: float = Field(default=3.0, gt=0)
 
 
 class FluxPointsSettings(UseCaseConfig):
@@ -136,12 +63,11 @@ class FluxPointsSettings(UseCaseConfig):
     bins_per_decade: int = Field(default=4, gt=0)
 
 
-class Spectrum1DConfig(UseCaseConfig):
+class Spectrum1DConfig(RunSelection):
     """Configuration of the 1D reflected-regions spectrum."""
 
     target: str | None = "Crab"
     position: SkyPosition | None = None
-    obs_ids: list[int] = Field(default_factory=list, validate_default=True)
     on_radius_deg: float = Field(default=0.11, gt=0)
     exclusion_regions: list[Circle] = Field(default_factory=list)
     energy_reco: EnergyAxis = Field(
@@ -161,13 +87,6 @@ class Spectrum1DConfig(UseCaseConfig):
     # (`ctao-sat archive fetch --dest`), or an IVOA archive to fetch them from.
     datastore: str | None = None
     archive: ArchiveSource | None = None
-
-    @field_validator("obs_ids", mode="after")
-    @classmethod
-    def _runs_selectable(cls, obs_ids: list[int], info: ValidationInfo):
-        if not obs_ids and not info.data.get("target"):
-            raise ValueError("give a target (obs-index name) or obs_ids, or both")
-        return obs_ids
 
     @field_validator("spectral_models", mode="after")
     @classmethod
