@@ -15,6 +15,23 @@ pytest_plugins = ["pytester"]
 REPO = Path(__file__).resolve().parents[1]
 
 
+def hess_run_file(obs_id: int) -> str:
+    """Name of the H.E.S.S. DL3 DR1 file of run ``obs_id``."""
+    return f"hess_dl3_dr1_obs_id_{obs_id:06d}.fits.gz"
+
+
+def assert_matches_measured(parameters: dict, measured: dict) -> None:
+    """Fitted ``parameters`` (result.json) agree with ``measured`` (value, error).
+
+    Same data, same pinned Gammapy: a regression check far inside 1 sigma, and
+    errors within 5 %.
+    """
+    for name, (value, error) in measured.items():
+        fitted = parameters[name]
+        assert abs(fitted["value"] - value) < 0.1 * error, (name, fitted)
+        assert fitted["error"] == pytest.approx(error, rel=0.05), (name, fitted)
+
+
 def pytest_configure(config):
     # The suite runs on real data: a missing GAMMAPY_DATA is an error, never a skip.
     data = os.environ.get("GAMMAPY_DATA")

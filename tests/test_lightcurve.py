@@ -29,6 +29,7 @@ from sat.usecases.lightcurve import (
 )
 from sat.usecases.runner import RESULT, run_usecase
 from sat.usecases.spectrum_1d import PUBLISHED
+from tests.conftest import assert_matches_measured, hess_run_file
 
 pytestmark = [
     pytest.mark.verifies_usecase("SUSS-UC-SAT-030"),
@@ -40,11 +41,6 @@ PAPER = PUBLISHED["PKS 2155-304 (steady)"]
 # Measured with gammapy 2.1, joint fit of the 6 runs (../shared/REFERENCES.md:
 # 3.53 ± 0.25 and 1.89 ± 0.23e-11): the regression reference of the pinned stack.
 MEASURED = {"index": (3.520, 0.247), "amplitude": (1.889e-11, 0.227e-11)}
-
-
-def run_file(obs_id: int) -> str:
-    """Name of the DR1 file of run ``obs_id``."""
-    return f"hess_dl3_dr1_obs_id_{obs_id:06d}.fits.gz"
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +56,7 @@ def test_spectrum_matches_measured_and_published(pks):
     _, result = pks
     parameters = result["parameters"]
     assert set(parameters) == {"index", "amplitude"}
-    for name, (value, error) in MEASURED.items():
-        fitted = parameters[name]
-        assert abs(fitted["value"] - value) < 0.1 * error, (name, fitted)
-        assert fitted["error"] == pytest.approx(error, rel=0.05), (name, fitted)
+    assert_matches_measured(parameters, MEASURED)
     published = {"index": PAPER.index, "amplitude": PAPER.amplitude}
     for name, (value, error) in published.items():
         fitted = parameters[name]
@@ -134,7 +127,7 @@ def test_result_content(pks, gammapy_data):
         Path(entry["path"]).name: entry["sha256"] for entry in provenance["inputs"]
     }
     for obs_id in PKS_RUNS:
-        assert inputs[run_file(obs_id)] == sums[run_file(obs_id)]
+        assert inputs[hess_run_file(obs_id)] == sums[hess_run_file(obs_id)]
     assert len(inputs) == len(PKS_RUNS) + 2
 
 

@@ -32,6 +32,7 @@ from sat.usecases.map_3d import (
 )
 from sat.usecases.runner import RESULT, run_usecase
 from sat.validation import compare
+from tests.conftest import assert_matches_measured, hess_run_file
 
 pytestmark = [
     pytest.mark.verifies_usecase("SUSS-UC-SAT-020"),
@@ -70,11 +71,6 @@ SMALL = {
 }
 
 
-def run_file(obs_id: int) -> str:
-    """Name of the DR1 file of run ``obs_id``."""
-    return f"hess_dl3_dr1_obs_id_{obs_id:06d}.fits.gz"
-
-
 @pytest.fixture(scope="module")
 def msh(tmp_path_factory):
     """The default analysis (MSH 15-52, 20 runs), run once: (output, result)."""
@@ -88,10 +84,7 @@ def test_fit_matches_measured_and_published(msh):
     _, result = msh
     parameters = result["parameters"]
     assert set(parameters) == {"index", "amplitude", "lon_0", "lat_0", "sigma"}
-    for name, (value, error) in MEASURED.items():
-        fitted = parameters[name]
-        assert abs(fitted["value"] - value) < 0.1 * error, (name, fitted)
-        assert fitted["error"] == pytest.approx(error, rel=0.05), (name, fitted)
+    assert_matches_measured(parameters, MEASURED)
     for name, (value, error) in PUBLISHED.items():
         fitted = parameters[name]
         pull = abs(fitted["value"] - value) / math.hypot(error, fitted["error"])
@@ -170,7 +163,7 @@ def test_result_content(msh, gammapy_data):
         Path(entry["path"]).name: entry["sha256"] for entry in provenance["inputs"]
     }
     for obs_id in MSH_RUNS:
-        assert inputs[run_file(obs_id)] == sums[run_file(obs_id)]
+        assert inputs[hess_run_file(obs_id)] == sums[hess_run_file(obs_id)]
     assert {"obs-index.fits.gz", "hdu-index.fits.gz"} <= set(inputs)
     assert len(inputs) == len(MSH_RUNS) + 2
     assert any(line.startswith("Gaussian: RA 228.5") for line in result["summary"])

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sat.cli.main import main
 from sat.errors import DataError
 from sat.validation import Reference, compare
+from tests.conftest import hess_run_file
 
 pytestmark = [
     pytest.mark.verifies_requirement("C-SAT-0190"),
@@ -90,7 +91,7 @@ def test_bare_dl3_file_gives_the_store_numbers(crab, gammapy_data, tmp_path):
     (from_store,) = json.loads((output / "summary.json").read_text())
     data = gammapy_data / "hess-dl3-dr1" / "data"
     other = 23526
-    files = [data / f"hess_dl3_dr1_obs_id_{i:06d}.fits.gz" for i in (CRAB_RUN, other)]
+    files = [data / hess_run_file(obs_id) for obs_id in (CRAB_RUN, other)]
     arguments = [*map(str, files), "--obs-id", str(CRAB_RUN), "--output", tmp_path]
     result = CliRunner().invoke(main, ["quicklook", *map(str, arguments), "-q"])
     assert result.exit_code == 0, result.output
@@ -112,12 +113,7 @@ def test_bare_dl3_file_gives_the_store_numbers(crab, gammapy_data, tmp_path):
 def test_bare_files_bad_input_is_one_line(gammapy_data, tmp_path):
     from astropy.io import fits
 
-    dl3 = (
-        gammapy_data
-        / "hess-dl3-dr1"
-        / "data"
-        / f"hess_dl3_dr1_obs_id_{CRAB_RUN:06d}.fits.gz"
-    )
+    dl3 = gammapy_data / "hess-dl3-dr1" / "data" / hess_run_file(CRAB_RUN)
     # Events and GTI only, as ctao-simulate writes them (its IRFs sit elsewhere).
     events_only = tmp_path / "events.fits.gz"
     with fits.open(dl3) as hdus:

@@ -30,6 +30,7 @@ from sat.usecases.spectrum_1d import (
     _flux_point_range,
     _published_for,
 )
+from tests.conftest import assert_matches_measured, hess_run_file
 
 pytestmark = [
     pytest.mark.verifies_usecase("SUSS-UC-SAT-010"),
@@ -41,11 +42,6 @@ CRAB_RUNS = (23523, 23526, 23559, 23592)
 # reference of the pinned stack.
 MEASURED = {"index": (2.741, 0.081), "amplitude": (1.729e-11, 0.099e-11)}
 PAPER = {"index": (2.629, 0.074), "amplitude": (1.629e-11, 0.088e-11)}
-
-
-def run_file(obs_id: int) -> str:
-    """Name of the DR1 file of run ``obs_id``."""
-    return f"hess_dl3_dr1_obs_id_{obs_id:06d}.fits.gz"
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +58,7 @@ def test_crab_fit_matches_measured_and_published(crab):
     _, result = crab
     parameters = result["parameters"]
     assert set(parameters) == {"index", "amplitude"}
-    for name, (value, error) in MEASURED.items():
-        fitted = parameters[name]
-        # Same data, same pinned Gammapy: a regression check far inside 1 sigma.
-        assert abs(fitted["value"] - value) < 0.1 * error, (name, fitted)
-        assert fitted["error"] == pytest.approx(error, rel=0.05), (name, fitted)
+    assert_matches_measured(parameters, MEASURED)
     for name, (value, error) in PAPER.items():
         fitted = parameters[name]
         pull = abs(fitted["value"] - value) / math.hypot(error, fitted["error"])
@@ -127,7 +119,7 @@ def test_crab_result_content(crab, gammapy_data):
         Path(entry["path"]).name: entry["sha256"] for entry in provenance["inputs"]
     }
     for obs_id in CRAB_RUNS:
-        assert inputs[run_file(obs_id)] == sums[run_file(obs_id)]
+        assert inputs[hess_run_file(obs_id)] == sums[hess_run_file(obs_id)]
     assert {"obs-index.fits.gz", "hdu-index.fits.gz"} <= set(inputs)
     assert len(inputs) == len(CRAB_RUNS) + 2
 
@@ -325,7 +317,7 @@ def test_unknown_target_lists_the_targets(tmp_path):
 def test_truncated_run_file_is_named(tmp_path, monkeypatch, gammapy_data):
     root = tmp_path / "data"
     shutil.copytree(gammapy_data / "hess-dl3-dr1", root / "hess-dl3-dr1")
-    broken = root / "hess-dl3-dr1" / "data" / run_file(23559)
+    broken = root / "hess-dl3-dr1" / "data" / hess_run_file(23559)
     broken.chmod(0o644)
     os.truncate(broken, broken.stat().st_size // 2)
     monkeypatch.setenv("GAMMAPY_DATA", str(root))
@@ -341,7 +333,7 @@ def test_truncated_run_file_is_named(tmp_path, monkeypatch, gammapy_data):
 def test_damaged_uncompressed_file_is_named(tmp_path, gammapy_data):
     from sat.reduction import _verify_file
 
-    source = gammapy_data / "hess-dl3-dr1" / "data" / run_file(23523)
+    source = gammapy_data / "hess-dl3-dr1" / "data" / hess_run_file(23523)
     plain = tmp_path / "run.fits"
     plain.write_bytes(gzip.decompress(source.read_bytes()))
     _verify_file(plain, ["EVENTS", "AEFF"])  # intact: no error
