@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sat.cli.main import main
 from sat.errors import ConfigError, DataError
 from sat.irf import irf_info, irf_summary, known_irfs, load_irf
+from tests.conftest import assert_user_error
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0150")
 
@@ -186,7 +187,4 @@ def test_cli_show_plots_every_component(tmp_path):
 )
 def test_cli_errors_are_one_line(arguments, message):
     result = CliRunner().invoke(main, arguments)
-    assert result.exit_code == 1
-    assert message in result.output
-    assert len(result.output.strip().splitlines()) == 1
-    assert "Traceback" not in result.output
+    assert_user_error(result, message)

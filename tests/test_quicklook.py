@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sat.cli.main import main
 from sat.errors import DataError
 from sat.validation import Reference, compare
-from tests.conftest import hess_run_file
+from tests.conftest import assert_user_error, hess_run_file
 
 pytestmark = [
     pytest.mark.verifies_requirement("C-SAT-0190"),
@@ -130,9 +130,7 @@ def test_bare_files_bad_input_is_one_line(gammapy_data, tmp_path):
     ]
     for arguments, message in cases:
         result = runner.invoke(main, ["quicklook", *arguments, "-q"])
-        assert result.exit_code == 1, result.output
-        assert message in result.output and "Traceback" not in result.output
-        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert_user_error(result, message)
     assert not (tmp_path / "quicklook").exists()
 
 

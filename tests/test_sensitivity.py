@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sat.cli.main import main
 from sat.usecases.runner import run_usecase
 from sat.usecases.sensitivity import background_tolerance, energy_edges, scaling
+from tests.conftest import assert_user_error
 
 pytestmark = [
     pytest.mark.verifies_usecase("SUSS-UC-SAT-060"),
@@ -197,8 +198,5 @@ def test_bad_inputs_give_one_line(tmp_path, config, message):
     result = CliRunner().invoke(
         main, ["run", "sensitivity", "--config", str(path), "--output", str(output)]
     )
-    assert result.exit_code == 1
-    assert message in result.output
-    assert len(result.output.strip().splitlines()) == 1
-    assert "Traceback" not in result.output
+    assert_user_error(result, message)
     assert not output.exists()
