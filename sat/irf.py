@@ -16,6 +16,7 @@ from sat.errors import ConfigError
 __all__ = [
     "IrfInfo",
     "check_energy_range",
+    "energy_axes",
     "irf_info",
     "irf_path",
     "irf_summary",
@@ -385,3 +386,25 @@ def true_energy_axis(irfs: dict, energy_min_tev, energy_max_tev, per_decade=10):
         unit="TeV",
         name="energy_true",
     )
+
+
+def energy_axes(irfs: dict, config) -> tuple:
+    """Return the reconstructed and true energy axes of a simulation from a config.
+
+    Parameters
+    ----------
+    irfs : dict
+        The IRFs (`load_irf`): the true axis covers their energy dispersion.
+    config : use-case config
+        Its ``energy_min_tev``, ``energy_max_tev`` and ``bins_per_decade``.
+    """
+    from gammapy.maps import MapAxis
+
+    energy = MapAxis.from_energy_bounds(
+        config.energy_min_tev,
+        config.energy_max_tev,
+        nbin=config.bins_per_decade,
+        per_decade=True,
+        unit="TeV",
+    )
+    return energy, true_energy_axis(irfs, config.energy_min_tev, config.energy_max_tev)

@@ -178,10 +178,10 @@ class CtaoSimulate(UseCase):
         import numpy as np
         from astropy.coordinates import AltAz, SkyCoord
         from astropy.table import Table
-        from gammapy.maps import MapAxis, WcsGeom
+        from gammapy.maps import WcsGeom
         from gammapy.modeling.models import Models
 
-        from sat.irf import irf_info, irf_path, load_irf, true_energy_axis
+        from sat.irf import energy_axes, irf_info, irf_path, load_irf
         from sat.observations import open_store
         from sat.simulate import (
             create_observation,
@@ -208,16 +208,7 @@ class CtaoSimulate(UseCase):
         )
         zenith = 90 - float(altaz.alt.deg)
 
-        energy_axis = MapAxis.from_energy_bounds(
-            config.energy_min_tev,
-            config.energy_max_tev,
-            nbin=config.bins_per_decade,
-            per_decade=True,
-            unit="TeV",
-        )
-        energy_axis_true = true_energy_axis(
-            irfs, config.energy_min_tev, config.energy_max_tev
-        )
+        energy_axis, energy_axis_true = energy_axes(irfs, config)
         radius = config.offset_deg + _source_radius(config) + MARGIN_DEG
         if config.analysis == "3d":
             radius = _source_radius(config) + MARGIN_DEG

@@ -107,7 +107,7 @@ def simulate(config: SurveyConfig, context: RunContext):
     from gammapy.maps import WcsGeom
     from gammapy.modeling.models import Models, PointSpatialModel, SkyModel
 
-    from sat.irf import irf_info, irf_path, load_irf
+    from sat.irf import energy_axes, irf_info, irf_path, load_irf
     from sat.simulate import (
         create_observation,
         sample_events,
@@ -124,7 +124,7 @@ def simulate(config: SurveyConfig, context: RunContext):
     location = get_site(info.site)
     source = SkyCoord(config.ra_deg, config.dec_deg, unit="deg")
     livetime = config.livetime_s * u.s
-    energy_axis, energy_axis_true = energy_axes(config, irfs)
+    energy_axis, energy_axis_true = energy_axes(irfs, config)
     truth = Models([_truth(config, source, PointSpatialModel, SkyModel)])
     truth.write(
         context.product("models/truth.yaml"), overwrite=True, write_covariance=False
@@ -176,22 +176,6 @@ def _truth(config: SurveyConfig, source, point_model, sky_model):
     )
     spatial = point_model(lon_0=source.ra, lat_0=source.dec, frame="icrs")
     return sky_model(spectral_model=spectral, spatial_model=spatial, name="source")
-
-
-def energy_axes(config: SurveyConfig, irfs) -> tuple:
-    """Return the reconstructed and true energy axes of the simulation and spectra."""
-    from gammapy.maps import MapAxis
-
-    from sat.irf import true_energy_axis
-
-    energy = MapAxis.from_energy_bounds(
-        config.energy_min_tev,
-        config.energy_max_tev,
-        nbin=config.bins_per_decade,
-        per_decade=True,
-        unit="TeV",
-    )
-    return energy, true_energy_axis(irfs, config.energy_min_tev, config.energy_max_tev)
 
 
 def reduction_summary(maker, wall_s: float, main_cpu_s: float) -> dict:
@@ -250,7 +234,7 @@ class Survey(UseCase):
         from regions import CircleSkyRegion
 
         from sat.errors import DataError
-        from sat.irf import load_irf
+        from sat.irf import energy_axes, load_irf
         from sat.observations import observation_files, open_store
         from sat.parallel import maker_options
         from sat.reduction import reduce_observations
@@ -270,7 +254,7 @@ class Survey(UseCase):
         files = {obs_id: observation_files(store, obs_id) for obs_id in obs_ids}
 
         source = SkyCoord(config.ra_deg, config.dec_deg, unit="deg")
-        energy_reco, energy_true = energy_axes(config, load_irf(config.irf))
+        energy_reco, energy_true = energy_axes(load_irf(config.irf), config)
         region = CircleSkyRegion(source, config.on_radius_deg * u.deg)
         reference = SpectrumDataset.create(
             geom=RegionGeom.create(region, axes=[energy_reco]),
