@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from sat import stack  # noqa: E402
+from satdev import evidence  # noqa: E402
 
 BUILD = ROOT / "build"
 PYTHONS = ["3.11", "3.12", "3.13"]
@@ -50,6 +52,12 @@ os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 # Compile bytecode at install time: with PYTHONDONTWRITEBYTECODE set (as on CI
 # machines) every process would otherwise recompile the whole stack at import.
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+# One id per nox invocation, inherited by every session it runs: the artifact
+# sessions stamp their evidence with it, and verify/release accept only evidence
+# of their own run (satdev.evidence).
+os.environ.setdefault(
+    evidence.RUN_ID_ENV, f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+)
 if "GAMMAPY_DATA" not in os.environ and SHARED_DATA.is_dir():
     os.environ["GAMMAPY_DATA"] = str(SHARED_DATA)
 
@@ -196,7 +204,7 @@ def canary(session):
     session.run(
         "python",
         "-m",
-        "sat.canary",
+        "satdev.canary",
         "--output",
         str(BUILD / "canary"),
         *session.posargs,
@@ -227,7 +235,7 @@ def conda(session):
 def bench(session):
     """Benchmarks: CLI start-up, every use case's time and memory, overhead.
 
-    Budgets in sat/verification/gates.yaml; compared with the previous release in
+    Budgets in satdev/gates.yaml; compared with the previous release in
     benchmarks/history/ (`nox -s bench -- --record` stores this one there).
     """
     install_release(session, BENCH_EXTRAS)
@@ -289,7 +297,7 @@ def verify(session):
     session.run(
         "python",
         "-m",
-        "sat.verification",
+        "satdev",
         "--root",
         str(ROOT),
         "--build",
@@ -342,7 +350,7 @@ def release(session):
     session.run(
         "python",
         "-m",
-        "sat.verification",
+        "satdev",
         "--root",
         str(ROOT),
         "--build",

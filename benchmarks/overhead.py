@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from sat.usecases.registry import usecases
-from sat.verification.benchmarks import OVERHEAD_USECASE, measure
-from sat.verification.gates import load_thresholds
+from satdev.benchmarks import OVERHEAD_USECASE, measure
+from satdev.gates import load_thresholds
 
 PLAIN = Path(__file__).resolve().parent / "plain_spectrum_1d.py"
 

@@ -1,7 +1,7 @@
 """Run every benchmark, check the budgets, compare with the previous release.
 
 Results go to ``<output>/<release version>.json`` with the budgets of
-``sat/verification/gates.yaml`` checked and a comparison with the newest earlier
+``satdev/gates.yaml`` checked and a comparison with the newest earlier
 release in ``benchmarks/history/``; ``--record`` stores this release there (the
 ``release`` session does) so that the next release is compared with it.
 """
@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+# The benchmark modules beside this file, and the development package `satdev`
+# (verification tooling, not installed: it lives in the repository only).
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import operations  # noqa: E402
 import overhead  # noqa: E402
@@ -28,13 +30,13 @@ import startup  # noqa: E402
 import usecases  # noqa: E402
 
 import sat  # noqa: E402
-from sat.verification.benchmarks import (  # noqa: E402
+from satdev.benchmarks import (  # noqa: E402
     budget_checks,
     compare,
     load_history,
     previous_record,
 )
-from sat.verification.gates import load_thresholds  # noqa: E402
+from satdev.gates import load_thresholds  # noqa: E402
 
 
 def compile_bytecode() -> None:

@@ -64,7 +64,9 @@ def _ray_environment() -> dict:
 
 def survey(dl3: Path, size: int, backend: str, n_jobs: int, output: Path) -> dict:
     """Reduce and fit the first ``size`` runs; return measurements and reduction."""
-    from sat.verification.benchmarks import measure
+    # Run standalone: `satdev` (the verification tooling) is in the repository only.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from satdev.benchmarks import measure
 
     output.parent.mkdir(parents=True, exist_ok=True)
     config = output.with_suffix(".yaml")

@@ -14,8 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sat.verification.benchmarks import measure
-from sat.verification.gates import load_thresholds
+# Run standalone too: `satdev` (the verification tooling) is in the repository only.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from satdev.benchmarks import measure
+from satdev.gates import load_thresholds
 
 
 def timings(command: list[str], repeat: int = 5) -> tuple[float, float]:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from sat.usecases.registry import usecases
-from sat.verification.benchmarks import measure
+from satdev.benchmarks import measure
 
 
 def run_one(name: str, output: Path) -> dict:

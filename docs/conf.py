@@ -6,7 +6,9 @@ import warnings
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-sys.path.insert(0, str(DOCS / "_ext"))
+# The Sphinx extensions, and the repository root for the development package
+# `satdev` (requirements catalogue, verification report), which is not installed.
+sys.path[:0] = [str(DOCS / "_ext"), str(DOCS.parent)]
 
 import sat  # noqa: E402
 from sat import stack  # noqa: E402

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sat.verification import unknown_ids
+from satdev import unknown_ids
 
 pytest_plugins = ["pytester"]
 
@@ -74,7 +74,7 @@ def pytest_collection_modifyitems(session, config, items):
     problems = unknown_ids(items)
     if problems:
         raise pytest.UsageError(
-            "tests trace to ids missing from sat/verification/requirements.yaml:\n  "
+            "tests trace to ids missing from satdev/requirements.yaml:\n  "
             + "\n  ".join(problems)
         )
 

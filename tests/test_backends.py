@@ -361,7 +361,7 @@ def test_ray_extra_is_pinned_exactly():
 
 
 def test_scaling_budget_is_a_speedup_of_1_8():
-    from sat.verification.benchmarks import budget_checks
+    from satdev.benchmarks import budget_checks
 
     record = {"name": "scaling:survey", "kind": "scaling"}
     (fast,) = budget_checks({**record, "metrics": {"parallel_wall_ratio": 0.52}}, {})

@@ -14,7 +14,7 @@ import pytest
 from sat import stack
 from sat.cli.main import COMMANDS
 from sat.usecases.registry import usecases
-from sat.verification import load_catalogue
+from satdev import load_catalogue
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "docs" / "_ext"))

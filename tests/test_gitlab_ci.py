@@ -119,7 +119,7 @@ def test_verify_reuses_the_test_job_outputs(config):
     assert verify["script"] == ["nox -s verify -- --reuse-tests"]
     tests = config["tests"]
     # What `--reuse-tests` reads is what the tests job keeps.
-    from sat.verification.__main__ import TESTS_COVERAGE, TESTS_JUNIT
+    from satdev.__main__ import TESTS_COVERAGE, TESTS_JUNIT
 
     assert f"build/{TESTS_COVERAGE}" in tests["artifacts"]["paths"]
     assert tests["artifacts"]["reports"]["junit"] == f"build/{TESTS_JUNIT}"

@@ -25,7 +25,7 @@ from sat.usecases.registry import get_usecase, usecases
 from sat.usecases.runner import RESULT, run_usecase
 from sat.usecases.spectrum_1d import Spectrum1DConfig
 from sat.validation import Reference, compare, failed
-from sat.verification import load_catalogue
+from satdev import load_catalogue
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0070")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sat.verification import load_catalogue
+from satdev import load_catalogue
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0160")
 
@@ -18,7 +18,7 @@ def test_catalogue_has_the_public_level_b_ids():
 
 def test_marker_with_unknown_id_fails_the_session(pytester):
     pytester.makeconftest(
-        "from sat.verification import unknown_ids\n"
+        "from satdev import unknown_ids\n"
         "import pytest\n"
         "def pytest_collection_modifyitems(items):\n"
         "    problems = unknown_ids(items)\n"

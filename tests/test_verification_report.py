@@ -17,16 +17,16 @@ import pytest
 
 from sat import __version__
 from sat.errors import SatError
-from sat.verification import gates as G
-from sat.verification.__main__ import main
-from sat.verification.benchmarks import (
+from satdev import gates as G
+from satdev.__main__ import main
+from satdev.benchmarks import (
     budget_checks,
     compare,
     load_history,
     measure,
     previous_record,
 )
-from sat.verification.release import (
+from satdev.release import (
     ARTIFACTS,
     check_sums,
     check_version,
@@ -35,9 +35,9 @@ from sat.verification.release import (
     release_notes,
     write_sums,
 )
-from sat.verification.report import write_report
-from sat.verification.sbom import sbom
-from sat.verification.verify import evaluate, run_lint, run_tests
+from satdev.report import write_report
+from satdev.sbom import sbom
+from satdev.verify import evaluate, run_lint, run_tests
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0160")
@@ -505,8 +505,8 @@ def test_release_folder_verifies(report, bench_run, tmp_path):
     ) as wheel:
         files = set(wheel.namelist())
     assert {
-        "sat/verification/gates.yaml",
-        "sat/verification/requirements.yaml",
+        "satdev/gates.yaml",
+        "satdev/requirements.yaml",
     } <= files
 
 

@@ -118,7 +118,7 @@ def readiness_matrix(ksps: dict, registry: dict, catalogue, commands) -> str:
         The content of ``docs/ksp.yaml``.
     registry : dict
         `sat.usecases.registry.usecases()`.
-    catalogue : sat.verification.Catalogue
+    catalogue : satdev.Catalogue
         The requirements catalogue.
     commands : iterable of str
         The ``ctao-sat`` subcommands.
@@ -297,7 +297,7 @@ def generate(app=None) -> None:
     from sat import stack
     from sat.cli.main import COMMANDS
     from sat.usecases.registry import usecases
-    from sat.verification import load_catalogue
+    from satdev import load_catalogue
 
     GENERATED.mkdir(exist_ok=True)
     catalogue = load_catalogue()

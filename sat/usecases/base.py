@@ -123,7 +123,7 @@ class UseCase:
     """
 
     name: ClassVar[str]
-    usecase_id: ClassVar[str]  # SUSS-UC-SAT-... in sat/verification/requirements.yaml
+    usecase_id: ClassVar[str]  # SUSS-UC-SAT-... in satdev/requirements.yaml
     summary: ClassVar[str]
     Config: ClassVar[type[UseCaseConfig]]
     datasets: ClassVar[tuple[str, ...]] = ()

@@ -1,7 +1,7 @@
 """A CycloneDX SBOM of the released environment, from the installed metadata.
 
 The SBOM lists ctao-sat and every distribution it needs at run time (the closure
-of its ``Requires-Dist``, as `sat.verification.gates.runtime_closure` walks it:
+of its ``Requires-Dist``, as `satdev.gates.runtime_closure` walks it:
 test and build tools are not part of the release), each with its version, package
 URL, licence and dependencies.
 """
@@ -74,7 +74,7 @@ def sbom(distribution: str = "ctao-sat") -> dict:
     """
     from packaging.requirements import Requirement
 
-    from sat.verification.gates import runtime_closure
+    from satdev.gates import runtime_closure
 
     closure = runtime_closure(distribution)
     missing = sorted(name for name, version in closure.items() if version is None)
@@ -108,7 +108,7 @@ def sbom(distribution: str = "ctao-sat") -> dict:
                 "components": [
                     {
                         "type": "application",
-                        "name": "sat.verification.sbom",
+                        "name": "satdev.sbom",
                         "version": __version__,
                     }
                 ]

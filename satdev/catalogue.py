@@ -34,7 +34,7 @@ def load_catalogue() -> Catalogue:
     import yaml
 
     text = (
-        resources.files("sat.verification")
+        resources.files("satdev")
         .joinpath("requirements.yaml")
         .read_text(encoding="utf-8")
     )

@@ -14,9 +14,9 @@ from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
 
-from sat.verification.benchmarks import budget_checks, expected_benchmarks
-from sat.verification.junit import TestResult, summarise
-from sat.verification.traceability import Trace
+from satdev.benchmarks import budget_checks, expected_benchmarks
+from satdev.junit import TestResult, summarise
+from satdev.traceability import Trace
 
 __all__ = [
     "GATES",
@@ -83,11 +83,7 @@ def load_thresholds() -> dict:
     """Load ``gates.yaml``: ``{gate name: its thresholds}``."""
     import yaml
 
-    text = (
-        resources.files("sat.verification")
-        .joinpath("gates.yaml")
-        .read_text(encoding="utf-8")
-    )
+    text = resources.files("satdev").joinpath("gates.yaml").read_text(encoding="utf-8")
     thresholds = yaml.safe_load(text)
     missing = [name for name in GATES if name not in thresholds]
     if missing:
@@ -322,7 +318,7 @@ def requirements_gate(traces: list[Trace], unknown: list[str]) -> Gate:
     Parameters
     ----------
     traces : list of Trace
-        From `sat.verification.traceability.trace`.
+        From `satdev.traceability.trace`.
     unknown : list of str
         Traced ids missing from the catalogue (``"test: id"``).
     """

@@ -393,7 +393,7 @@ def make_release(root: Path, build: Path, required: list[str]) -> Path:
         The release folder.
     """
     from sat import __version__
-    from sat.verification.sbom import sbom
+    from satdev.sbom import sbom
 
     check_version(__version__)
     report_dir = build / "report"

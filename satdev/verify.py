@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sat.errors import SatError
-from sat.verification import gates as G
-from sat.verification.catalogue import load_catalogue
-from sat.verification.junit import read_junit
-from sat.verification.traceability import trace, unknown_traced_ids
+from satdev import gates as G
+from satdev.catalogue import load_catalogue
+from satdev.junit import read_junit
+from satdev.traceability import trace, unknown_traced_ids
 
 __all__ = [
     "Inputs",

@@ -12,8 +12,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sat.verification.catalogue import Catalogue
-from sat.verification.junit import TestResult
+from satdev.catalogue import Catalogue
+from satdev.junit import TestResult
 
 __all__ = [
     "FAILING",

@@ -1,4 +1,4 @@
-"""``python -m sat.verification verify|release``: what the nox sessions call.
+"""``python -m satdev verify|release``: what the nox sessions call.
 
 ``verify`` runs the tests (JUnit and coverage XML), ruff (JSON) and the
 benchmarks (which run every registered use case once), evaluates the gates of
@@ -8,7 +8,7 @@ failed gate with its figure and threshold. ``--reuse-tests`` takes the outputs o
 ``nox -s bench``.
 
 ``release`` makes ``<build>/release`` from the verified build (see
-`sat.verification.release`).
+`satdev.release`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def _reused(path: Path, session: str) -> Path:
 def verify(args) -> int:
     """Run the checks, evaluate the gates, write the report; 1 if a gate failed."""
     from sat import __version__
-    from sat.verification.report import write_report
-    from sat.verification.verify import (
+    from satdev.report import write_report
+    from satdev.verify import (
         Inputs,
         evaluate,
         run_benchmarks,
@@ -97,7 +97,7 @@ def verify(args) -> int:
 
 def release(args) -> int:
     """Make the release folder from the verified build."""
-    from sat.verification.release import check_sums, make_release
+    from satdev.release import check_sums, make_release
 
     out = make_release(args.root.resolve(), args.build.resolve(), args.require)
     problems = check_sums(out)
@@ -107,9 +107,7 @@ def release(args) -> int:
 
 def main(argv=None) -> int:
     """Parse the command line and run ``verify`` or ``release``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m sat.verification", description=__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m satdev", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="source tree")
     parser.add_argument(
         "--build", type=Path, default=Path("build"), help="build folder"

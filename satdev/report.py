@@ -18,9 +18,9 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sat.verification.benchmarks import budget_checks
-from sat.verification.gates import load_thresholds
-from sat.verification.traceability import write_csv
+from satdev.benchmarks import budget_checks
+from satdev.gates import load_thresholds
+from satdev.traceability import write_csv
 
 __all__ = ["build_report", "write_report"]
 
@@ -686,11 +686,11 @@ def write_report(verification, out: str | Path, environment: dict | None = None)
     Parameters
     ----------
     verification : Verification
-        From `sat.verification.verify.evaluate`.
+        From `satdev.verify.evaluate`.
     out : str or Path
         The report folder (``build/report``).
     environment : dict, optional
-        From `sat.verification.environment.describe_environment` (default: this
+        From `satdev.environment.describe_environment` (default: this
         environment).
 
     Returns
@@ -698,7 +698,7 @@ def write_report(verification, out: str | Path, environment: dict | None = None)
     dict
         The report content (as in ``report.json``).
     """
-    from sat.verification.environment import describe_environment
+    from satdev.environment import describe_environment
 
     out = Path(out)
     if out.exists():
