@@ -6,12 +6,12 @@ as kustomize renders it. `nox -s container` runs them for real with podman kube 
 """
 
 import copy
-import importlib.util
 
 import kubernetes_validate
 import pytest
 import yaml
 
+from docker import common, kube
 from sat import stack
 from tests.conftest import REPO, kustomize
 
@@ -20,12 +20,6 @@ pytestmark = pytest.mark.verifies_requirement("C-SAT-0120")
 K8S = REPO / "docker" / "k8s"
 KUBERNETES = "1.33"
 MANIFESTS = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
-
-spec = importlib.util.spec_from_file_location(
-    "ctao_sat_container_build_k8s", REPO / "docker" / "build.py"
-)
-build = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(build)
 
 
 def documents(path):
@@ -102,7 +96,7 @@ def test_pods_run_non_root_without_privileges_on_a_read_only_root(resources, kin
     spec = pod_specs(resources)[kind]
     pod = spec["securityContext"]
     assert pod["runAsNonRoot"] is True
-    assert pod["runAsUser"] == pod["runAsGroup"] == build.UID  # the image's USER
+    assert pod["runAsUser"] == pod["runAsGroup"] == common.UID  # the image's USER
     assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
     assert spec["automountServiceAccountToken"] is False
     for container in spec["containers"]:
@@ -157,7 +151,7 @@ def test_data_comes_read_only_from_the_claim_and_scratch_is_an_empty_dir(
 @pytest.mark.verifies_requirement("B-SUSS-1530")
 def test_job_verifies_the_release_within_one_hour(resources):
     job = next(doc for doc in resources if doc["kind"] == "Job")
-    assert job["spec"]["activeDeadlineSeconds"] <= build.ONE_HOUR
+    assert job["spec"]["activeDeadlineSeconds"] <= common.ONE_HOUR
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
     script = " ".join(job["spec"]["template"]["spec"]["containers"][0]["args"])
     assert script.startswith("ctao-sat doctor && ctao-sat run --all")
@@ -165,7 +159,7 @@ def test_job_verifies_the_release_within_one_hour(resources):
 
 def test_job_pod_played_by_podman_is_a_valid_pod(resources):
     job = next(doc for doc in resources if doc["kind"] == "Job")
-    pod = build.pod_from_job(job)
+    pod = kube.pod_from_job(job)
     kubernetes_validate.validate(pod, KUBERNETES, strict=True)
     assert pod["spec"] == job["spec"]["template"]["spec"]
     assert pod["metadata"]["name"] == job["metadata"]["name"]
