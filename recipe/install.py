@@ -43,7 +43,7 @@ def solve(channels: list, specs: list[str], platform: str | None = None) -> list
     channels : list of str or Path
         Channels in priority order (local folders or names/URLs).
     specs : list of str
-        Match specs, e.g. ``["ctao-sat ==2026.11.0", "python 3.12.*"]``.
+        Match specs, e.g. ``["ctao-sat ==2026.12.0", "python 3.12.*"]``.
     platform : str, optional
         Conda subdir; default this machine's.
 

@@ -92,7 +92,7 @@ def release(path: Path | None = None) -> dict:
 
 
 def release_version() -> str:
-    """Return the CalVer version of this release, e.g. ``2026.11.0``."""
+    """Return the CalVer version of this release, e.g. ``2026.12.0``."""
     return _manifest()["release"]["version"]
 
 
