@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sat import canary
+from satdev import canary
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0020")
 

@@ -497,17 +497,16 @@ def test_release_folder_verifies(report, bench_run, tmp_path):
     assert "## What is not yet verified" in document
     assert "B-SUSS-1620 (requirement, test): NOT YET VERIFIED" in document
     assert "| docs | `docs/ctao-sat-docs-" in document
-    # The wheel is the package: it carries the catalogue and the gates.
+    # The wheel is what scientists install: sat with its data, and none of the
+    # release tooling (satdev: catalogue, gates, report, release, canary).
     import zipfile
 
     with zipfile.ZipFile(
         out / "dist" / f"ctao_sat-{__version__}-py3-none-any.whl"
     ) as wheel:
-        files = set(wheel.namelist())
-    assert {
-        "satdev/gates.yaml",
-        "satdev/requirements.yaml",
-    } <= files
+        packages = {name.split("/")[0] for name in wheel.namelist()}
+    assert "sat" in packages
+    assert not any(name.startswith("satdev") for name in packages), packages
 
 
 @release
