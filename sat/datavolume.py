@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from sat.usecases.base import UseCaseConfig
+from sat.config import BaseConfig
 
 __all__ = [
     "LEVELS",
@@ -41,7 +41,7 @@ __all__ = [
 LEVELS = ("DL3 events", "DL3 IRFs", "DL4 per run", "DL4 stacked", "DL5", "quick-look")
 
 
-class Site(UseCaseConfig):
+class Site(BaseConfig):
     """One CTAO site of the scenario."""
 
     irf: str = Field(description="IRF name (sat.irf) giving the event rates")
@@ -60,7 +60,7 @@ def _default_sites():
     }
 
 
-class Scenario(UseCaseConfig):
+class Scenario(BaseConfig):
     """The data-volume scenario; every default says where it comes from."""
 
     years: int = Field(default=5, gt=0)

@@ -18,8 +18,8 @@ from typing import Literal
 
 from pydantic import Field, create_model, model_validator
 
+from sat.config import BaseConfig
 from sat.errors import ConfigError, SatError
-from sat.usecases.base import UseCaseConfig
 
 __all__ = [
     "Backend",
@@ -34,7 +34,7 @@ Backend = Literal["serial", "multiprocessing", "ray"]
 RAY_CONNECT_TIMEOUT_S = 20
 
 
-class ParallelConfig(UseCaseConfig):
+class ParallelConfig(BaseConfig):
     """The config keys of a use case that loops over observations.
 
     ``backend`` and ``n_jobs`` choose how the observations are reduced (the
@@ -62,7 +62,7 @@ def _check_jobs(config):
 _JOBS_NEED_A_BACKEND = model_validator(mode="after")(_check_jobs)
 
 
-def with_parallel_keys(model: type[UseCaseConfig]) -> type[UseCaseConfig]:
+def with_parallel_keys(model: type[BaseConfig]) -> type[BaseConfig]:
     """Return the config class ``model`` with the keys of `ParallelConfig` added.
 
     They come after the use case's own keys (in ``--print-config`` and in the

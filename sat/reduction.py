@@ -431,7 +431,7 @@ def exclusion_mask(position, observations, regions, on_radius_deg: float):
         The target.
     observations : `gammapy.data.Observations`
         The runs (their pointings set how far the OFF regions reach).
-    regions : list of `sat.usecases.config.Circle`
+    regions : list of `sat.usecases.options.Circle`
         Circles to exclude (``ra_deg`` None: centred on the target).
     on_radius_deg : float
         Radius of the ON region.

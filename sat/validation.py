@@ -1,8 +1,9 @@
 """Validation of science results against published or statistical references.
 
 Each use case carries its `Reference` values: where they come from, the tolerance
-and why that tolerance. `compare` turns a measured value into a verdict that goes
-into ``result.json``; a failed verdict makes ``ctao-sat run`` exit non-zero.
+and why that tolerance. `compare` turns a measured value into a `sat.result.Check`
+that goes into ``result.json``; a failed check makes ``ctao-sat run`` exit
+non-zero. `check_bounds` does the same for an allowed interval.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-__all__ = ["Bounds", "Reference", "check_bounds", "compare", "describe", "failed"]
+from sat.result import FAIL, PASS, BoundsCheck, Check
+
+__all__ = ["Bounds", "Reference", "check_bounds", "compare"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,9 @@ class Reference:
     why: str
 
 
-def compare(reference: Reference, measured: float, error: float = 0.0) -> dict:
+def compare(
+    reference: Reference, measured: float, error: float = 0.0, fit: str | None = None
+) -> Check:
     """Compare a measured value with its reference.
 
     Parameters
@@ -54,24 +59,27 @@ def compare(reference: Reference, measured: float, error: float = 0.0) -> dict:
         The reference and its tolerance.
     measured, error : float
         The measured value and its 1-sigma error, in the reference's unit.
+    fit : str, optional
+        Which fit of the run was measured, when it has several.
 
     Returns
     -------
-    dict
-        The reference, the measurement, the deviation in sigma and ``verdict``
-        ("PASS" or "FAIL"), ready for ``result.json``.
+    `sat.result.Check`
+        The reference, the measurement, the deviation in sigma and the verdict
+        ("PASS" or "FAIL").
     """
     sigma = math.hypot(reference.error, error)
     deviation = abs(measured - reference.value)
     pulls = deviation / sigma if sigma > 0 else (0.0 if deviation == 0 else math.inf)
     ok = math.isfinite(measured) and pulls <= reference.n_sigma
-    return {
+    return Check(
         **asdict(reference),
-        "measured": measured,
-        "measured_error": error,
-        "deviation_sigma": round(pulls, 3),
-        "verdict": "PASS" if ok else "FAIL",
-    }
+        measured=measured,
+        measured_error=error,
+        deviation_sigma=round(pulls, 3),
+        verdict=PASS if ok else FAIL,
+        fit=fit,
+    )
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,7 @@ class Bounds:
     why: str
 
 
-def check_bounds(bounds: Bounds, measured: float, error: float = 0.0) -> dict:
+def check_bounds(bounds: Bounds, measured: float, error: float = 0.0) -> BoundsCheck:
     """Check that a measured value lies within ``bounds``.
 
     Parameters
@@ -117,8 +125,8 @@ def check_bounds(bounds: Bounds, measured: float, error: float = 0.0) -> dict:
 
     Returns
     -------
-    dict
-        The bounds, the measurement and ``verdict``, with the keys of `compare`
+    `sat.result.BoundsCheck`
+        The bounds, the measurement and the verdict, with the fields of `compare`
         so that reports treat both alike: ``value`` is the bound the value is
         nearest to (or outside of), ``deviation_sigma`` how far outside it is in
         units of ``error`` (0 inside; None when outside with no error).
@@ -135,37 +143,18 @@ def check_bounds(bounds: Bounds, measured: float, error: float = 0.0) -> dict:
         deviation = round(abs(measured - nearest) / error, 3)
     else:
         deviation = None
-    return {
-        **asdict(bounds),
-        # An open end is null in result.json (JSON has no infinity).
-        "minimum": bounds.minimum if math.isfinite(bounds.minimum) else None,
-        "maximum": bounds.maximum if math.isfinite(bounds.maximum) else None,
-        "value": nearest,
-        "error": 0.0,
-        "n_sigma": 0.0,
-        "measured": measured,
-        "measured_error": error,
-        "deviation_sigma": deviation,
-        "verdict": "PASS" if inside else "FAIL",
-    }
-
-
-def describe(check: dict) -> str:
-    """Describe one verdict in a line: the measurement against its reference.
-
-    Works for the dicts of both `compare` and `check_bounds`.
-    """
-    measured = f"{check['quantity']} = {check['measured']:.4g}"
-    if "minimum" in check:
-        low = "-inf" if check["minimum"] is None else f"{check['minimum']:.4g}"
-        high = "inf" if check["maximum"] is None else f"{check['maximum']:.4g}"
-        return f"{measured}, allowed [{low}, {high}]"
-    return (
-        f"{measured} vs {check['value']:.4g} ± {check['error']:.2g} "
-        f"({check['deviation_sigma']} sigma, tolerance {check['n_sigma']})"
+    return BoundsCheck(
+        **{
+            **asdict(bounds),
+            # An open end is null in result.json (JSON has no infinity).
+            "minimum": bounds.minimum if math.isfinite(bounds.minimum) else None,
+            "maximum": bounds.maximum if math.isfinite(bounds.maximum) else None,
+        },
+        value=nearest,
+        error=0.0,
+        n_sigma=0.0,
+        measured=measured,
+        measured_error=error,
+        deviation_sigma=deviation,
+        verdict=PASS if inside else FAIL,
     )
-
-
-def failed(checks: list[dict]) -> list[dict]:
-    """Return the checks whose verdict is not PASS."""
-    return [check for check in checks if check["verdict"] != "PASS"]

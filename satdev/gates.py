@@ -14,6 +14,7 @@ from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
 
+from sat.result import RESULT, Result
 from satdev.benchmarks import budget_checks, expected_benchmarks
 from satdev.junit import TestResult, summarise
 from satdev.traceability import Trace
@@ -339,14 +340,12 @@ def requirements_gate(traces: list[Trace], unknown: list[str]) -> Gate:
     return Gate("requirements", passed, figure, threshold, details, warnings)
 
 
-def read_usecase_results(folder: str | Path, names) -> dict[str, dict | None]:
+def read_usecase_results(folder: str | Path, names) -> dict[str, Result | None]:
     """Read ``<folder>/<name>/result.json`` for every use case (None if absent)."""
     results = {}
     for name in names:
-        path = Path(folder, name, "result.json")
-        results[name] = (
-            json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-        )
+        path = Path(folder, name, RESULT)
+        results[name] = Result.read(path) if path.is_file() else None
     return results
 
 

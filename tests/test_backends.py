@@ -25,10 +25,11 @@ from click.testing import CliRunner
 from packaging.requirements import Requirement
 
 from sat.cli.main import main
+from sat.config import load_config
 from sat.errors import ConfigError
 from sat.parallel import ParallelConfig, maker_options, parallel_session
-from sat.usecases.config import load_config
-from sat.usecases.runner import RESULT, run_usecase
+from sat.result import RESULT
+from sat.usecases.runner import run_usecase
 from sat.usecases.spectrum_1d import Spectrum1DConfig
 from sat.usecases.survey import SurveyConfig
 from tests.conftest import REPO

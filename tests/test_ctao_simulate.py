@@ -18,8 +18,9 @@ from astropy.table import Table
 from click.testing import CliRunner
 
 from sat.cli.main import main
+from sat.result import RESULT
 from sat.usecases.ctao_simulate import pull_checks
-from sat.usecases.runner import RESULT, run_usecase
+from sat.usecases.runner import run_usecase
 from tests.conftest import assert_user_error
 
 pytestmark = [

@@ -12,8 +12,8 @@ import json
 import matplotlib.pyplot as plt
 import pytest
 
+from sat.result import RESULT
 from sat.usecases import display
-from sat.usecases.runner import RESULT
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0130")
 
@@ -59,17 +59,15 @@ def test_parameters_table_shows_values_errors_and_units(failed_run):
     table = display.parameters_table(result)
     assert list(table["parameter"]) == list(result["parameters"])
     for row in table:
-        fitted = result["parameters"][row["parameter"]]
-        if isinstance(fitted, dict) and "value" in fitted:
-            assert float(row["value"]) == pytest.approx(fitted["value"], rel=1e-3)
-            assert row["unit"] == fitted.get("unit", "")
-        else:
-            assert row["value"] == str(fitted)
+        fitted = result.parameters[row["parameter"]]
+        assert float(row["value"]) == pytest.approx(fitted.value, rel=1e-3)
+        assert float(row["error"]) == pytest.approx(fitted.error, rel=1e-2)
+        assert row["unit"] == fitted.unit
 
 
 def test_plot_products_shows_every_png(failed_run):
     result, output, _ = failed_run
-    pngs = [p for p in result["products"] if p.endswith(".png")]
+    pngs = [p.path for p in result.products if p.path.endswith(".png")]
     assert pngs  # the pull distributions
     figures = display.plot_products(result, output)
     try:
@@ -88,7 +86,7 @@ def test_show_tolerances_prints_each_reason_once(failed_run, capsys):
     printed = capsys.readouterr().out.splitlines()
     reasons = {check["why"] for check in result["validation"]}
     assert sorted(printed) == sorted(f"- {why}" for why in reasons)
-    display.show_tolerances({**result, "validation": []})
+    display.show_tolerances(result.model_copy(update={"validation": []}))
     assert "no reference applies" in capsys.readouterr().out
 
 

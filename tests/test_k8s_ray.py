@@ -95,7 +95,7 @@ def test_job_drives_the_survey_on_the_cluster(cluster, job):
     ]
     config = yaml.safe_load(configmap["data"]["survey.yaml"])
     assert config["datastore"].startswith("/data/")  # where the workers read it
-    from sat.usecases.config import load_config
+    from sat.config import load_config
     from sat.usecases.survey import SurveyConfig
 
     load_config(SurveyConfig, config)  # a valid survey config

@@ -16,9 +16,10 @@ import astropy.units as u
 import numpy as np
 import pytest
 
+from sat.config import load_config
 from sat.errors import ConfigError, DataError, ValidationFailed
+from sat.result import RESULT
 from sat.stack import load_pins
-from sat.usecases.config import load_config
 from sat.usecases.lightcurve import (
     N_SIGMA,
     P_VALUE_MIN,
@@ -27,7 +28,7 @@ from sat.usecases.lightcurve import (
     constancy,
     constant_reference,
 )
-from sat.usecases.runner import RESULT, run_usecase
+from sat.usecases.runner import run_usecase
 from sat.usecases.spectrum_1d import PUBLISHED
 from tests.conftest import assert_matches_measured, hess_run_file
 

@@ -20,9 +20,10 @@ from astropy.coordinates import SkyCoord
 from click.testing import CliRunner
 
 from sat.cli.main import main
+from sat.config import load_config
 from sat.errors import ConfigError, DataError
+from sat.result import RESULT
 from sat.stack import load_pins
-from sat.usecases.config import load_config
 from sat.usecases.map_3d import (
     N_SIGMA,
     PUBLISHED,
@@ -30,7 +31,7 @@ from sat.usecases.map_3d import (
     _reference_applies,
     references,
 )
-from sat.usecases.runner import RESULT, run_usecase
+from sat.usecases.runner import run_usecase
 from sat.validation import compare
 from tests.conftest import assert_matches_measured, hess_run_file
 

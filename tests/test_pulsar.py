@@ -20,10 +20,11 @@ from click.testing import CliRunner
 
 from sat import offline
 from sat.cli.main import main
+from sat.config import load_config
 from sat.errors import ConfigError, DataError
-from sat.usecases.config import load_config
+from sat.result import RESULT
 from sat.usecases.pulsar import DEFAULT_EVENTS, PulsarConfig
-from sat.usecases.runner import RESULT, run_usecase
+from sat.usecases.runner import run_usecase
 from tests.conftest import _loopback_only
 
 pytestmark = [

@@ -19,9 +19,10 @@ import yaml
 from click.testing import CliRunner
 
 from sat.cli.main import main
+from sat.config import load_config
 from sat.errors import ConfigError, DataError
-from sat.usecases.config import load_config
-from sat.usecases.runner import RESULT, run_usecase
+from sat.result import RESULT
+from sat.usecases.runner import run_usecase
 from sat.usecases.sed_naima import SOURCES, SedNaimaConfig, _naima_checks
 
 pytestmark = [

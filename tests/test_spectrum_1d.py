@@ -20,10 +20,11 @@ import yaml
 from click.testing import CliRunner
 
 from sat.cli.main import main
+from sat.config import load_config
 from sat.errors import ConfigError, DataError
+from sat.result import RESULT
 from sat.stack import load_pins
-from sat.usecases.config import load_config
-from sat.usecases.runner import RESULT, run_usecase
+from sat.usecases.runner import run_usecase
 from sat.usecases.spectrum_1d import (
     PUBLISHED,
     Spectrum1DConfig,

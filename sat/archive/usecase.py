@@ -24,14 +24,14 @@ from pathlib import Path
 
 from pydantic import Field
 
-from sat.usecases.base import UseCaseConfig
+from sat.config import BaseConfig
 
 __all__ = ["CACHE_ENV", "ArchiveSource", "cache_folder", "observations_folder"]
 
 CACHE_ENV = "CTAO_SAT_ARCHIVE_CACHE"
 
 
-class ArchiveSource(UseCaseConfig):
+class ArchiveSource(BaseConfig):
     """Where a use case fetches its runs: an IVOA archive (TAP/ObsCore)."""
 
     url: str = Field(description="TAP service of the archive")

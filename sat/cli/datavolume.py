@@ -31,9 +31,9 @@ def datavolume(scenario, measure, output, quiet):
     import logging
     import warnings
 
+    from sat.config import load_config
     from sat.data import require
     from sat.datavolume import Scenario, run_model
-    from sat.usecases.config import load_config
 
     warnings.simplefilter("ignore")
     logging.getLogger("gammapy").setLevel(logging.ERROR)

@@ -8,15 +8,13 @@ from pathlib import Path
 import click
 
 
-def _print_summary(result: dict, output: Path) -> None:
-    click.echo(f"{result['usecase']} ({result['usecase_id']}): results in {output}")
-    for line in result["summary"]:
+def _print_summary(result, output: Path) -> None:
+    click.echo(f"{result.usecase} ({result.usecase_id}): results in {output}")
+    for line in result.summary:
         click.echo(f"  {line}")
-    from sat.validation import describe
-
-    for check in result["validation"]:
-        fit = f"{check['fit']}: " if "fit" in check else ""
-        click.echo(f"  {check['verdict']}  {fit}{describe(check)}")
+    for check in result.validation:
+        fit = f"{check.fit}: " if check.fit else ""
+        click.echo(f"  {check.verdict}  {fit}{check.describe()}")
 
 
 @click.command()
@@ -68,8 +66,8 @@ def run(
     Products and result.json are written to --output, atomically. Exits 1 when
     the validation against the published reference fails.
     """
+    from sat.config import dump_config, load_config
     from sat.errors import SatError
-    from sat.usecases.config import dump_config, load_config
     from sat.usecases.registry import get_usecase, usecases
     from sat.usecases.runner import run_usecase
 

@@ -3,7 +3,8 @@
 A use case is a small class: its `UseCaseConfig` (defaults and strict validation),
 the datasets it needs, and ``run(config, context)``, which calls Gammapy's makers,
 estimators and fit, writes products through the context and returns an `Outcome`.
-`sat.usecases.runner` does everything else (atomic output, result.json, provenance).
+`sat.usecases.runner` does everything else (atomic output, the `sat.result.Result`
+in result.json, provenance).
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from sat.config import BaseConfig
+from sat.result import Check
 
 __all__ = ["Outcome", "RunContext", "UseCase", "UseCaseConfig", "fitted_parameters"]
 
 
-class UseCaseConfig(BaseModel):
+class UseCaseConfig(BaseConfig):
     """Base of every use-case config: unknown keys and wrong types are errors."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 @dataclass
@@ -34,8 +34,8 @@ class Outcome:
     ----------
     parameters : dict
         ``{name: {"value", "error", "unit"}}`` for every fitted parameter.
-    validation : list of dict
-        Verdicts from `sat.validation.compare`.
+    validation : list of `sat.result.Check`
+        Verdicts from `sat.validation.compare` and `~sat.validation.check_bounds`.
     summary : list of str
         Short human-readable lines printed at the end of the run.
     extra : dict
@@ -43,7 +43,7 @@ class Outcome:
     """
 
     parameters: dict
-    validation: list[dict]
+    validation: list[Check]
     summary: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 

@@ -3,8 +3,8 @@
 The use-case pages of the documentation (``docs/examples``) are built from these
 functions, so every page shows the same things the same way: the configuration,
 the run, the plots the use case wrote, the fitted parameters and the validation
-against the references. They read ``result.json`` (`sat.usecases.runner`); they
-compute nothing themselves.
+against the references. They read the run's `sat.result.Result` (result.json);
+they compute nothing themselves.
 
 Like every module of `sat.usecases`, this one is imported when the use cases are
 discovered: matplotlib and astropy are imported inside the functions.
@@ -12,9 +12,10 @@ discovered: matplotlib and astropy are imported inside the functions.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
+
+from sat.result import Result
 
 __all__ = [
     "parameters_table",
@@ -36,7 +37,7 @@ def show_config(name: str, overrides: dict | None = None) -> None:
     overrides : dict, optional
         Keys that differ from the defaults.
     """
-    from sat.usecases.config import dump_config, load_config
+    from sat.config import dump_config, load_config
     from sat.usecases.registry import get_usecase
 
     usecase = get_usecase(name)
@@ -44,7 +45,7 @@ def show_config(name: str, overrides: dict | None = None) -> None:
     print(dump_config(load_config(usecase.Config, overrides or {})))
 
 
-def run(name: str, overrides: dict | None = None) -> tuple[dict, Path]:
+def run(name: str, overrides: dict | None = None) -> tuple[Result, Path]:
     """Run a use case into a new temporary folder; print its summary.
 
     A failed validation is printed, not raised: the products are written and
@@ -52,69 +53,55 @@ def run(name: str, overrides: dict | None = None) -> tuple[dict, Path]:
 
     Returns
     -------
-    result : dict
-        The content of ``result.json``.
+    result : `sat.result.Result`
+        What ``result.json`` holds.
     output : Path
         The folder holding the products.
     """
     from sat.errors import ValidationFailed
-    from sat.usecases.runner import RESULT, run_usecase
+    from sat.usecases.runner import run_usecase
 
     output = Path(tempfile.mkdtemp(prefix="ctao-sat-docs-")) / name
     try:
         result = run_usecase(name, overrides or {}, output, quiet=True)
     except ValidationFailed as error:
         print(f"VALIDATION FAILED: {error}")
-        result = json.loads((output / RESULT).read_text())
-    print("\n".join(result["summary"]))
+        result = Result.read(output)
+    print("\n".join(result.summary))
     return result, output
 
 
-def plot_products(result: dict, output: Path) -> list:
-    """Show every PNG product of the run, titled with its path; return the figures."""
+def plot_products(result: Result, output: Path) -> list:
+    """Show every figure of the run, titled with its path; return the figures."""
     import matplotlib.pyplot as plt
 
     figures = []
-    for product in result["products"]:
-        if not product.endswith(".png"):
+    for product in result.products:
+        if product.kind != "figure":
             continue
-        image = plt.imread(Path(output) / product)
+        image = plt.imread(product.locate(output))
         height, width = image.shape[:2]
         figure, axes = plt.subplots(figsize=(8, 8 * height / width))
         axes.imshow(image)
         axes.set_axis_off()
-        axes.set_title(product)
+        axes.set_title(product.path)
         figure.tight_layout()
         figures.append(figure)
     return figures
 
 
-def parameters_table(result: dict):
-    """Return the fitted parameters (value, error, unit) as an `~astropy.table.Table`.
-
-    Entries of ``parameters`` that are not fitted values (e.g. a test statistic)
-    are shown with their value only.
-    """
+def parameters_table(result: Result):
+    """Return the fitted parameters (value, error, unit) as an astropy `Table`."""
     from astropy.table import Table
 
     table = Table(names=("parameter", "value", "error", "unit"), dtype=[str] * 4)
-    for name, fitted in result["parameters"].items():
-        if not isinstance(fitted, dict) or "value" not in fitted:
-            table.add_row((name, str(fitted), "", ""))
-            continue
-        error = fitted.get("error")
-        table.add_row(
-            (
-                name,
-                f"{fitted['value']:.4g}",
-                "" if error is None else f"{error:.3g}",
-                fitted.get("unit", ""),
-            )
-        )
+    for name, fitted in result.parameters.items():
+        error = "" if fitted.error is None else f"{fitted.error:.3g}"
+        table.add_row((name, f"{fitted.value:.4g}", error, fitted.unit))
     return table
 
 
-def validation_table(result: dict):
+def validation_table(result: Result):
     """Return the validation checks as an `~astropy.table.Table`.
 
     One row per check: verdict, quantity, measured value with its error, the
@@ -122,32 +109,24 @@ def validation_table(result: dict):
     """
     from astropy.table import Table
 
-    from sat.validation import describe
-
     names = ("verdict", "quantity", "measured", "reference (tolerance)", "source")
     table = Table(names=names, dtype=[str] * len(names))
-    for check in result["validation"]:
+    for check in result.validation:
         # describe(): "q = measured vs reference ± error (...)" or "..., allowed [a, b]"
-        line = describe(check)
+        line = check.describe()
         reference = (
             line.partition(" vs ")[2] or "within " + line.partition(", allowed ")[2]
         )
-        measured = f"{check['measured']:.4g} ± {check['measured_error']:.2g}"
+        measured = f"{check.measured:.4g} ± {check.measured_error:.2g}"
         table.add_row(
-            (
-                check["verdict"],
-                check["quantity"],
-                measured,
-                reference,
-                check.get("source", ""),
-            )
+            (check.verdict, check.quantity, measured, reference, check.source)
         )
     return table
 
 
-def show_tolerances(result: dict) -> None:
+def show_tolerances(result: Result) -> None:
     """Print why each reference and tolerance was chosen, once per reason."""
-    if not result["validation"]:
+    if not result.validation:
         print("no reference applies to this configuration")
-    for why in dict.fromkeys(check.get("why", "") for check in result["validation"]):
+    for why in dict.fromkeys(check.why for check in result.validation):
         print("-", why)

@@ -159,14 +159,12 @@ class JointCrab(UseCase):
             }
             if reference_ok and (name != "joint" or all_five):
                 validation += [
-                    {
-                        **compare(
-                            ref,
-                            parameters[ref.quantity]["value"],
-                            parameters[ref.quantity]["error"],
-                        ),
-                        "fit": name,
-                    }
+                    compare(
+                        ref,
+                        parameters[ref.quantity]["value"],
+                        parameters[ref.quantity]["error"],
+                        fit=name,
+                    )
                     for ref in references(name)
                 ]
             context.write_models(Models([sky_model]), f"models/{name}.yaml")

@@ -1,29 +1,26 @@
 """Run a use case and write its result atomically.
 
-Check the data, run in a scratch folder, write result.json, move the folder into
-place atomically, and fail when the validation fails.
+Check the data, run in a scratch folder, write result.json (a `sat.result.Result`),
+move the folder into place atomically, and fail when the validation fails.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from sat import __version__, offline
+from sat.config import load_config
 from sat.data import require
 from sat.errors import ConfigError, ValidationFailed
 from sat.provenance import now, record
+from sat.result import RESULT, Result
 from sat.usecases.base import RunContext
-from sat.usecases.config import load_config
 from sat.usecases.registry import get_usecase
-from sat.validation import describe, failed
 
-__all__ = ["RESULT", "run_usecase"]
-
-RESULT = "result.json"
+__all__ = ["run_usecase"]
 
 
 def _check_output(output: Path) -> None:
@@ -47,8 +44,10 @@ def _move_into_place(scratch: Path, output: Path) -> None:
         shutil.rmtree(old)
 
 
-def run_usecase(name: str, config=None, output="results", quiet: bool = False):
-    """Run use case ``name`` and return its result (the content of result.json).
+def run_usecase(
+    name: str, config=None, output="results", quiet: bool = False
+) -> Result:
+    """Run use case ``name`` and return its result (what result.json holds).
 
     Parameters
     ----------
@@ -83,27 +82,26 @@ def run_usecase(name: str, config=None, output="results", quiet: bool = False):
         started, start = now(), time.perf_counter()
         outcome = case.run(settings, context)
         config_dict = settings.model_dump(mode="json")
-        result = {
-            "usecase": usecase.name,
-            "usecase_id": usecase.usecase_id,
-            "ctao_sat": __version__,
-            "parameters": outcome.parameters,
-            "validation": outcome.validation,
-            "products": sorted(context.products),
+        result = Result(
+            usecase=usecase.name,
+            usecase_id=usecase.usecase_id,
+            ctao_sat=__version__,
+            parameters=outcome.parameters,
+            validation=outcome.validation,
+            products=sorted(context.products),
             **outcome.extra,
-            "summary": outcome.summary,
-            "provenance": record(
+            summary=outcome.summary,
+            provenance=record(
                 config_dict, context.inputs, started, time.perf_counter() - start
             ),
-        }
-        (scratch / RESULT).write_text(json.dumps(result, indent=2) + "\n")
+        )
+        result.write(scratch)
         _move_into_place(scratch, output)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    bad = failed(result["validation"])
-    if bad:
-        quantities = "; ".join(describe(check) for check in bad)
+    if not result.passed:
+        quantities = "; ".join(check.describe() for check in result.failures)
         raise ValidationFailed(
             f"{name}: validation failed for {quantities}; products in {output}"
         )

@@ -1,15 +1,27 @@
-"""Loading use-case configs from YAML, with errors that name the key."""
+"""Strict configs and their YAML: unknown keys are errors that name the key.
+
+The ground floor of every configurable part of `sat` (use cases, the parallel
+backend, archive sources, the data-volume scenario): `BaseConfig` validates
+strictly, `load_config` reads defaults, overrides or a YAML file into one and
+explains a bad key in one line, `dump_config` writes the YAML back.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sat.errors import ConfigError
 
-__all__ = ["dump_config", "load_config"]
+__all__ = ["BaseConfig", "dump_config", "load_config"]
+
+
+class BaseConfig(BaseModel):
+    """Base of every config: unknown keys and wrong types are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 def _model_in(annotation) -> type[BaseModel] | None:
@@ -54,8 +66,8 @@ def load_config(model: type[BaseModel], source=None) -> BaseModel:
 
     Parameters
     ----------
-    model : type of `UseCaseConfig`
-        The use case's config class.
+    model : type of `BaseConfig`
+        The config class.
     source : None, dict, str or Path
         None for the defaults, a dict of overrides, or a YAML file.
 
