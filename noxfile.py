@@ -155,9 +155,14 @@ def install_test_services(session):
     session.run("python", "-m", "sat.archive.install")
 
 
+# The optional extras are tested too: the backend tests prove Ray gives the same
+# results, the notebook tests run the release's kernel (Jupyter extra), and
+# tests/test_pins.py proves each extra's pins hold everything they need.
+TEST_EXTRAS = "test,ray,jupyter"
+
+
 def _pytest(session, *extra):
-    # Ray is an optional extra, but the backend tests prove it gives the same results.
-    install_release(session, "test,ray")
+    install_release(session, TEST_EXTRAS)
     install_test_services(session)
     report = BUILD / "test-reports"
     report.mkdir(parents=True, exist_ok=True)
@@ -291,7 +296,7 @@ def verify(session):
     once, validated from its result.json). `-- --reuse-tests` / `--reuse-bench`
     take the outputs of `nox -s tests` / `nox -s bench` instead.
     """
-    install_release(session, "test,ray")  # it runs the test suite, as `tests` does
+    install_release(session, TEST_EXTRAS)  # it runs the test suite, as `tests` does
     install_test_services(session)
     bench_python = release_python(session, BUILD / "bench-env")
     session.run(
@@ -330,6 +335,17 @@ def docs(session):
         *("-b", "html", "docs", str(html)),
     )
     session.run("python", "docs/_ext/sitecheck.py", str(html))
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def notebooks(session):
+    """Write sat/notebooks/ from the gallery sources (sphinx-gallery's converter).
+
+    One notebook per registered use case (its gallery page) and the SDC tutorial;
+    tests/test_notebooks.py fails when they drift. `-- --check` writes nothing.
+    """
+    install_release(session, "docs")
+    session.run("python", "docs/_ext/gallery_notebooks.py", *session.posargs)
 
 
 # The artifact sessions a release needs; a missing one stops `release` ("Session

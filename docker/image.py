@@ -46,7 +46,9 @@ def write_context(destination: Path, gammapy_data: Path) -> Path:
     shutil.rmtree(destination, ignore_errors=True)
     destination.mkdir(parents=True)
     # Every optional extra too: the image is also the Ray cluster's (docker/k8s-ray).
-    constraints = stack.constraints_txt(extras=stack.optional_extras())
+    # Jupyter's go into the Jupyter image only (its own constraints, docker/jupyter).
+    extras = tuple(e for e in stack.optional_extras() if e != "jupyter")
+    constraints = stack.constraints_txt(extras=extras)
     (destination / "constraints.txt").write_text(constraints)
     source = destination / "sat-src"
     source.mkdir()

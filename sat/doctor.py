@@ -15,7 +15,14 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sat.stack import Pin, compare_installed, release
+from sat.stack import (
+    Pin,
+    compare_installed,
+    extra_pins,
+    installed_version,
+    optional_extras,
+    release,
+)
 
 __all__ = ["SMOKE_CHECKS", "Check", "run_checks"]
 
@@ -264,6 +271,48 @@ def _check_dependencies(pairs) -> Check:
     return Check("dependencies", PASS, f"all {len(pairs)} pinned dependencies match")
 
 
+def _check_extra(extra: str) -> Check | None:
+    """Check the pins of an optional extra, or return None when it is absent.
+
+    The extra's first pin names it (``ray``, ``jupyterlab``): when that one is not
+    installed, the extra is not part of this environment and nothing is checked.
+    """
+    pins = [pin for pin in extra_pins(extra) if pin.applies()]
+    if installed_version(pins[0].name) is None:
+        return None
+    pairs = [(pin, installed_version(pin.name)) for pin in pins]
+    wrong = [
+        f"{p.name} {v or 'missing'} (expected {p.version})"
+        for p, v in pairs
+        if v != p.version
+    ]
+    name = f"extra {extra}"
+    if wrong:
+        fixes = " ".join(f"'{p.requirement}'" for p, v in pairs if v != p.version)
+        return Check(name, FAIL, "; ".join(wrong), f"pip install {fixes}")
+    detail = f"all {len(pins)} pins of the {extra} extra match"
+    if extra == "jupyter":
+        return _check_jupyter_kernel(name, detail)
+    return Check(name, PASS, detail)
+
+
+def _check_jupyter_kernel(name: str, detail: str) -> Check:
+    # Notebooks of the release ask for the kernel named after it (sat.notebooks).
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from sat.notebooks import kernel_name
+
+    kernel = kernel_name()
+    if kernel in KernelSpecManager().find_kernel_specs():
+        return Check(name, PASS, f"{detail}; kernel {kernel} installed")
+    return Check(
+        name,
+        WARN,
+        f"{detail}; kernel {kernel} not installed: the release's notebooks ask for it",
+        "ctao-sat notebooks --install-kernel",
+    )
+
+
 def _check_gammapy_data() -> Check:
     value = os.environ.get("GAMMAPY_DATA")
     if not value:
@@ -290,7 +339,8 @@ def run_checks() -> list[Check]:
     -------
     list of Check
         Python, each pinned component (version, import, smoke), the pinned
-        dependencies, and the data location.
+        dependencies, the optional extras that are installed, and the data
+        location.
     """
     # Smoke checks must never try to reach the network or a display.
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -303,5 +353,6 @@ def run_checks() -> list[Check]:
     checks = [_check_python()]
     checks += [_check_component(pin, v) for pin, v in pairs if pin.component]
     checks.append(_check_dependencies([(p, v) for p, v in pairs if not p.component]))
+    checks += [c for c in map(_check_extra, optional_extras()) if c is not None]
     checks.append(_check_gammapy_data())
     return checks

@@ -50,6 +50,9 @@ class Pin:
         Top-level module, for components.
     summary : str
         What the component does in the stack.
+    marker : str or None
+        An environment marker (PEP 508) limiting where the pin applies, e.g.
+        ``python_version < "3.12"`` for a backport that newer Pythons do not need.
     """
 
     name: str
@@ -58,11 +61,21 @@ class Pin:
     conda: str
     import_name: str | None = None
     summary: str = ""
+    marker: str | None = None
 
     @property
     def requirement(self) -> str:
         """The pip requirement string, e.g. ``gammapy==2.1``."""
-        return f"{self.name}=={self.version}"
+        suffix = f"; {self.marker}" if self.marker else ""
+        return f"{self.name}=={self.version}{suffix}"
+
+    def applies(self) -> bool:
+        """Return True when the pin applies to this interpreter (its marker holds)."""
+        if not self.marker:
+            return True
+        from packaging.markers import Marker
+
+        return Marker(self.marker).evaluate()
 
 
 def canonical_name(name: str) -> str:
@@ -155,15 +168,20 @@ def extra_pins(extra: str, path: Path | None = None) -> tuple[Pin, ...]:
     """
     manifest = _manifest(path)
     conda_names = manifest.get("conda-names", {})
-    return tuple(
-        Pin(
-            name=canonical_name(name),
-            version=version,
-            component=False,
-            conda=conda_names.get(name, name),
+    pins = []
+    for name, entry in manifest["extras"][extra].items():
+        # "1.0", or {version = "1.0", marker = 'python_version < "3.12"'}
+        entry = entry if isinstance(entry, dict) else {"version": entry}
+        pins.append(
+            Pin(
+                name=canonical_name(name),
+                version=entry["version"],
+                component=False,
+                conda=conda_names.get(name, name),
+                marker=entry.get("marker"),
+            )
         )
-        for name, version in manifest["extras"][extra].items()
-    )
+    return tuple(pins)
 
 
 def constraints_txt(extras: tuple[str, ...] = ()) -> str:
@@ -176,7 +194,8 @@ def constraints_txt(extras: tuple[str, ...] = ()) -> str:
     """
     pins = [*load_pins(), *(pin for extra in extras for pin in extra_pins(extra))]
     lines = [f"# Generated from sat/{PINS_FILE} by sat.stack: do not edit."]
-    lines += [pin.requirement for pin in sorted(pins, key=lambda p: p.name)]
+    # Extras may pin the same distribution (at the same version): once is enough.
+    lines += sorted({pin.requirement for pin in pins})
     return "\n".join(lines) + "\n"
 
 

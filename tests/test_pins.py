@@ -77,6 +77,7 @@ def test_pins_hold_every_requirement_of_what_they_pin(extra):
     from importlib import metadata
 
     pins = [*stack.load_pins(), *(stack.extra_pins(extra) if extra else ())]
+    pins = [pin for pin in pins if pin.applies()]  # markers: this interpreter's
     pinned = {pin.name for pin in pins}
     missing = []
     for pin in pins:
@@ -87,3 +88,25 @@ def test_pins_hold_every_requirement_of_what_they_pin(extra):
             if stack.canonical_name(requirement.name) not in pinned:
                 missing.append(f"{pin.name} needs {requirement.name}")
     assert missing == []
+
+
+def test_extras_agree_on_what_they_share():
+    # The image installs every extra from one constraints file: a distribution
+    # two extras pin must be pinned at one version.
+    versions = {}
+    for extra in stack.optional_extras():
+        for pin in stack.extra_pins(extra):
+            versions.setdefault(pin.name, set()).add(pin.version)
+    assert {name: v for name, v in versions.items() if len(v) > 1} == {}
+    assert versions["jsonschema"] == {"4.26.0"}  # in both ray and jupyter
+
+
+def test_a_marker_limits_where_a_pin_applies():
+    import sys
+
+    overrides = next(p for p in stack.extra_pins("jupyter") if p.name == "overrides")
+    assert overrides.requirement == 'overrides==7.7.0; python_version < "3.12"'
+    assert overrides.applies() == (sys.version_info < (3, 12))
+    constraints = stack.constraints_txt(extras=("jupyter",)).splitlines()
+    assert overrides.requirement in constraints
+    assert len(constraints) == len(set(constraints))
