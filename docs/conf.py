@@ -2,6 +2,7 @@
 
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -19,6 +20,9 @@ if "GAMMAPY_DATA" not in os.environ:
     if shared.is_dir():
         os.environ["GAMMAPY_DATA"] = str(shared)
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The pages write their results into a scratch folder, not beside their sources
+# (a notebook writes them to results/ beside itself: sat.usecases.display).
+os.environ.setdefault("CTAO_SAT_RESULTS", tempfile.mkdtemp(prefix="ctao-sat-docs-"))
 # Gammapy/astropy warnings printed by the examples go to the page, not the build log.
 warnings.filterwarnings("ignore", category=UserWarning, message="Matplotlib")
 
@@ -36,6 +40,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "myst_parser",
     "gallery",
+    "gallery_notebooks",
     "satdocs",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}

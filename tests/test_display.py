@@ -8,6 +8,7 @@ check first among equals.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
@@ -21,11 +22,12 @@ TINY = {"n_seeds": 3, "livetime_h": 0.0005}
 
 
 @pytest.fixture(scope="module")
-def failed_run():
+def failed_run(tmp_path_factory):
     """(result, output, printed) of a ctao-simulate run whose pull test fails."""
     capture = pytest.MonkeyPatch()
     lines = []
     capture.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(a)))
+    capture.setenv(display.RESULTS_ENV, str(tmp_path_factory.mktemp("results")))
     try:
         result, output = display.run("ctao-simulate", TINY)
     finally:
@@ -35,11 +37,20 @@ def failed_run():
 
 def test_run_shows_a_failed_validation_and_keeps_the_products(failed_run):
     result, output, printed = failed_run
+    where, _, printed = printed.partition("\n")
+    assert where == f"results in {output}"
     assert printed.startswith("VALIDATION FAILED: ctao-simulate: validation failed")
     assert result == json.loads((output / RESULT).read_text())
     for line in result["summary"]:
         assert line in printed
     assert output.name == "ctao-simulate" and output.is_dir()
+
+
+def test_results_go_beside_the_notebook_unless_told_otherwise(monkeypatch, tmp_path):
+    monkeypatch.delenv(display.RESULTS_ENV, raising=False)
+    assert display.results_folder("survey") == Path("results") / "survey"
+    monkeypatch.setenv(display.RESULTS_ENV, str(tmp_path))
+    assert display.results_folder("survey") == tmp_path / "survey"
 
 
 def test_validation_table_has_one_row_per_check(failed_run):

@@ -48,7 +48,8 @@ display.show_config(NAME, OVERRIDES)
 # Run
 # ---
 # The use case checks the data, runs, and writes its products and ``result.json``
-# atomically into the output folder (`sat.usecases.runner.run_usecase`).
+# atomically into ``results/{name}`` beside this notebook (a temporary folder in
+# the documentation build); running it again replaces them.
 result, output = display.run(NAME, OVERRIDES)
 {show}
 # %%

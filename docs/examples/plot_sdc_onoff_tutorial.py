@@ -19,7 +19,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import astropy.units as u
@@ -38,6 +37,8 @@ from gammapy.maps import MapAxis, RegionGeom
 from gammapy.modeling import Fit
 from gammapy.modeling.models import PowerLawSpectralModel, SkyModel
 from regions import CircleSkyRegion
+
+from sat.usecases import display
 
 data_store = DataStore.from_dir(Path(os.environ["GAMMAPY_DATA"]) / "hess-dl3-dr1")
 table = data_store.obs_table
@@ -120,8 +121,10 @@ figure.tight_layout()
 #     $ printf 'spectral_models: [power-law]\n' > crab.yaml
 #     $ ctao-sat run spectrum-1d --config crab.yaml --output crab
 #
-# It is run here exactly so (``python -m sat.cli`` is ``ctao-sat``):
-work = Path(tempfile.mkdtemp(prefix="ctao-sat-docs-"))
+# It is run here exactly so (``python -m sat.cli`` is ``ctao-sat``), in
+# ``results/sdc-onoff-tutorial`` beside this notebook:
+work = display.results_folder("sdc-onoff-tutorial")
+work.mkdir(parents=True, exist_ok=True)
 (work / "crab.yaml").write_text("spectral_models: [power-law]\n")
 command = [sys.executable, "-m", "sat.cli", "run", "spectrum-1d", "--quiet"]
 command += ["--config", str(work / "crab.yaml"), "--output", str(work / "crab")]

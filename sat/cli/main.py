@@ -18,6 +18,7 @@ COMMANDS = {
     "doctor": "sat.cli.stack:doctor",
     "info": "sat.cli.stack:info",
     "irf": "sat.cli.irf:irf",
+    "notebooks": "sat.cli.notebooks:notebooks",
     "quicklook": "sat.cli.quicklook:quicklook",
     "run": "sat.cli.run:run",
 }

@@ -12,19 +12,24 @@ discovered: matplotlib and astropy are imported inside the functions.
 
 from __future__ import annotations
 
-import tempfile
+import os
 from pathlib import Path
 
 from sat.result import Result
 
 __all__ = [
+    "RESULTS_ENV",
     "parameters_table",
     "plot_products",
+    "results_folder",
     "run",
     "show_config",
     "show_tolerances",
     "validation_table",
 ]
+
+# Where `run` writes when set (else ``results/`` in the current folder).
+RESULTS_ENV = "CTAO_SAT_RESULTS"
 
 
 def show_config(name: str, overrides: dict | None = None) -> None:
@@ -45,11 +50,22 @@ def show_config(name: str, overrides: dict | None = None) -> None:
     print(dump_config(load_config(usecase.Config, overrides or {})))
 
 
+def results_folder(name: str) -> Path:
+    """Return the folder a notebook or gallery page writes the results of ``name`` to.
+
+    ``results/<name>`` beside the notebook (the folder it runs in), as
+    ``ctao-sat run`` would write them; ``$CTAO_SAT_RESULTS/<name>`` when that is set
+    (the documentation build sets a temporary folder).
+    """
+    return Path(os.environ.get(RESULTS_ENV) or "results") / name
+
+
 def run(name: str, overrides: dict | None = None) -> tuple[Result, Path]:
-    """Run a use case into a new temporary folder; print its summary.
+    """Run a use case into its `results_folder`; print its summary.
 
     A failed validation is printed, not raised: the products are written and
-    the page shows them with the failing checks.
+    the page shows them with the failing checks. Running again replaces the
+    results of the previous run (`sat.usecases.runner.run_usecase`).
 
     Returns
     -------
@@ -61,7 +77,8 @@ def run(name: str, overrides: dict | None = None) -> tuple[Result, Path]:
     from sat.errors import ValidationFailed
     from sat.usecases.runner import run_usecase
 
-    output = Path(tempfile.mkdtemp(prefix="ctao-sat-docs-")) / name
+    output = results_folder(name).absolute()
+    print(f"results in {output}")
     try:
         result = run_usecase(name, overrides or {}, output, quiet=True)
     except ValidationFailed as error:
