@@ -221,3 +221,37 @@ def test_reading_the_docs_configuration_changes_no_environment():
     before = dict(os.environ)
     gallery_notebooks.gallery_conf()
     assert dict(os.environ) == before
+
+
+def test_the_docs_downloads_are_the_shipped_notebooks(tmp_path, rendered):
+    # What sphinx-gallery writes for a page (python3 kernel, the builder's Python),
+    # and what the extension makes of it: the shipped notebook, zip included.
+    import types
+    import zipfile
+
+    from sphinx.errors import ExtensionError
+    from sphinx_gallery.notebook import jupyter_notebook, save_notebook
+    from sphinx_gallery.py_source_parser import split_code_and_text_blocks
+
+    script = REPO / "docs" / "examples" / "plot_sdc_onoff_tutorial.py"
+    gallery_dir = tmp_path / "auto_examples"
+    gallery_dir.mkdir()
+    (gallery_dir / script.name).write_bytes(script.read_bytes())
+    _, blocks = split_code_and_text_blocks(str(script))
+    conf = gallery_notebooks.gallery_conf()
+    download = gallery_dir / "plot_sdc_onoff_tutorial.ipynb"
+    save_notebook(jupyter_notebook(blocks, conf, gallery_dir), download)
+    assert json.loads(download.read_text())["metadata"]["kernelspec"]["name"] == (
+        "python3"
+    )
+    with zipfile.ZipFile(download.with_suffix(".zip"), "w") as archive:
+        archive.write(download, download.name)
+    app = types.SimpleNamespace(srcdir=str(tmp_path))
+    gallery_notebooks._downloads_are_the_shipped_notebooks(app)
+    assert download.read_bytes() == notebooks.shipped()[TUTORIAL]
+    with zipfile.ZipFile(download.with_suffix(".zip")) as archive:
+        assert archive.read(download.name) == notebooks.shipped()[TUTORIAL]
+    # A page whose notebook the package does not ship (or ships stale) fails.
+    download.write_text(download.read_text().replace("step by step", "by hand"))
+    with pytest.raises(ExtensionError, match="run nox -s notebooks"):
+        gallery_notebooks._downloads_are_the_shipped_notebooks(app)
