@@ -13,8 +13,15 @@ real files, or a documented assumption of the scenario (`Scenario`, YAML):
   with the scenario's binning;
 - DL5 and quick-look sizes: scenario values (quick look measured on ours).
 
-`check_against_files` predicts the size of simulated runs from the same model
-and compares it with the files written.
+Checked against DL3 files the model did not make (`check_real_runs`): for every
+run of the H.E.S.S. DR1 and CTA 1DC releases, the event count predicted from its
+live time and its own background IRF, and the file size predicted from the
+actual event count with bytes per event measured on the OTHER runs of its
+release, against the file. The yearly totals are model-only: no public CTAO
+figure for DL3 and higher exists to compare them with (`PUBLIC_FIGURES` lists
+what CTAO has published, for raw data). `check_against_files` compares simulated
+runs with the same model (a consistency check of the bookkeeping, not a
+validation).
 """
 
 from __future__ import annotations
@@ -29,8 +36,11 @@ from sat.config import BaseConfig
 
 __all__ = [
     "LEVELS",
+    "PUBLIC_FIGURES",
     "Scenario",
+    "background_events",
     "check_against_files",
+    "check_real_runs",
     "dataset_bytes",
     "event_rate",
     "measure_dl3",
@@ -39,6 +49,33 @@ __all__ = [
 ]
 
 LEVELS = ("DL3 events", "DL3 IRFs", "DL4 per run", "DL4 stacked", "DL5", "quick-look")
+
+# What CTAO has published about its data volumes (searched for this release):
+# raw data only. No public figure for DL3 or higher exists to validate the
+# yearly totals of this model against; these set the scale they sit in.
+PUBLIC_FIGURES = (
+    {
+        "what": "raw data per year (both sites, operations)",
+        "value": "about 2 PB",
+        "source": "Pigoux et al., CTAO production system prototype based on DIRAC "
+        "(2025), abstract",
+    },
+    {
+        "what": "event data per year (Data Level 0, both sites)",
+        "value": "about 10 PB, plus a comparable amount of simulations",
+        "source": "CTAO Off-Site Data Centre at CSCS, contribution 6408894 to "
+        "indico.cern.ch event 1477299 (2025), abstract",
+    },
+)
+# Real runs: |events / IRF prediction - 1| for H.E.S.S. DR1 background templates
+# (averaged over zenith angle, sky brightness and atmosphere, with no per-run
+# normalisation) may be large; the 1DC events were drawn from their IRF, so their
+# background (MC_ID) must match it within Poisson noise.
+POISSON_SIGMA = 4.0
+TEMPLATE_FACTOR = 2.0
+# gzip of the whole file against bytes per event measured on other runs of the
+# same release: compression depends on the content (energies, times) of a run.
+BYTES_TOLERANCE = 0.05
 
 
 class Site(BaseConfig):
@@ -546,6 +583,263 @@ def check_against_files(files, rates_by_file, measured) -> list[dict]:
     return rows
 
 
+def _selection(observation, header) -> dict:
+    """Return the sky circle and energy range a DL3 run's events fill.
+
+    The data producer's data-subspace keywords (``DSTYPn``/``DSVALn``, as in the
+    CTA 1DC files) when present; else the domain of the run's background IRF
+    (the circle inscribed in its field of view, its whole energy axis).
+    """
+    import re
+
+    keywords = {
+        header.get(f"DSTYP{i}"): str(header.get(f"DSVAL{i}"))
+        for i in range(1, int(header.get("NDSKEYS", 0)) + 1)
+    }
+    bkg = observation.bkg
+    energy = bkg.axes["energy"].edges.to_value("TeV")
+    selection = {
+        "radius_deg": float(
+            min(
+                abs(bkg.axes[name].edges).max().to_value("deg")
+                for name in bkg.axes.names[1:]
+            )
+            if "offset" not in bkg.axes.names
+            else bkg.axes["offset"].edges.max().to_value("deg")
+        ),
+        "energy_min_tev": float(energy.min()),
+        "energy_max_tev": float(energy.max()),
+        "declared": False,
+    }
+    if "ENERGY" in keywords and "POS(RA,DEC)" in keywords:
+        low, high = (float(value) for value in keywords["ENERGY"].split(":"))
+        circle = re.match(r"CIRCLE\(([^,]+),([^,]+),([^)]+)\)", keywords["POS(RA,DEC)"])
+        if circle:
+            selection.update(
+                radius_deg=float(circle.group(3)),
+                energy_min_tev=low,
+                energy_max_tev=high,
+                declared=True,
+            )
+    return selection
+
+
+def background_events(observation, radius_deg, energy_min_tev, energy_max_tev):
+    """Background events a run should hold: its IRF x live time, in a sky circle.
+
+    Gammapy's `MapDatasetMaker` background of the run (its own IRF, live time and
+    pointing) summed over the pixels within ``radius_deg`` of the pointing and
+    the reconstructed-energy range.
+    """
+    from gammapy.datasets import MapDataset
+    from gammapy.makers import MapDatasetMaker
+    from gammapy.maps import MapAxis, WcsGeom
+
+    pointing = observation.get_pointing_icrs(observation.tmid)
+    energy = MapAxis.from_energy_bounds(energy_min_tev, energy_max_tev, 30, "TeV")
+    geom = WcsGeom.create(
+        skydir=pointing,
+        width=2 * radius_deg + 0.2,
+        binsz=0.05,
+        axes=[energy],
+        frame="icrs",
+    )
+    maker = MapDatasetMaker(selection=["background"])
+    dataset = maker.run(MapDataset.create(geom), observation)
+    inside = geom.to_image().separation(pointing).deg <= radius_deg
+    return float(dataset.background.data[:, inside].sum())
+
+
+def _counted(observation, header, selection) -> tuple[int, int | None]:
+    """Events in the selection, and those of the background (1DC MC_ID) or None."""
+    import numpy as np
+    from astropy.coordinates import SkyCoord
+
+    table = observation.events.table
+    pointing = observation.get_pointing_icrs(observation.tmid)
+    where = SkyCoord(table["RA"], table["DEC"], unit="deg")
+    energy = np.asarray(table["ENERGY"])
+    inside = (
+        (where.separation(pointing).deg <= selection["radius_deg"])
+        & (energy >= selection["energy_min_tev"])
+        & (energy < selection["energy_max_tev"])
+    )
+    if "MC_ID" not in table.colnames:
+        return int(inside.sum()), None
+    # ctobssim lists its models as MIDnnnnn (id) and MMNnnnnn (name); the
+    # instrumental background is the "Background model".
+    ids = [
+        header[f"MID{i:05d}"]
+        for i in range(1, int(header.get("NMCIDS", 0)) + 1)
+        if "background" in str(header.get(f"MMN{i:05d}", "")).lower()
+    ]
+    if not ids:
+        return int(inside.sum()), None
+    background = inside & np.isin(np.asarray(table["MC_ID"]), ids)
+    return int(inside.sum()), int(background.sum())
+
+
+def check_real_runs(releases, progress=None) -> list[dict]:
+    """Check the model's per-run predictions on DL3 releases it did not make.
+
+    For every run: the events predicted from its live time and its own
+    background IRF (`background_events`) against the events it holds in the
+    same selection (and, for 1DC, against its simulated background events,
+    MC_ID); and its file size predicted from its actual event count with the
+    bytes per event, per-run overhead and IRF bytes measured (`measure_dl3`) on
+    the OTHER runs of the same release, against the file on disk.
+
+    Parameters
+    ----------
+    releases : dict
+        ``{name: gammapy DataStore}``, e.g. H.E.S.S. DR1 and CTA 1DC.
+    progress : callable, optional
+        ``progress(iterable, desc)`` wrapper.
+
+    Returns
+    -------
+    list of dict
+        One row per run with the predictions, the actual values and their ratios.
+    """
+    import math as _math
+
+    from astropy.io import fits
+
+    rows = []
+    for name, store in releases.items():
+        runs = [int(obs_id) for obs_id in store.obs_table["OBS_ID"]]
+        files = {
+            obs_id: Path(store.hdu_table.hdu_location(obs_id, "events").path())
+            for obs_id in runs
+        }
+        measured = {obs_id: measure_dl3([path]) for obs_id, path in files.items()}
+        iterable = progress(runs, f"{name} runs") if progress else runs
+        for obs_id in iterable:
+            path = files[obs_id]
+            observation = store.obs(obs_id)
+            header = fits.getheader(path, "EVENTS")
+            selection = _selection(observation, header)
+            predicted = background_events(
+                observation,
+                selection["radius_deg"],
+                selection["energy_min_tev"],
+                selection["energy_max_tev"],
+            )
+            events, background = _counted(observation, header, selection)
+            others = [m for key, m in measured.items() if key != obs_id]
+            kind = "gzip" if path.suffix == ".gz" else "raw"
+            # Raw bytes per event: the row width the run's format declares
+            # (NAXIS1); compression, overhead and IRF bytes: the other runs'.
+            compression = sum(
+                m["bytes_per_event"][kind] * m["events"] for m in others
+            ) / sum(m["bytes_per_event"]["raw"] * m["events"] for m in others)
+            per_event = header["NAXIS1"] * compression
+            overhead = sum(m["overhead_bytes"][kind] for m in others) / len(others)
+            irf = sum(m["irf_bytes"][kind] for m in others) / len(others)
+            own = measured[obs_id]
+            in_file = own["events"]
+            events_bytes = in_file * own["bytes_per_event"][kind]
+            events_bytes += own["overhead_bytes"][kind]
+            predicted_events_bytes = in_file * per_event + overhead
+            predicted_bytes = predicted_events_bytes + irf
+            size = path.stat().st_size
+            rows.append(
+                {
+                    "release": name,
+                    "obs_id": obs_id,
+                    "file": path.name,
+                    "livetime_s": float(
+                        observation.observation_live_time_duration.to_value("s")
+                    ),
+                    "selection": selection,
+                    "predicted_events": predicted,
+                    "events": events,
+                    "events_ratio": events / predicted,
+                    "background_events": background,
+                    "background_sigma": None
+                    if background is None
+                    else (background - predicted) / _math.sqrt(predicted),
+                    "events_in_file": in_file,
+                    "row_bytes": int(header["NAXIS1"]),
+                    "bytes_per_event": per_event,
+                    "compression": kind,
+                    "events_bytes": events_bytes,
+                    "predicted_events_bytes": predicted_events_bytes,
+                    "events_bytes_ratio": events_bytes / predicted_events_bytes,
+                    "irf_bytes": own["irf_bytes"][kind],
+                    "predicted_irf_bytes": irf,
+                    "bytes": size,
+                    "predicted_bytes": predicted_bytes,
+                    "bytes_ratio": size / predicted_bytes,
+                    "calibrated_on": f"the other {len(others)} runs of {name}",
+                }
+            )
+    return rows
+
+
+def real_run_checks(rows: list[dict]) -> list[dict]:
+    """Verdicts on `check_real_runs` rows, with their tolerances and reasons.
+
+    Returns
+    -------
+    list of dict
+        ``quantity``, ``measured`` (the worst run), ``allowed`` and ``verdict``
+        for: background events of simulated runs (Poisson), events of real runs
+        (a factor 2), file sizes (5 %).
+    """
+    simulated = [r for r in rows if r["background_sigma"] is not None]
+    real = [r for r in rows if r["background_sigma"] is None]
+    checks = []
+
+    def worst(values, key):
+        return max(values, key=key) if values else math.nan
+
+    if simulated:
+        value = worst([r["background_sigma"] for r in simulated], abs)
+        checks.append(
+            {
+                "quantity": "simulated background events vs IRF x live time "
+                "(sigma, worst run)",
+                "measured": value,
+                "allowed": f"|x| <= {POISSON_SIGMA:g}",
+                "why": "the 1DC events were drawn from their IRF by ctobssim: "
+                "only Poisson noise separates count and prediction",
+                "verdict": "PASS" if abs(value) <= POISSON_SIGMA else "FAIL",
+            }
+        )
+    if real:
+        value = worst([r["events_ratio"] for r in real], lambda x: abs(math.log(x)))
+        checks.append(
+            {
+                "quantity": "events of real runs / IRF background x live time "
+                "(worst run)",
+                "measured": value,
+                "allowed": f"1/{TEMPLATE_FACTOR:g} to {TEMPLATE_FACTOR:g}",
+                "why": "a background template averaged over zenith angle, sky "
+                "brightness and atmosphere, with no per-run normalisation, plus "
+                "the gamma rays of the field: the model's event counts are good "
+                "to this factor on real data",
+                "verdict": "PASS"
+                if 1 / TEMPLATE_FACTOR <= value <= TEMPLATE_FACTOR
+                else "FAIL",
+            }
+        )
+    value = worst([r["events_bytes_ratio"] - 1 for r in rows], abs)
+    checks.append(
+        {
+            "quantity": "event bytes / (events x row width x compression of the "
+            "other runs + their overhead) - 1 (worst run)",
+            "measured": value,
+            "allowed": f"|x| <= {BYTES_TOLERANCE:g}",
+            "why": "the row width is the format's; gzip's ratio, measured on the "
+            "other runs of the release, varies with a run's content; 5 % is "
+            "what a storage plan can use",
+            "verdict": "PASS" if abs(value) <= BYTES_TOLERANCE else "FAIL",
+        }
+    )
+    return checks
+
+
 def plot_volume(table, path) -> None:
     """Stacked bars of the stored volume (TB, both sites) by level and year."""
     import matplotlib
@@ -573,7 +867,22 @@ def plot_volume(table, path) -> None:
     plt.close(figure)
 
 
-def run_model(scenario: Scenario, measure_paths, output, progress=None) -> dict:
+# What no file checks: the yearly totals extrapolate the checked per-run
+# predictions with the scenario's assumptions.
+MODEL_ONLY = (
+    "every yearly total (runs per year, hours per year, retention are scenario "
+    "assumptions; no public CTAO figure for DL3 or higher exists to check them)",
+    "CTAO event rates: prod5 IRF background of the scenario's field and energy "
+    "range plus a target of source_crab_fraction Crab; real runs may differ from "
+    "their IRF by the factor the H.E.S.S. DR1 check measures",
+    "DL4 sizes (written datasets of the scenario binning, random values), DL5 "
+    "and quick-look sizes (scenario values)",
+)
+
+
+def run_model(
+    scenario: Scenario, measure_paths, output, progress=None, releases=None
+) -> dict:
     """Run the model: measure, derive the rates, write the table and the plot.
 
     Parameters
@@ -586,11 +895,16 @@ def run_model(scenario: Scenario, measure_paths, output, progress=None) -> dict:
         Folder for ``datavolume.ecsv``, ``datavolume.png``, ``assumptions.json``.
     progress : callable, optional
         ``progress(iterable, desc)`` wrapper.
+    releases : dict, optional
+        ``{name: DataStore}`` of DL3 releases to check the per-run predictions
+        on (`check_real_runs`): the runs go to ``real_runs.json``, the verdicts
+        into ``assumptions.json``.
 
     Returns
     -------
     dict
-        The table, the measurements, the rates and the assumptions.
+        The table, the measurements, the rates, the assumptions and, with
+        ``releases``, the checks on real DL3 (``validation``).
     """
     import json
 
@@ -631,6 +945,20 @@ def run_model(scenario: Scenario, measure_paths, output, progress=None) -> dict:
         "dl4_source": "Gammapy MapDataset / SpectrumDatasetOnOff of the scenario "
         "binning, written with random values (upper bound after compression)",
         "irf_source": "size of each site's IRF file (sat.irf), one per run",
+        "model_only": list(MODEL_ONLY),
+        "public_figures": list(PUBLIC_FIGURES),
+        "validation": None,
     }
+    if releases:
+        rows = check_real_runs(releases, progress)
+        (output / "real_runs.json").write_text(json.dumps(rows, indent=2) + "\n")
+        assumptions["validation"] = {
+            "what": "per-run predictions on DL3 files the model did not make",
+            "runs": {
+                name: sum(r["release"] == name for r in rows) for name in releases
+            },
+            "checks": real_run_checks(rows),
+            "details": "real_runs.json",
+        }
     (output / "assumptions.json").write_text(json.dumps(assumptions, indent=2) + "\n")
     return {"table": table, **assumptions}

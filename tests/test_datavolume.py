@@ -1,4 +1,10 @@
-"""The DL3+ data volume model: measurements, rates from the IRF, check on real files."""
+"""The DL3+ data volume model: checked on DL3 files it did not make.
+
+H.E.S.S. DR1 (real data) and CTA 1DC (simulated by ctools from their IRF): events
+predicted from each run's live time and background IRF, event bytes from the row
+width and the compression of the other runs. Simulated runs of our own are a
+bookkeeping check only.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +21,10 @@ from sat.datavolume import (
     Scenario,
     Site,
     check_against_files,
+    check_real_runs,
     event_rate,
     measure_dl3,
+    real_run_checks,
     simulate_runs,
     volume_table,
 )
@@ -45,6 +53,81 @@ def test_bytes_per_event_of_the_hess_runs(gammapy_data):
 
 
 @pytest.fixture(scope="module")
+def real(gammapy_data):
+    """`check_real_runs` on every H.E.S.S. DR1 and CTA 1DC run."""
+    from sat.observations import open_store
+
+    releases = {
+        "H.E.S.S. DR1": open_store(gammapy_data / "hess-dl3-dr1"),
+        "CTA 1DC": open_store(gammapy_data / "cta-1dc" / "index" / "gps"),
+    }
+    return check_real_runs(releases)
+
+
+def test_per_run_predictions_hold_on_dl3_it_did_not_make(real):
+    hess = [r for r in real if r["release"] == "H.E.S.S. DR1"]
+    cta = [r for r in real if r["release"] == "CTA 1DC"]
+    assert len(hess) == 30 and len(cta) == 2
+    for row in cta:
+        # ctobssim drew these events from the IRF: the background events (MC_ID
+        # of its "Background model") are the IRF x live time, to Poisson noise.
+        assert row["selection"]["declared"] and row["selection"]["radius_deg"] == 5
+        assert abs(row["background_sigma"]) < 4, row
+        # The rest are the gamma rays of the 1DC sky model (Galactic plane).
+        assert row["events"] > row["background_events"]
+    for row in hess:
+        # A template without per-run normalisation: within a factor 2.
+        assert row["background_sigma"] is None
+        assert 0.5 < row["events_ratio"] < 2, row
+    # Bytes per event: the format's row width x the compression of the others.
+    for row in real:
+        assert row["events_bytes_ratio"] == pytest.approx(1, abs=0.05), row
+    assert {r["row_bytes"] for r in hess} == {28}
+    assert {r["row_bytes"] for r in cta} == {36, 40}  # 111630 adds PHASE
+    assert {r["compression"] for r in cta} == {"raw"}
+    checks = real_run_checks(real)
+    assert len(checks) == 3
+    assert all(check["verdict"] == "PASS" for check in checks), checks
+
+
+def _scaled(rows, release, events=1.0, event_bytes=1.0):
+    """Rows as a wrong model would predict them (predictions x the factors)."""
+    wrong = []
+    for row in rows:
+        row = dict(row)
+        if row["release"] == release:
+            predicted = row["predicted_events"] * events
+            row["predicted_events"] = predicted
+            row["events_ratio"] = row["events"] / predicted
+            if row["background_events"] is not None:
+                row["background_sigma"] = (
+                    row["background_events"] - predicted
+                ) / math.sqrt(predicted)
+            row["events_bytes_ratio"] /= event_bytes
+        wrong.append(row)
+    return wrong
+
+
+@pytest.mark.parametrize(
+    ("release", "factors", "failing"),
+    [
+        # ONTIME taken for LIVETIME (1800 s instead of 1764 s): 2 % more events.
+        ("CTA 1DC", {"events": 1800 / 1764}, "simulated background"),
+        # A field 0.1 deg wider than the declared 5 deg circle: 4 % more.
+        ("CTA 1DC", {"events": (5.1 / 5) ** 2}, "simulated background"),
+        # The H.E.S.S. row width (28 bytes) taken for the 1DC format (36, 40).
+        ("CTA 1DC", {"event_bytes": 28 / 36}, "event bytes"),
+        # Real runs predicted from a background 3x too high.
+        ("H.E.S.S. DR1", {"events": 3.0}, "events of real runs"),
+    ],
+)
+def test_a_wrong_prediction_fails(real, release, factors, failing):
+    checks = real_run_checks(_scaled(real, release, **factors))
+    failed = [check["quantity"] for check in checks if check["verdict"] == "FAIL"]
+    assert len(failed) == 1 and failed[0].startswith(failing), checks
+
+
+@pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     """Simulated runs of several live times and offsets, and their predicted rates."""
     cases = [(0.1, 0.5), (0.2, 0.5), (0.3, 1.2)]
@@ -58,7 +141,7 @@ def simulated(tmp_path_factory):
     return files, rates
 
 
-def test_predicted_sizes_agree_with_the_files_written(simulated):
+def test_bookkeeping_agrees_with_runs_simulated_from_the_same_model(simulated):
     files, rates = simulated
     # Bytes per event measured on the first run, sizes predicted for the others.
     measured = measure_dl3([files[0][0]])
@@ -122,11 +205,14 @@ def test_cli_writes_table_plot_and_assumptions(gammapy_data, tmp_path):
             str(run),
             "--output",
             str(output),
+            "--no-check",
             "-q",
         ],
     )
     assert result.exit_code == 0, result.output
     assert "ctao-north" in result.output and "Hz background" in result.output
+    assert "per-run predictions NOT checked (--no-check)" in result.output
+    assert "(model-only)" in result.output
     table = Table.read(output / "datavolume.ecsv")
     assert set(table["year"]) == {1, 2} and set(table["site"]) == {"ctao-north"}
     assumptions = json.loads((output / "assumptions.json").read_text())
@@ -150,3 +236,40 @@ def test_cli_bad_scenario_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["datavolume", "--scenario", str(scenario)])
     assert result.exit_code == 1
     assert "yeers" in result.output and "Traceback" not in result.output
+
+
+def test_cli_checks_on_real_dl3_and_says_what_is_model_only(
+    gammapy_data, tmp_path, monkeypatch, real
+):
+    import sat.datavolume
+
+    # The runs were checked by the fixture: reuse them, a wrong one fails.
+    monkeypatch.setattr(sat.datavolume, "check_real_runs", lambda *a, **k: real)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "years: 1\nsites:\n  ctao-south:\n    irf: prod5-south-z20-50h\n"
+        f"fov_half_width_deg: {HALF_WIDTH}\ndl4_width_deg: 1.0\n"
+    )
+    run = gammapy_data / "hess-dl3-dr1/data/hess_dl3_dr1_obs_id_023523.fits.gz"
+    arguments = ["datavolume", "--scenario", str(scenario), "--measure", str(run)]
+    output = tmp_path / "out"
+    result = CliRunner().invoke(main, [*arguments, "--output", str(output), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "checked on DL3 files it did not make" in result.output
+    assert "H.E.S.S. DR1 30 runs, CTA 1DC 2 runs" in result.output
+    assert result.output.count("  PASS  ") == 3
+    assert "model-only (no file or public figure checks these)" in result.output
+    assert "none for DL3+" in result.output
+    assumptions = json.loads((output / "assumptions.json").read_text())
+    assert assumptions["validation"]["details"] == "real_runs.json"
+    assert len(json.loads((output / "real_runs.json").read_text())) == 32
+    assert assumptions["public_figures"] and assumptions["model_only"]
+
+    wrong = _scaled(real, "CTA 1DC", events=1800 / 1764)
+    monkeypatch.setattr(sat.datavolume, "check_real_runs", lambda *a, **k: wrong)
+    output = tmp_path / "wrong"
+    result = CliRunner().invoke(main, [*arguments, "--output", str(output), "-q"])
+    assert result.exit_code == 1
+    assert "validation failed for simulated background events" in result.output
+    assert "Traceback" not in result.output
+    assert (output / "datavolume.ecsv").is_file()

@@ -25,9 +25,20 @@ import click
     show_default=True,
     help="Output folder (ECSV table, PNG, assumptions.json).",
 )
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="Check the per-run predictions on the H.E.S.S. DR1 and CTA 1DC runs.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def datavolume(scenario, measure, output, quiet):
-    """Model the data volume of DL3 and higher products per site and year."""
+def datavolume(scenario, measure, output, check, quiet):
+    """Model the data volume of DL3 and higher products per site and year.
+
+    The per-run predictions (events from live time and IRF, bytes per event) are
+    checked on DL3 files the model did not make: H.E.S.S. DR1 and CTA 1DC. The
+    yearly totals extrapolate them with the scenario: model-only.
+    """
     import logging
     import warnings
 
@@ -48,7 +59,15 @@ def datavolume(scenario, measure, output, quiet):
         def progress(iterable, desc):
             return tqdm(iterable, desc=desc, leave=False)
 
-    result = run_model(config, paths, output, progress=progress)
+    releases = None
+    if check:
+        from sat.observations import open_store
+
+        releases = {
+            "H.E.S.S. DR1": open_store(require("hess-dl3-dr1")),
+            "CTA 1DC": open_store(require("cta-1dc") / "index" / "gps"),
+        }
+    result = run_model(config, paths, output, progress=progress, releases=releases)
     table = result["table"]
     last = table[table["year"] == config.years]
     click.echo(
@@ -66,4 +85,30 @@ def datavolume(scenario, measure, output, quiet):
             f"  {row['site']:<11} {row['level']:<12} {row['stored_bytes'] / 1e9:10.2f}"
         )
     total = last["stored_bytes"].sum() / 1e12
-    click.echo(f"total {total:.2f} TB; table, plot and assumptions in {output}")
+    click.echo(
+        f"total {total:.2f} TB (model-only); table, plot and assumptions in {output}"
+    )
+    click.echo("model-only (no file or public figure checks these):")
+    for line in result["model_only"]:
+        click.echo(f"  - {line}")
+    click.echo("CTAO's public figures (raw data only, none for DL3+):")
+    for figure in result["public_figures"]:
+        click.echo(f"  - {figure['what']}: {figure['value']} ({figure['source']})")
+    validation = result["validation"]
+    if validation is None:
+        click.echo("per-run predictions NOT checked (--no-check)")
+        return
+    runs = ", ".join(f"{name} {n} runs" for name, n in validation["runs"].items())
+    click.echo(f"checked on DL3 files it did not make ({runs}):")
+    for item in validation["checks"]:
+        click.echo(
+            f"  {item['verdict']}  {item['quantity']} = {item['measured']:.3g}, "
+            f"allowed {item['allowed']}"
+        )
+    failed = [item for item in validation["checks"] if item["verdict"] != "PASS"]
+    if failed:
+        raise click.ClickException(
+            "validation failed for "
+            + "; ".join(item["quantity"] for item in failed)
+            + f"; details in {output}/real_runs.json"
+        )
