@@ -178,6 +178,7 @@ def test_use_case_datasets_are_registered_with_licences():
         "crab-hess-fp",
         "catalogs",
         "fermi-3fhl-crab",
+        "ebl",
     ):
         assert known[name].files, name
     for dataset in known.values():
