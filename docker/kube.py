@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 
 from docker.common import ONE_HOUR, OUT, ROOT, UID, Failure, log, run
+from docker.record import Record
 
 KUSTOMIZE_DIR = ROOT / "docker" / "k8s"
+CHECKS = ("kube_play_deployment", "kube_play_job_pod")
 
 
 def kustomize() -> list[dict]:
@@ -63,7 +65,7 @@ def local_volumes(documents: list[dict], data: Path, folder: Path) -> None:
                 volume["hostPath"] = {"path": str(path), "type": "Directory"}
 
 
-def kube_play(tag: str, data: Path, report: dict) -> None:
+def kube_play(tag: str, data: Path, record: Record) -> None:
     """Run the Deployment and the Job's pod of docker/k8s with podman kube play."""
     import yaml
 
@@ -76,17 +78,31 @@ def kube_play(tag: str, data: Path, report: dict) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     local_volumes(documents, data, folder / "volumes")
-    report["kube_play"] = {}
+    played = record.report["kube_play"] = {}
     for doc in documents:
         if doc["kind"] == "Deployment":
             path = folder / "deployment.yaml"
             path.write_text(yaml.safe_dump(doc))
-            report["kube_play"]["deployment"] = _play_deployment(doc, path)
+            result = played["deployment"] = _play_deployment(doc, path)
+            failed = [name for name, ok in result["checks"].items() if not ok]
+            message = f"failed: {', '.join(failed)}" if failed else "every check"
+            record.add(
+                "kube_play_deployment",
+                result["ok"],
+                f"{doc['metadata']['name']}: {message} of {sorted(result['checks'])}",
+                seconds=result["seconds"],
+            )
         elif doc["kind"] == "Job":
             path = folder / "job-pod.yaml"
             path.write_text(yaml.safe_dump(pod_from_job(doc)))
-            report["kube_play"]["job"] = _play_job(doc, path)
-    failed = [name for name, result in report["kube_play"].items() if not result["ok"]]
+            result = played["job"] = _play_job(doc, path)
+            record.add(
+                "kube_play_job_pod",
+                result["ok"],
+                f"{doc['metadata']['name']} as a pod: exit {result['exit']}",
+                seconds=result["seconds"],
+            )
+    failed = [name for name, result in played.items() if not result["ok"]]
     if failed:
         raise Failure(f"podman kube play failed for: {', '.join(failed)}")
 
