@@ -225,7 +225,7 @@ def test_survey_job_drives_the_survey_on_the_ray_cluster(rendered):
     ]
     config = yaml.safe_load(configmap["data"]["survey.yaml"])
     assert config["datastore"].startswith("/data/")  # where the workers read it
-    from sat.usecases.config import load_config
+    from sat.config import load_config
     from sat.usecases.survey import SurveyConfig
 
     load_config(SurveyConfig, config)  # a valid survey config
