@@ -15,7 +15,12 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from sat.result import RESULT, Result
-from satdev.benchmarks import budget_checks, expected_benchmarks
+from satdev.benchmarks import (
+    NOT_RESOLVABLE,
+    budget_checks,
+    describe,
+    expected_benchmarks,
+)
 from satdev.junit import TestResult, summarise
 from satdev.traceability import Trace
 
@@ -407,7 +412,7 @@ def benchmarks_gate(record: dict | None, usecases) -> Gate:
     if record is None:
         return _missing("benchmarks", threshold, "no benchmark record")
     by_name = {result["name"]: result for result in record["results"]}
-    details, total, ok = [], 0, 0
+    details, total, ok, unresolved = [], 0, 0, 0
     for name in expected_benchmarks(list(usecases)):
         if name not in by_name:
             details.append(f"{name}: not measured")
@@ -417,12 +422,9 @@ def benchmarks_gate(record: dict | None, usecases) -> Gate:
         for check in budget_checks(result, thresholds):
             total += 1
             ok += check["ok"]
-            if not check["ok"]:
-                unit = f" {check['unit']}" if check["unit"] else ""
-                details.append(
-                    f"{result['name']}: {check['metric']} = {check['value']}{unit} "
-                    f"> budget {check['limit']}{unit}"
-                )
+            unresolved += check["verdict"] == NOT_RESOLVABLE
+            if not check["ok"]:  # FAIL or NOT RESOLVABLE: never a pass
+                details.append(describe(result["name"], check))
     comparison = record.get("comparison") or {}
     warnings = [
         f"regression vs {comparison['previous']}: {row['benchmark']} {row['metric']} "
@@ -431,4 +433,6 @@ def benchmarks_gate(record: dict | None, usecases) -> Gate:
         if row["regression"]
     ]
     figure = f"{ok}/{total} budgets met"
+    if unresolved:
+        figure += f", {unresolved} not resolvable (noise larger than the budget)"
     return Gate("benchmarks", not details, figure, threshold, details, warnings)

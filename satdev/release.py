@@ -331,10 +331,12 @@ def release_document(
         for check in result["checks"]
     ]
     if rows:
-        lines += ["", "## Benchmarks", "", "| benchmark | metric | value | budget |"]
-        lines.append("|---|---|---|---|")
+        lines += ["", "## Benchmarks", ""]
+        lines += ["| benchmark | metric | value | interval | budget | verdict |"]
+        lines.append("|---|---|---|---|---|---|")
         lines += [
-            f"| {name} | {c['metric']} | {c['value']} | {c['limit']} {c['unit']} |"
+            f"| {name} | {c['metric']} | {c['value']} | {_span(c['interval'])} | "
+            f"{c['op']} {c['limit']} {c['unit']} | {c['verdict']} |"
             for name, c in rows
         ]
         comparison = bench.get("comparison") or {}
@@ -360,6 +362,10 @@ def release_document(
         notes,
     ]
     return "\n".join(lines)
+
+
+def _span(interval: list[float] | None) -> str:
+    return f"[{interval[0]:.4g}, {interval[1]:.4g}]" if interval else ""
 
 
 def record_history(record: Path, history: Path) -> Path | None:

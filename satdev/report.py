@@ -290,6 +290,16 @@ def _fmt(value) -> str:
     return "" if value is None else str(value)
 
 
+def _interval(check: dict) -> str:
+    """Format the interval of a benchmark check with its coverage ("" if none)."""
+    if not check.get("interval"):
+        return ""
+    low, high = check["interval"]
+    return (
+        f"[{low:.4g}, {high:.4g}] ({100 * check['confidence']:.0f} %, n={check['n']})"
+    )
+
+
 def render_markdown(report: dict) -> str:
     """Render the report as Markdown."""
     parts = [f"# {report['title']}", ""]
@@ -370,9 +380,16 @@ def render_markdown(report: dict) -> str:
     if bench:
         parts.append(
             _md_table(
-                ["benchmark", "metric", "value", "budget", "ok"],
+                ["benchmark", "metric", "value", "interval", "budget", "verdict"],
                 [
-                    [r["name"], c["metric"], _fmt(c["value"]), c["limit"], c["ok"]]
+                    [
+                        r["name"],
+                        c["metric"],
+                        _fmt(c["value"]),
+                        _interval(c),
+                        f"{c['op']} {c['limit']} {c['unit']}".strip(),
+                        c["verdict"],
+                    ]
                     for r in bench["results"]
                     for c in r["checks"]
                 ],
@@ -593,19 +610,26 @@ def render_html(report: dict) -> str:
         )
         rows = [
             (
-                "PASS" if c["ok"] else "FAIL",
+                {"PASS": "PASS", "FAIL": "FAIL"}.get(c["verdict"], "warn"),
                 [
                     _e(r["name"]),
                     _e(c["metric"]),
-                    _e(c["value"]),
-                    f"{_e(c['limit'])} {_e(c['unit'])}",
-                    "yes" if c["ok"] else "no",
+                    _e(_fmt(c["value"])),
+                    _e(_interval(c)),
+                    f"{_e(c['op'])} {_e(c['limit'])} {_e(c['unit'])}",
+                    _e(c["verdict"]),
                 ],
             )
             for r in bench["results"]
             for c in r["checks"]
         ]
-        out.append(_html_table(["benchmark", "metric", "value", "budget", "ok"], rows))
+        header = ["benchmark", "metric", "value", "interval", "budget", "verdict"]
+        out.append(_html_table(header, rows))
+        out.append(
+            "<p>Repeated measurements: value is the median, interval its "
+            "distribution-free confidence interval (coverage shown); NOT "
+            "RESOLVABLE: the budget lies inside the noise, never a pass.</p>"
+        )
         comparison = bench.get("comparison") or {}
         previous = comparison.get("previous")
         out.append(
