@@ -1,18 +1,32 @@
-"""Scaling benchmark: the survey use case reduced serially and with N workers.
+"""Scaling: the survey's runs reduced serially and with 2 workers, by ctao-sat and by
+plain Gammapy, interleaved and repeated.
 
-Simulates the largest size once (`sat.usecases.survey.simulate`), then runs
-``ctao-sat run survey`` on the first ``size`` runs of that folder for every size,
-serially and with ``--backend multiprocessing --n-jobs N`` (and Ray with
-``--ray``); at the largest size also N independent serial processes side by side,
-each on size / N runs: the speedup the machine itself allows. The speedup is the
-ratio of the reduction wall times (result.json ``reduction.wall_s``: the parallel
-part, not the start-up or the joint fit). Next
-to it, in the same run and so under the same load: plain Gammapy's
-`DatasetsMaker` on the 20 MSH 15-52 runs (``plain_reduction.py``) with
-``n_jobs=1`` and ``N``. The load average of the machine is recorded around every
-measurement, and CPU time next to wall time (CPU time does not grow with load).
+Every repeat runs four whole processes on the same first ``runs`` runs of the
+``survey`` use case's DL3 files:
 
-Usage: ``python benchmarks/scaling.py --output build/scaling [--sizes 50 100 200]``
+- ``ctao-sat run survey`` serially and with ``--backend multiprocessing --n-jobs 2``;
+- ``plain_reduction.py``: Gammapy's `DatasetsMaker` with the same makers and
+  settings, ``n_jobs`` 1 and 2 (what a scientist would write without ctao-sat).
+
+in ABBA order (even repeats ctao-sat serial, ctao-sat parallel, plain serial,
+plain parallel; odd repeats the reverse), so that a drift of the machine's speed
+favours no side. From each repeat: the *reduction speedup* of each side (serial
+over parallel wall time of the reduction itself, the part that runs in parallel:
+``reduction.wall_s`` of result.json and the plain script's timer), their ratio
+(``speedup_vs_plain``), and ctao-sat's *end-to-end* speedup (whole process: start-up,
+reduction, joint fit, products). The record keeps the median of each with its
+samples (the budgets' intervals, `satdev.benchmarks`) and every measurement, with
+the load of the machine and the CPU other processes used meanwhile.
+
+Both sides must reduce the same data: the summed ON and OFF counts in the safe
+energy ranges of all four runs of a repeat must be equal, or the benchmark
+reports an error instead of a speedup.
+
+Data: the DL3 runs of the survey use case (``nox -s bench`` runs it first and
+they are reused), or simulated once with the survey's default configuration.
+
+Standalone: ``python benchmarks/scaling.py --output build/scaling [--runs 50]
+[--repeats 5] [--ray]`` (``--ray`` adds ``ctao-sat run survey --backend ray``).
 """
 
 from __future__ import annotations
@@ -20,6 +34,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,14 +43,14 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-NAME = "scaling:survey"
-SIZES = (50, 100, 200)
-LIVETIME_S = 120.0
-REPEATS = 2
+# Run standalone too: `satdev` (the verification tooling) is in the repository only.
+sys.path.insert(0, str(HERE.parent))
 
+from satdev.benchmarks import SCALING, measure, median_interval  # noqa: E402
+from satdev.gates import load_thresholds  # noqa: E402
 
-def _ctao_sat() -> str:
-    return str(Path(sys.executable).with_name("ctao-sat"))
+PLAIN = HERE / "plain_reduction.py"
+CTAO_SAT, PLAIN_GAMMAPY = "ctao-sat", "plain-gammapy"
 
 
 def simulate(folder: Path, n_runs: int) -> Path:
@@ -44,14 +60,24 @@ def simulate(folder: Path, n_runs: int) -> Path:
     from sat.usecases.survey import SurveyConfig, simulate
 
     dl3 = folder / "dl3"
-    if (dl3 / "obs-index.fits.gz").is_file():
-        from astropy.table import Table
-
-        if len(Table.read(dl3 / "obs-index.fits.gz")) >= n_runs:
-            return dl3
+    if _count_runs(dl3) >= n_runs:
+        return dl3
     offline.configure()
-    simulate(SurveyConfig(n_runs=n_runs, livetime_s=LIVETIME_S), RunContext(folder))
+    simulate(SurveyConfig(n_runs=n_runs), RunContext(folder))
     return dl3
+
+
+def _count_runs(dl3: Path) -> int:
+    index = dl3 / "obs-index.fits.gz"
+    if not index.is_file():
+        return 0
+    from astropy.table import Table
+
+    return len(Table.read(index))
+
+
+def _ctao_sat() -> str:
+    return str(Path(sys.executable).with_name("ctao-sat"))
 
 
 def _ray_environment() -> dict:
@@ -62,206 +88,343 @@ def _ray_environment() -> dict:
     return {**os.environ, "PYTHONPATH": path}
 
 
-def survey(dl3: Path, size: int, backend: str, n_jobs: int, output: Path) -> dict:
-    """Reduce and fit the first ``size`` runs; return measurements and reduction."""
-    # Run standalone: `satdev` (the verification tooling) is in the repository only.
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from satdev.benchmarks import measure
+def _measure(command: list[str], log: Path, env=None) -> dict:
+    """`measure` ``command`` with its output in ``log`` (Gammapy warns per run)."""
+    with log.open("w") as out:
+        return measure(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
+
+def _failure(command: list[str], measured: dict, output: Path) -> str:
+    """One line: the command, its exit code and the last line of its log."""
+    lines = output.with_suffix(".log").read_text(errors="replace").splitlines()
+    last = next((line for line in reversed(lines) if line.strip()), "")
+    return f"{' '.join(command)}: exit {measured['exit_code']}: {last.strip()}"
+
+
+def ctao_sat(dl3: Path, runs: int, backend: str, n_jobs: int, output: Path) -> dict:
+    """``ctao-sat run survey`` on the first ``runs`` runs of ``dl3``; one row."""
     output.parent.mkdir(parents=True, exist_ok=True)
     config = output.with_suffix(".yaml")
-    config.write_text(
-        yaml.safe_dump(
-            {"n_runs": size, "livetime_s": LIVETIME_S, "datastore": str(dl3)}
-        )
-    )
+    config.write_text(yaml.safe_dump({"n_runs": runs, "datastore": str(dl3)}))
     command = [_ctao_sat(), "run", "survey", "--config", str(config), "-q"]
     command += ["--output", str(output), "--backend", backend]
     if backend != "serial":
         command += ["--n-jobs", str(n_jobs)]
     env = _ray_environment() if backend == "ray" else None
     load = os.getloadavg()[0]
-    measured = measure(command, env=env)
-    if measured["exit_code"] != 0:
-        raise SystemExit(
-            f"scaling: {' '.join(command[1:])} failed "
-            f"(exit {measured['exit_code']}): see its message above"
-        )
-    result = json.loads((output / "result.json").read_text())
-    return {
-        "size": size,
+    measured = _measure(command, output.with_suffix(".log"), env=env)
+    row = {
+        "side": CTAO_SAT,
         "backend": backend,
         "n_jobs": n_jobs if backend != "serial" else 1,
         "load_1min": round((load + os.getloadavg()[0]) / 2, 2),
         "process": measured,
-        "reduction": result["reduction"],
-        "index": result["parameters"]["index"]["value"],
     }
-
-
-def independent(dl3: Path, size: int, n_jobs: int, output: Path) -> dict:
-    """``n_jobs`` serial runs of ``size / n_jobs`` runs each, side by side.
-
-    No parallel machinery at all: the speedup this machine allows for this work.
-    On shared or virtual cores, memory-bound work costs more CPU when every core
-    is busy, so the bound can be well below ``n_jobs``; the parallel backends are
-    judged against it as well as against ``n_jobs``.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    share = size // n_jobs
-    with ThreadPoolExecutor(n_jobs) as pool:
-        rows = list(
-            pool.map(
-                lambda i: survey(dl3, share, "serial", 1, output / f"part-{i}"),
-                range(n_jobs),
-            )
-        )
-    wall = max(row["reduction"]["wall_s"] for row in rows)
+    if measured["exit_code"] != 0:
+        return {
+            **row,
+            "error": f"{' '.join(command[1:])}: exit {measured['exit_code']}",
+        }
+    result = json.loads((output / "result.json").read_text())
+    reduction = result["reduction"]
+    parallel = reduction["workers"] > 1
     return {
-        "size": share * n_jobs,
-        "processes": n_jobs,
-        "wall_s": wall,
-        "cpu_s": sum(row["reduction"]["worker_cpu_s"] for row in rows),
-        "load_1min": max(row["load_1min"] for row in rows),
+        **row,
+        "reduction_wall_s": reduction["wall_s"],
+        # Serially the main process is the worker: count its CPU once.
+        "reduction_cpu_s": reduction["main_cpu_s"]
+        + (reduction["worker_cpu_s"] if parallel else 0),
+        "runs_reduced": reduction["runs_reduced"],
+        "peak_rss_mib_per_worker": reduction["peak_rss_mib_per_worker"],
+        "n_on": result["stacked"]["n_on"],
+        "n_off": result["stacked"]["n_off"],
     }
 
 
-def plain_gammapy(n_jobs: int, folder: Path) -> dict:
-    """Plain Gammapy's DatasetsMaker on the 20 MSH 15-52 runs with ``n_jobs``."""
-    import subprocess
+def plain_settings() -> list[str]:
+    """The survey's default settings as arguments of ``plain_reduction.py``."""
+    from sat.usecases.survey import SurveyConfig
 
-    out = folder / f"plain-{n_jobs}.json"
+    config = SurveyConfig()
+    return [
+        *("--ra", str(config.ra_deg), "--dec", str(config.dec_deg)),
+        *("--on-radius", str(config.on_radius_deg)),
+        *("--energy-min", str(config.energy_min_tev)),
+        *("--energy-max", str(config.energy_max_tev)),
+        *("--bins-per-decade", str(config.bins_per_decade)),
+        # survey.py's SafeMaskMaker(methods=["aeff-max"], aeff_percent=10)
+        *("--aeff-percent", "10"),
+    ]
+
+
+def plain_gammapy(dl3: Path, runs: int, n_jobs: int, output: Path) -> dict:
+    """``plain_reduction.py`` on the first ``runs`` runs of ``dl3``; one row."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(PLAIN), "--datastore", str(dl3)]
+    command += ["--n-runs", str(runs), "--n-jobs", str(n_jobs), *plain_settings()]
+    command += ["--output", str(output)]
     load = os.getloadavg()[0]
-    script = str(HERE / "plain_reduction.py")
-    command = [sys.executable, script, "--n-jobs", str(n_jobs), "--output", str(out)]
-    subprocess.run(command, check=True)
-    return {
+    measured = _measure(command, output.with_suffix(".log"))
+    row = {
+        "side": PLAIN_GAMMAPY,
+        "backend": "serial" if n_jobs == 1 else "multiprocessing",
         "n_jobs": n_jobs,
         "load_1min": round((load + os.getloadavg()[0]) / 2, 2),
-        **json.loads(out.read_text()),
+        "process": measured,
+    }
+    if measured["exit_code"] != 0:
+        return {**row, "error": _failure([PLAIN.name], measured, output)}
+    reduced = json.loads(output.read_text())
+    return {
+        **row,
+        "reduction_wall_s": reduced["wall_s"],
+        "reduction_cpu_s": reduced["cpu_s"],
+        "runs_reduced": reduced["runs"],
+        "n_on": reduced["n_on"],
+        "n_off": reduced["n_off"],
     }
 
 
-def _fastest(rows: list[dict]) -> dict:
-    return min(rows, key=lambda row: row["reduction"]["wall_s"])
+def _plan(n_jobs: int, ray: bool) -> list[tuple[str, str, int]]:
+    """The measurements of a repeat: (side, backend, n_jobs)."""
+    plan = [
+        (CTAO_SAT, "serial", 1),
+        (CTAO_SAT, "multiprocessing", n_jobs),
+        (PLAIN_GAMMAPY, "serial", 1),
+        (PLAIN_GAMMAPY, "multiprocessing", n_jobs),
+    ]
+    if ray:
+        plan.insert(2, (CTAO_SAT, "ray", n_jobs))
+    return plan
+
+
+def measure_repeats(
+    dl3: Path, runs: int, repeats: int, output: Path, n_jobs: int = 2, ray=False
+) -> list[dict]:
+    """Every measurement of every repeat, in the order they ran."""
+    rows = []
+    for repeat in range(repeats):
+        plan = _plan(n_jobs, ray)
+        for position, (side, backend, jobs) in enumerate(
+            plan if repeat % 2 == 0 else plan[::-1]
+        ):
+            folder = output / f"{repeat}-{side}-{backend}"
+            if side == CTAO_SAT:
+                row = ctao_sat(dl3, runs, backend, jobs, folder / "out")
+            else:
+                row = plain_gammapy(dl3, runs, jobs, folder / "reduced.json")
+            rows.append({"repeat": repeat, "position": position, **row})
+            print(
+                f"  scaling {repeat}.{position} {side} {backend}: "
+                + (
+                    row["error"]
+                    if "error" in row
+                    else f"reduction {row['reduction_wall_s']:.1f} s "
+                    f"(process {row['process']['wall_time_s']:.1f} s, "
+                    f"{row['process']['cpu_time_s']:.1f} s CPU; other processes "
+                    f"{row['process']['background_cores']} cores)"
+                ),
+                flush=True,
+            )
+    return rows
+
+
+def _same_data(rows: list[dict]) -> str | None:
+    """Why the rows did not all reduce the same data, or None."""
+    counts = {(row["n_on"], row["n_off"]) for row in rows}
+    if len(counts) == 1:
+        return None
+    found = ", ".join(
+        f"{row['side']} {row['backend']} ON {row['n_on']} OFF {row['n_off']}"
+        for row in rows
+    )
+    return (
+        f"the reductions differ ({found}): {PLAIN.name} no longer does the "
+        "survey's reduction, or a backend changed the result"
+    )
+
+
+def summarise(rows: list[dict], runs: int, n_jobs: int, confidence: float) -> dict:
+    """The scaling result (``kind: scaling``) from every measurement."""
+    result = {"name": SCALING, "kind": "scaling", "rows": rows}
+    failed = [row["error"] for row in rows if "error" in row]
+    error = "; ".join(failed) if failed else _same_data(rows)
+    if error:
+        return {**result, "error": error, "metrics": {"runs": runs}}
+    by_repeat: dict[int, dict] = {}
+    for row in rows:
+        by_repeat.setdefault(row["repeat"], {})[(row["side"], row["backend"])] = row
+    samples: dict[str, list[float]] = {
+        "reduction_speedup": [],
+        "plain_gammapy_speedup": [],
+        "speedup_vs_plain": [],
+        "end_to_end_speedup": [],
+        "plain_gammapy_end_to_end_speedup": [],
+        "serial_cpu_per_run_s": [],
+    }
+    for repeat in by_repeat.values():
+        ours = repeat[(CTAO_SAT, "serial")], repeat[(CTAO_SAT, "multiprocessing")]
+        plain = (
+            repeat[(PLAIN_GAMMAPY, "serial")],
+            repeat[(PLAIN_GAMMAPY, "multiprocessing")],
+        )
+        speedup = ours[0]["reduction_wall_s"] / ours[1]["reduction_wall_s"]
+        plain_speedup = plain[0]["reduction_wall_s"] / plain[1]["reduction_wall_s"]
+        samples["reduction_speedup"].append(speedup)
+        samples["plain_gammapy_speedup"].append(plain_speedup)
+        samples["speedup_vs_plain"].append(speedup / plain_speedup)
+        for key, (serial, parallel) in (
+            ("end_to_end_speedup", ours),
+            ("plain_gammapy_end_to_end_speedup", plain),
+        ):
+            samples[key].append(
+                serial["process"]["wall_time_s"] / parallel["process"]["wall_time_s"]
+            )
+        samples["serial_cpu_per_run_s"].append(ours[0]["reduction_cpu_s"] / runs)
+    samples = {key: [round(v, 4) for v in values] for key, values in samples.items()}
+    background = [
+        row["process"]["background_cores"]
+        for row in rows
+        if row["process"]["background_cores"] is not None
+    ]
+    metrics = {key: statistics.median(values) for key, values in samples.items()}
+    metrics.update(
+        {
+            "runs": runs,
+            "n_jobs": n_jobs,
+            "repeats": len(by_repeat),
+            # Other processes' CPU during the runs, in cores (the wall-time ratios
+            # are judged only when it is low: satdev.benchmarks).
+            "background_cores": _median(background),
+            "background_cores_max": max(background) if background else None,
+            "load_1min": statistics.median(row["load_1min"] for row in rows),
+        }
+    )
+    intervals = {
+        key: median_interval(values, confidence) for key, values in samples.items()
+    }
+    return {**result, "metrics": metrics, "samples": samples, "intervals": intervals}
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+def plot(result: dict, path: Path, thresholds: dict) -> None:
+    """Speedup of each repeat, both sides, with the medians and the budget."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples, metrics = result["samples"], result["metrics"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label, colour in (
+        ("reduction_speedup", "ctao-sat", "tab:blue"),
+        ("plain_gammapy_speedup", "plain Gammapy DatasetsMaker", "tab:grey"),
+        ("end_to_end_speedup", "ctao-sat end to end", "tab:cyan"),
+    ):
+        values = samples[key]
+        left.plot(range(len(values)), values, "o", color=colour, label=label)
+        left.axhline(metrics[key], color=colour, lw=1)
+    left.axhline(thresholds["scaling_min_speedup"], color="k", ls="--", label="budget")
+    left.set_xlabel("repeat")
+    left.set_ylabel(f"speedup with {metrics['n_jobs']} workers (wall time)")
+    left.set_title(f"survey, {metrics['runs']} runs: serial / parallel")
+    left.legend(fontsize="small")
+    for key, label in (("serial", "serial"), ("multiprocessing", "2 workers")):
+        for side, marker in ((CTAO_SAT, "o"), (PLAIN_GAMMAPY, "s")):
+            rows = [
+                r for r in result["rows"] if r["side"] == side and r["backend"] == key
+            ]
+            right.plot(
+                [r["repeat"] for r in rows],
+                [r["reduction_wall_s"] for r in rows],
+                marker,
+                label=f"{side} {label}",
+            )
+    right.set_xlabel("repeat")
+    right.set_ylabel("reduction wall time [s]")
+    right.set_title(
+        f"other processes: {metrics['background_cores']} cores (median), "
+        f"load {metrics['load_1min']}"
+    )
+    right.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
 
 
 def run(
     output: Path,
-    sizes=SIZES,
+    dl3: Path | None = None,
+    runs: int | None = None,
+    repeats: int | None = None,
     n_jobs: int = 2,
     ray: bool = False,
-    plain: bool = True,
-    repeats: int = REPEATS,
 ) -> dict:
-    """Run the scaling benchmark; return its record (``kind: scaling``).
+    """Run the scaling benchmark; return its result (``kind: scaling``).
 
-    Every measurement is repeated ``repeats`` times, interleaved, and the fastest
-    counts: on a shared or virtual machine the same work takes up to 25 % more
-    CPU from one minute to the next, which no single pair of runs can resolve.
+    Parameters
+    ----------
+    output : Path
+        Where the runs write (and ``scaling.json``, ``scaling.png``).
+    dl3 : Path, optional
+        The survey's DL3 folder with at least ``runs`` runs; default simulate.
+    runs, repeats : int, optional
+        Default ``scaling_runs`` and ``scaling_repeats`` of gates.yaml.
+    n_jobs : int
+        Workers of the parallel runs.
+    ray : bool
+        Also ``ctao-sat run survey --backend ray`` in every repeat.
     """
+    thresholds = load_thresholds()["benchmarks"]
+    runs = runs or thresholds["scaling_runs"]
+    repeats = repeats or thresholds["scaling_repeats"]
     output = Path(output).absolute()
     output.mkdir(parents=True, exist_ok=True)
-    dl3 = simulate(output / "runs", max(sizes))
-    backends = [("serial", 1), ("multiprocessing", n_jobs)]
-    if ray:
-        backends.append(("ray", n_jobs))
-    rows = []
-    for size in sizes:
-        tries = {backend: [] for backend, _ in backends}
-        for attempt in range(repeats):
-            for backend, jobs in backends:
-                folder = output / f"{backend}-{size}-{attempt}" / "out"
-                tries[backend].append(survey(dl3, size, backend, jobs, folder))
-                print(json.dumps(tries[backend][-1]), flush=True)
-        rows += [{**_fastest(runs), "repeats": len(runs)} for runs in tries.values()]
-    speedups = {}
-    for size in sizes:
-        serial = next(r for r in rows if r["size"] == size and r["backend"] == "serial")
-        for row in rows:
-            if row["size"] == size and row["backend"] != "serial":
-                speedup = serial["reduction"]["wall_s"] / row["reduction"]["wall_s"]
-                speedups[f"{row['backend']}-{size}"] = round(speedup, 2)
-    record = {
-        "name": NAME,
-        "kind": "scaling",
-        "n_jobs": n_jobs,
-        "cpus": os.cpu_count(),
-        "rows": rows,
-        "speedups": speedups,
-    }
-    largest = max(sizes)
-    serial = next(r for r in rows if r["size"] == largest and r["backend"] == "serial")
-    bound = min(
-        (
-            independent(dl3, largest, n_jobs, output / f"independent-{largest}-{i}")
-            for i in range(repeats)
-        ),
-        key=lambda row: row["wall_s"],
+    survey_dl3 = dl3
+    if dl3 is None or _count_runs(dl3) < runs:
+        dl3 = simulate(output / "runs", runs)
+    print(
+        f"scaling: {runs} survey runs of {dl3}, {repeats} repeats of ctao-sat and "
+        f"plain Gammapy, serial and {n_jobs} workers",
+        flush=True,
     )
-    bound["speedup"] = round(serial["reduction"]["wall_s"] / bound["wall_s"], 2)
-    record["independent"] = bound
-    print(json.dumps({"independent": bound}), flush=True)
-    if plain:
-        tries = [
-            [plain_gammapy(jobs, output) for jobs in (1, n_jobs)]
-            for _ in range(repeats)
-        ]
-        plain_rows = [
-            min(runs, key=lambda row: row["wall_s"])
-            for runs in zip(*tries, strict=True)
-        ]
-        record["plain_gammapy"] = {
-            "rows": plain_rows,
-            "speedup": round(plain_rows[0]["wall_s"] / plain_rows[1]["wall_s"], 2),
-        }
-    record["metrics"] = {
-        # Lower is better: wall time with N workers over the serial wall time.
-        "parallel_wall_ratio": round(1 / speedups[f"multiprocessing-{largest}"], 3),
-    }
-    (output / "scaling.json").write_text(json.dumps(record, indent=2) + "\n")
-    return record
+    rows = measure_repeats(dl3, runs, repeats, output, n_jobs, ray)
+    result = summarise(rows, runs, n_jobs, thresholds["noise_confidence"])
+    result["data"] = "survey use case" if dl3 == survey_dl3 else "simulated"
+    if "error" not in result:
+        plot(result, output / "scaling.png", thresholds)
+        # Relative to the folder of the bench record (output is its "scaling").
+        result["plot"] = f"{output.name}/scaling.png"
+    (output / "scaling.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 def main(argv=None) -> int:
-    """Command line: run the benchmark and print the table."""
+    """Command line: run the benchmark and print its medians and intervals."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("build/scaling"))
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--datastore", type=Path, help="the survey's DL3 folder")
+    parser.add_argument("--runs", type=int, help="survey runs reduced each time")
+    parser.add_argument("--repeats", type=int, help="interleaved repeats")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--ray", action="store_true", help="also the Ray backend")
-    parser.add_argument("--no-plain", action="store_true", help="skip plain Gammapy")
-    parser.add_argument(
-        "--repeats", type=int, default=REPEATS, help="runs of each; the fastest counts"
-    )
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    record = run(
-        args.output, args.sizes, args.n_jobs, args.ray, not args.no_plain, args.repeats
+    result = run(
+        args.output, args.datastore, args.runs, args.repeats, args.n_jobs, args.ray
     )
-    print(
-        f"{'runs':>5} {'backend':<16} {'wall_s':>7} {'runs/s':>7} {'cpu_s':>7} "
-        f"{'peak MiB/worker':<20} load"
-    )
-    for row in record["rows"]:
-        red = row["reduction"]
-        # Serially the main process is the worker: count its CPU once.
-        cpu = red["worker_cpu_s"] + (red["main_cpu_s"] if red["workers"] > 1 else 0)
+    if "error" in result:
+        print(f"scaling: ERROR {result['error']}")
+        return 1
+    for key, interval in result["intervals"].items():
         print(
-            f"{row['size']:>5} {row['backend']:<16} {red['wall_s']:>7.1f} "
-            f"{red['runs_per_s']:>7.2f} {cpu:>7.1f} "
-            f"{red['peak_rss_mib_per_worker']!s:<20} {row['load_1min']}"
+            f"{key:>34}: median {interval['median']:.3f}, "
+            f"{100 * interval['confidence']:.0f} % interval "
+            f"[{interval['low']:.3f}, {interval['high']:.3f}] of {interval['n']}"
         )
-    print("speedups (survey):", record["speedups"])
-    bound = record["independent"]
-    print(
-        f"{bound['processes']} independent serial processes of "
-        f"{bound['size'] // bound['processes']} runs each: speedup {bound['speedup']} "
-        "(what this machine allows for this work)"
-    )
-    if "plain_gammapy" in record:
-        print("plain Gammapy, 20 MSH 15-52 runs:", json.dumps(record["plain_gammapy"]))
     return 0
 
 

@@ -359,13 +359,3 @@ def test_ray_extra_is_pinned_exactly():
     from importlib.metadata import version
 
     assert {name: version(name) for name in pins} == pins
-
-
-def test_scaling_budget_is_a_speedup_of_1_8():
-    from satdev.benchmarks import budget_checks
-
-    record = {"name": "scaling:survey", "kind": "scaling"}
-    (fast,) = budget_checks({**record, "metrics": {"parallel_wall_ratio": 0.52}}, {})
-    (slow,) = budget_checks({**record, "metrics": {"parallel_wall_ratio": 0.77}}, {})
-    assert fast["ok"] and not slow["ok"]
-    assert fast["limit"] == pytest.approx(1 / 1.8, abs=1e-3)
