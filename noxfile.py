@@ -247,10 +247,12 @@ def conda(session):
 
 @nox.session(python=DEFAULT_PYTHON)
 def bench(session):
-    """Benchmarks: CLI start-up, every use case's time and memory, overhead.
+    """Benchmarks: start-up, every use case, overhead, operations, scaling.
 
-    Budgets in satdev/gates.yaml; compared with the previous release in
-    benchmarks/history/ (`nox -s bench -- --record` stores this one there).
+    Budgets in satdev/gates.yaml, judged with their noise (satdev/benchmarks.py);
+    compared with the previous release in benchmarks/history/ (`nox -s bench --
+    --record` stores this one there). About 20 min on 2 quiet cores, 7 of them
+    the scaling benchmark.
     """
     install_release(session, BENCH_EXTRAS)
     session.run(
