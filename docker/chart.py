@@ -11,13 +11,14 @@ what can be done for real and says what it proves:
    (kubernetes-validate, unknown fields are errors) against the Kubernetes version
    we target; KubeRay's ``RayCluster`` has no schema offline and is named as not
    schema-checked; the security context we enforce is checked in every pod spec;
-3. the default rendering deployed with ``podman kube play`` (``--network none``)
-   on the image of ``nox -s container``: the Deployment (its security context
-   seen from inside), the Job's pod to completion, then the helm test pod, whose
-   JUnit (requirement ids) joins this session's evidence;
-4. ``helm package`` (values pinned to the released image's digest when the
+3. ``helm package`` (values pinned to the released image's digest when the
    container session recorded it) and an OCI image layout of the package, for
-   ``build/release/``.
+   ``build/release/``;
+4. that package's default rendering deployed with ``podman kube play``
+   (``--network none``) on a fresh node, an empty image store that loads the
+   released OCI archive of ``nox -s container``: the Deployment (its security
+   context seen from inside), the Job's pod to completion, then the helm test pod,
+   whose JUnit (requirement ids) joins this session's evidence.
 
 What it does not prove: scheduling, claims bound by a provisioner, Services,
 NetworkPolicies, the KubeRay operator, ``helm install``/``helm test`` themselves.
@@ -35,9 +36,9 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from docker import common, helm, kube, publish
-from docker.common import CHART, IMAGE, ROOT, Failure, log, run, timed
-from docker.manifests import KUBERNETES, validate
+from docker import common, export, helm, kube, publish
+from docker.common import CHART, ROOT, Failure, log, run, timed
+from docker.manifests import KUBERNETES, pod_specs, validate
 from docker.record import Record
 from sat import stack
 
@@ -73,10 +74,10 @@ def expected_checks() -> dict[str, tuple[str, ...]]:
         "helm_binary_checked": STATIC,
         "helm_lint_strict": STATIC,
         **{f"render_and_validate_{name}": STATIC for name in profiles()},
+        "chart_packaged": STATIC,
         "kube_play_deployment": PLAYED,
         "kube_play_job_pod": PLAYED,
         "helm_test_pod": PLAYED,
-        "chart_packaged": STATIC,
     }
 
 
@@ -105,8 +106,10 @@ def lint(binary: Path, record: Record) -> None:
     )
 
 
-def render(binary: Path, profile: Path | None = None, extra=()) -> list[dict]:
-    """``helm template`` the chart; return its documents."""
+def render(
+    binary: Path, profile: Path | None = None, extra=(), chart: Path = CHART
+) -> list[dict]:
+    """``helm template`` the chart (a folder or a package); return its documents."""
     import yaml
 
     text = run(
@@ -114,7 +117,7 @@ def render(binary: Path, profile: Path | None = None, extra=()) -> list[dict]:
             binary,
             "template",
             RELEASE,
-            CHART,
+            chart,
             "--kube-version",
             KUBERNETES,
             *values_args(profile),
@@ -180,29 +183,42 @@ def test_pod_cases(xml: str, record: Record) -> list[str]:
     return names
 
 
-def play(binary: Path, data: Path, record: Record) -> None:
-    """Deploy the default rendering with podman kube play; run the helm test pod."""
-    documents = render(binary)
+def play(binary: Path, package: Path, data: Path, record: Record) -> None:
+    """Deploy the released package on a node that loads the released image archive.
+
+    The package pins the image by the digest of the archive's manifest: only that
+    image, loaded into an empty image store, can run it.
+    """
+    archive = export.archive_path()
+    if not archive.is_file():
+        raise Failure(f"no {archive}: run `nox -s container` first (same release)")
+    documents = render(binary, chart=package)
     folder = OUT / "kube"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     kube.local_volumes(documents, data, folder / "volumes")
-    hooks = [
-        d for d in documents if "helm.sh/hook" in d["metadata"].get("annotations", {})
-    ]
+    with export.fresh_node("chart-node") as podman:
+        _, seconds = timed(run, [*podman, "load", "-i", archive], capture=True)
+        log(f"a fresh node loaded {archive.name} in {seconds} s")
+        play_workloads(documents, folder, podman, record)
+
+
+def play_workloads(documents: list[dict], folder: Path, podman, record: Record):
+    """Play the Deployment, the Job's pod and the helm test pod; record each."""
+    image = _image(documents)
     (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
-    (job,) = [d for d in documents if d["kind"] == "Job"]
-    result = kube.play_deployment(deployment, folder)
+    result = kube.play_deployment(deployment, folder, podman)
     failed = [name for name, ok in result["checks"].items() if not ok]
     record.add(
         "kube_play_deployment",
         result["ok"],
-        f"{deployment['metadata']['name']}: "
+        f"{deployment['metadata']['name']} ({image}): "
         + (f"failed {failed}" if failed else f"passed {sorted(result['checks'])}"),
         seconds=result["seconds"],
     )
+    (job,) = [d for d in documents if d["kind"] == "Job"]
     deadline = job["spec"]["activeDeadlineSeconds"]
-    result = kube.play_pod(kube.pod_from_job(job), folder, timeout=deadline)
+    result = kube.play_pod(kube.pod_from_job(job), folder, (), deadline, podman)
     record.add(
         "kube_play_job_pod",
         result["ok"],
@@ -211,9 +227,12 @@ def play(binary: Path, data: Path, record: Record) -> None:
         seconds=result["seconds"],
         figures={"job_s": result["seconds"], "deadline_s": deadline},
     )
+    hooks = [
+        d for d in documents if "helm.sh/hook" in d["metadata"].get("annotations", {})
+    ]
     (pod,) = [d for d in hooks if d["kind"] == "Pod"]
     configmaps = tuple(d for d in hooks if d["kind"] == "ConfigMap")
-    result = kube.play_pod(pod, folder, configmaps, timeout=deadline)
+    result = kube.play_pod(pod, folder, configmaps, deadline, podman)
     xml = junit_from_log(result["log"])
     (OUT / "helm-test.xml").write_text(xml + "\n")
     cases = test_pod_cases(xml, record) if xml else []
@@ -225,19 +244,17 @@ def play(binary: Path, data: Path, record: Record) -> None:
     )
 
 
-def image_present() -> str:
-    """Return the release image's tag, loading the OCI archive if the store lacks it."""
-    tag = f"{IMAGE}:{stack.release_version()}"
-    if run(["podman", "image", "exists", tag], check=False, quiet=True).returncode:
-        archive = (
-            ROOT / "build" / "container" / f"ctao-sat-{stack.release_version()}.oci.tar"
-        )
-        if not archive.is_file():
-            raise Failure(
-                f"no image {tag} and no {archive}: run `nox -s container` first"
-            )
-        run(["podman", "load", "-i", archive], capture=True)
-    return tag
+def _image(documents: list[dict]) -> str:
+    """Return the one image every pod of ``documents`` runs."""
+    images = {
+        c["image"]
+        for d in documents
+        for spec in pod_specs(d)
+        for c in spec["containers"]
+    }
+    if len(images) != 1:
+        raise Failure(f"the rendering runs {len(images)} images: {sorted(images)}")
+    return images.pop()
 
 
 def steps(data: Path, record: Record, play_it: bool) -> None:
@@ -255,14 +272,13 @@ def steps(data: Path, record: Record, play_it: bool) -> None:
     render_and_validate(binary, record)
     if record.failed:
         raise Failure(f"the chart does not pass: {', '.join(record.failed)}")
+    package = publish.package(binary, record, OUT)
     if play_it:
-        image_present()
-        play(binary, data, record)
+        play(binary, package, data, record)
     else:
         record.skip(
             ("kube_play_deployment", "kube_play_job_pod", "helm_test_pod"), "--no-play"
         )
-    publish.package(binary, record, OUT)
 
 
 def main(argv=None) -> int:

@@ -6,6 +6,7 @@ starting it is the deployment CTAO B-SUSS-1530 asks to take under one hour.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -27,9 +28,33 @@ from sat import stack
 DEPLOY_CHECK = "deploy_released_archive_on_fresh_store"
 
 
+def archive_path() -> Path:
+    """Return the OCI archive of this release (what `nox -s release` ships)."""
+    return OUT / f"ctao-sat-{stack.release_version()}.oci.tar"
+
+
+@contextlib.contextmanager
+def fresh_node(name: str):
+    """Yield the podman command of an empty image store; remove it afterwards.
+
+    A node that never saw the image, under ``build/container/<name>``.
+    """
+    store = OUT / name
+    # podman refuses a runroot path of more than 50 characters (a deep clone's
+    # build/ easily has more): the run state goes to a short folder of its own.
+    runroot = Path(tempfile.mkdtemp(prefix="sat-node-", dir="/tmp"))
+    podman = ("podman", "--root", str(store / "root"), "--runroot", str(runroot))
+    _clean_store(podman, store)
+    try:
+        yield podman
+    finally:
+        _clean_store(podman, store)
+        shutil.rmtree(runroot, ignore_errors=True)
+
+
 def export(engine: str, tag: str, record: Record) -> Path:
     """Write the OCI archive and record its size and digest."""
-    archive = OUT / f"ctao-sat-{stack.release_version()}.oci.tar"
+    archive = archive_path()
     archive.unlink(missing_ok=True)
     name = tag.split("/")[-1]
     start = time.perf_counter()
@@ -76,21 +101,13 @@ def deploy_from_archive(archive: Path, tag: str, data: Path, record: Record) -> 
     store and run offline, read-only, without capabilities; ``deploy_s`` is the sum
     of the four steps, against the one-hour limit.
     """
-    store = OUT / "fresh-node"
-    # podman refuses a runroot path of more than 50 characters (a deep clone's
-    # build/ easily has more): the run state goes to a short folder of its own.
-    runroot = Path(tempfile.mkdtemp(prefix="sat-node-", dir="/tmp"))
-    podman = ["podman", "--root", store / "root", "--runroot", runroot]
     figures = {"archive": archive.name, "archive_sha256": sha256(archive)}
-    _clean_store(podman, store)
     try:
-        steps, outcome = _deploy(podman, archive, tag, data)
+        with fresh_node("fresh-node") as podman:
+            steps, outcome = _deploy(podman, archive, tag, data)
     except Failure as error:
         record.add(DEPLOY_CHECK, False, str(error).splitlines()[0], figures=figures)
         raise
-    finally:
-        _clean_store(podman, store)
-        shutil.rmtree(runroot, ignore_errors=True)
     deploy_s = round(sum(steps.values()), 1)
     ran, message = usecase_passed(outcome)
     fast, timing = within_limit(deploy_s, ONE_HOUR)
@@ -117,7 +134,7 @@ def deploy_from_archive(archive: Path, tag: str, data: Path, record: Record) -> 
     )
 
 
-def _deploy(podman: list, archive: Path, tag: str, data: Path):
+def _deploy(podman: tuple, archive: Path, tag: str, data: Path):
     """Load, start, doctor, one use case: each step's seconds, and its outcome."""
     steps = {}
     _, steps["load"] = timed(run, [*podman, "load", "-i", archive], capture=True)
@@ -132,7 +149,7 @@ def _deploy(podman: list, archive: Path, tag: str, data: Path):
     return steps, outcome
 
 
-def _clean_store(podman: list, store: Path) -> None:
+def _clean_store(podman: tuple, store: Path) -> None:
     if store.exists():
         run([*podman, "rmi", "-a", "-f"], capture=True, check=False, quiet=True)
         shutil.rmtree(store, ignore_errors=True)

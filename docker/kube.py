@@ -16,6 +16,9 @@ from pathlib import Path
 
 from docker.common import ONE_HOUR, UID, log, run
 
+# The podman command: a node's own image store is ("podman", "--root", ...).
+PODMAN = ("podman",)
+
 
 def pod_from_job(job: dict) -> dict:
     """Return the pod a Job would run (podman kube play ignores Jobs)."""
@@ -51,18 +54,20 @@ def local_volumes(documents: list[dict], data: Path, folder: Path) -> None:
                 volume["hostPath"] = {"path": str(path), "type": "Directory"}
 
 
-def play_deployment(doc: dict, folder: Path) -> dict:
+def play_deployment(doc: dict, folder: Path, podman: tuple = PODMAN) -> dict:
     """Play a Deployment; check it runs with the security context it asks."""
     path = folder / f"{doc['metadata']['name']}.yaml"
     path.write_text(_yaml([doc]))
-    return _play_deployment(doc, path)
+    return _play_deployment(doc, path, podman)
 
 
-def play_pod(pod: dict, folder: Path, extra: tuple = (), timeout=ONE_HOUR) -> dict:
+def play_pod(
+    pod: dict, folder: Path, extra: tuple = (), timeout=ONE_HOUR, podman=PODMAN
+) -> dict:
     """Play a pod (with ``extra`` documents such as its ConfigMaps); wait for it."""
     path = folder / f"{pod['metadata']['name']}.yaml"
     path.write_text(_yaml([*extra, pod]))
-    return _play_to_end(pod["metadata"]["name"], path, timeout)
+    return _play_to_end(pod["metadata"]["name"], path, timeout, podman)
 
 
 def _yaml(documents: list[dict]) -> str:
@@ -77,18 +82,18 @@ def _pod_specs(doc: dict) -> list[dict]:
     return [doc["spec"]] if doc["kind"] == "Pod" else []
 
 
-def _play(path: Path) -> tuple[str, str]:
+def _play(path: Path, podman: tuple) -> tuple[str, str]:
     """``podman kube play`` a file; return its output and its container's id."""
-    run(["podman", "kube", "down", path], capture=True, check=False, quiet=True)
-    played = run(["podman", "kube", "play", "--network", "none", path], capture=True)
+    run([*podman, "kube", "down", path], capture=True, check=False, quiet=True)
+    played = run([*podman, "kube", "play", "--network", "none", path], capture=True)
     lines = played.stdout.split()
     # The output lists "Pod:" <id> "Container:" <id>... (no infra container).
     return played.stdout, lines[lines.index("Container:") + 1]
 
 
-def _inspect(container: str) -> dict:
+def _inspect(container: str, podman: tuple) -> dict:
     return json.loads(
-        run(["podman", "inspect", container], capture=True, quiet=True).stdout
+        run([*podman, "inspect", container], capture=True, quiet=True).stdout
     )[0]
 
 
@@ -100,13 +105,13 @@ POD_PROBE = (
 )
 
 
-def _play_deployment(doc: dict, path: Path) -> dict:
+def _play_deployment(doc: dict, path: Path, podman: tuple) -> dict:
     """Play the Deployment; check it runs with the security context it asks."""
     name = doc["metadata"]["name"]
     start = time.perf_counter()
     try:
-        played, container = _play(path)
-        state = _inspect(container)
+        played, container = _play(path, podman)
+        state = _inspect(container, podman)
         host = state["HostConfig"]
         limits = doc["spec"]["template"]["spec"]["containers"][0]["resources"]
         checks = {
@@ -119,13 +124,13 @@ def _play_deployment(doc: dict, path: Path) -> dict:
             "memory_limit": host["Memory"] == _bytes(limits["limits"]["memory"]),
         }
         probe = run(
-            ["podman", "exec", container, "sh", "-c", POD_PROBE],
+            [*podman, "exec", container, "sh", "-c", POD_PROBE],
             capture=True,
             check=False,
         )
         checks["probe_in_pod"] = probe.returncode == 0
     finally:
-        run(["podman", "kube", "down", path], capture=True, check=False)
+        run([*podman, "kube", "down", path], capture=True, check=False)
     seconds = round(time.perf_counter() - start, 1)
     ok = all(checks.values())
     log(f"kube play Deployment {name}: {'PASS' if ok else 'FAIL'} {checks}")
@@ -142,21 +147,21 @@ def _bytes(quantity: str) -> int:
     return int(quantity)
 
 
-def _play_to_end(name: str, path: Path, timeout: float) -> dict:
+def _play_to_end(name: str, path: Path, timeout: float, podman: tuple) -> dict:
     """Play a pod's file, wait for its container to exit; return exit and log."""
     start = time.perf_counter()
     code, logs = -1, ""
     try:
-        _, container = _play(path)
+        _, container = _play(path, podman)
         waited = run(
-            ["podman", "wait", container], capture=True, check=False, timeout=timeout
+            [*podman, "wait", container], capture=True, check=False, timeout=timeout
         )
         code = int(waited.stdout.strip() or -1)
         logs = run(
-            ["podman", "logs", container], capture=True, check=False, quiet=True
+            [*podman, "logs", container], capture=True, check=False, quiet=True
         ).stdout
     finally:
-        run(["podman", "kube", "down", path], capture=True, check=False)
+        run([*podman, "kube", "down", path], capture=True, check=False)
     seconds = round(time.perf_counter() - start, 1)
     ok = code == 0
     log(f"kube play pod {name}: exit {code} in {seconds} s")

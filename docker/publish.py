@@ -34,8 +34,11 @@ def released_digest() -> str:
     return (record.get("archive") or {}).get("manifest_digest") or ""
 
 
-def package(binary: Path, record: Record, out: Path) -> None:
-    """``helm package`` the chart (pinned to the released digest) + OCI layout."""
+def package(binary: Path, record: Record, out: Path) -> Path:
+    """``helm package`` the chart (pinned to the released digest) + OCI layout.
+
+    Returns the package (``out/ctao-sat-<version>.tgz``).
+    """
     start = time.perf_counter()
     version = stack.release_version()
     digest = released_digest()
@@ -66,6 +69,7 @@ def package(binary: Path, record: Record, out: Path) -> None:
             "image_digest": digest,
         },
     )
+    return tgz
 
 
 def oci_layout(tgz: Path, destination: Path) -> Path:
