@@ -97,7 +97,7 @@ def test_ci_runs_existing_sessions_and_every_required_one(config):
     assert not unknown, f".gitlab-ci.yml runs sessions noxfile.py lacks: {unknown}"
     # The checks, every artifact session of the noxfile, verify and release.
     required = {"lint", "tests", "verify", "release", "tests-3.11", "tests-3.13"}
-    required |= {"conda", "container", "docs"} & defined
+    required |= {"conda", "container", "chart", "docs"} & defined
     missing = required - used
     assert not missing, f"add a job running `nox -s NAME` to .gitlab-ci.yml: {missing}"
 
