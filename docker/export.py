@@ -55,7 +55,9 @@ def fresh_node(name: str):
 def export(engine: str, tag: str, record: Record) -> Path:
     """Write the OCI archive and record its size and digest."""
     archive = archive_path()
-    archive.unlink(missing_ok=True)
+    # Only this version's archive: the release ships every build/container/*.tar.
+    for old in OUT.glob("ctao-sat-*.oci.tar"):
+        old.unlink()
     name = tag.split("/")[-1]
     start = time.perf_counter()
     if engine == "podman":

@@ -52,7 +52,8 @@ def package(binary: Path, record: Record, out: Path) -> Path:
             raise Failure('chart/values.yaml has no `  digest: ""` line to pin')
         values.write_text(text.replace('  digest: ""\n', f'  digest: "{digest}"\n', 1))
     run([binary, "lint", "--strict", source], capture=True)
-    for old in out.glob("ctao-sat-*.tgz"):
+    # Only this version's files: the release ships whatever matches its globs.
+    for old in [*out.glob("ctao-sat-*.tgz"), *out.glob("ctao-sat-*.chart.oci.tar")]:
         old.unlink()
     run([binary, "package", source, "--destination", out], capture=True)
     tgz = out / f"ctao-sat-{version}.tgz"

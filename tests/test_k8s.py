@@ -290,8 +290,15 @@ def test_the_test_pods_junit_reaches_the_evidence(tmp_path):
 
 
 def test_package_and_its_oci_layout(binary, tmp_path):
+    stale = [
+        tmp_path / "ctao-sat-2000.01.0.tgz",
+        tmp_path / "ctao-sat-2000.01.0.chart.oci.tar",
+    ]
+    for path in stale:
+        path.write_text("an earlier version's package")
     run = record.Record(session="chart", expected=chart.expected_checks())
     publish.package(binary, run, tmp_path)
+    assert not any(path.exists() for path in stale)  # the release ships one version
     assert run.get("chart_packaged").passed
     version = stack.release_version()
     tgz = tmp_path / f"ctao-sat-{version}.tgz"
