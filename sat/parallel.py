@@ -13,11 +13,13 @@ Ray is optional (``pip install 'ctao-sat[ray]'``, version pinned in
 from __future__ import annotations
 
 import os
+import signal
 from contextlib import contextmanager
 from typing import Literal
 
 from pydantic import Field, create_model, model_validator
 
+from sat import interrupt
 from sat.config import BaseConfig
 from sat.errors import ConfigError, SatError
 
@@ -105,12 +107,18 @@ def _import_ray():
 def _connect(ray, address: str | None, n_jobs: int) -> None:
     """Start a local Ray cluster, or connect to ``address``; one-line errors."""
     if not address:
-        ray.init(
-            num_cpus=n_jobs,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
+        try:
+            ray.init(
+                num_cpus=n_jobs,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        except SystemExit as stop:
+            # ray.init's own SIGTERM handler exits with the signal's number.
+            if stop.code == signal.SIGTERM:
+                raise interrupt.interrupted(signal.SIGTERM) from None
+            raise
         return
     import threading
 
@@ -177,6 +185,7 @@ def parallel_session(config: ParallelConfig):
     else:
         address = os.environ.get("RAY_ADDRESS") or None
         _connect(ray, address, config.n_jobs)
+        interrupt.reclaim()  # ray.init made SIGTERM exit without cleaning up
         started = True
         where["ray_address"] = address or "local"
     try:

@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-from sat import __version__
+from sat import __version__, interrupt
 from sat.errors import SatError
 
 # name -> "module:attribute"; modules are imported only when the command is used.
@@ -27,7 +27,8 @@ COMMANDS = {
 class LazyGroup(click.Group):
     """A click group that imports a subcommand's module only when it is invoked.
 
-    It also turns `SatError` into a one-line error and a non-zero exit.
+    It also turns `SatError` into a one-line error and a non-zero exit, and
+    Ctrl-C or SIGTERM into one line and exit 130 or 143 (`sat.interrupt`).
     """
 
     def list_commands(self, ctx):
@@ -42,12 +43,17 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attribute)
 
     def invoke(self, ctx):
-        """Run the command; a `SatError` becomes one line and its exit code."""
+        """Run the command; a `SatError` or a signal becomes one line and a code."""
         try:
-            return super().invoke(ctx)
+            with interrupt.handled():
+                return super().invoke(ctx)
         except SatError as error:
             click.secho(f"Error: {error}", err=True, fg="red")
             ctx.exit(error.exit_code)
+        except interrupt.Interrupted as stop:
+            # The finally blocks have run (scratch folders removed, pools and
+            # Ray stopped): exit at once, without the interpreter's shutdown.
+            interrupt.exit_now(stop.signum)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
