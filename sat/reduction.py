@@ -39,6 +39,7 @@ __all__ = [
     "reflected_regions_makers",
     "reflected_regions_spectra",
     "usable_spectra",
+    "verify_file",
     "verify_files",
 ]
 
@@ -69,6 +70,18 @@ def _verify_file(path: Path, hdu_names: list[str]) -> None:
                 for warning in caught:
                     if "truncated" in str(warning.message):
                         raise OSError(str(warning.message))
+
+
+def verify_file(path, hdu_names=()) -> None:
+    """Check that the DL3 file ``path`` reads completely and holds ``hdu_names``.
+
+    Raises
+    ------
+    DataError
+        The file is missing, truncated or corrupt, or lacks one of the HDUs
+        (one line naming it).
+    """
+    _verify_file(Path(path), list(hdu_names))
 
 
 def verify_files(store, obs_ids) -> dict[int, list[Path]]:
@@ -277,9 +290,10 @@ class ObservationsMaker(DatasetsMaker):
         Returning it keeps the worker pool (and the serial loop) going, so one
         bad observation costs only itself on every backend.
         """
-        from sat import offline
+        from sat import interrupt, offline
 
         offline.configure()  # a fresh Ray worker has not run the CLI's setup
+        interrupt.quiet_worker()  # Ctrl-C and SIGTERM: the main process stops us
         obs_id = int(observation.obs_id)
         start = time.process_time()
         try:
