@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from sat.cli.main import main
 from sat.config import load_config
 from sat.data import datasets
-from sat.errors import ConfigError
+from sat.outputs import OutputError
 from sat.result import RESULT
 from sat.usecases.base import UseCaseConfig
 from sat.usecases.registry import get_usecase, usecases
@@ -220,11 +220,11 @@ def test_foreign_output_is_refused(tmp_path):
     output.mkdir()
     (output / "notes.txt").write_text("keep me")
     line = one_error_line(invoke("run", "joint-crab", "--output", str(output), "-q"))
-    assert f"output {output} exists and is not a ctao-sat result" in line
+    assert f"output {output} already holds files that are not a ctao-sat" in line
     assert (output / "notes.txt").read_text() == "keep me"
     plain = tmp_path / "file"
     plain.write_text("not a folder")
-    with pytest.raises(ConfigError, match="is not a ctao-sat result"):
+    with pytest.raises(OutputError, match="exists and is not a folder"):
         run_usecase("joint-crab", None, plain, quiet=True)
     assert plain.read_text() == "not a folder"
     assert leftovers(tmp_path) == ["file", "mine"]
@@ -237,13 +237,12 @@ def test_rerun_replaces_a_previous_result(tmp_path):
     output.mkdir()  # an empty folder is fine
     config = write_yaml(tmp_path / "hess.yaml", yaml.safe_dump(HESS_ONLY))
     first = run_usecase("joint-crab", config, output, quiet=True)
-    (output / "stale.txt").write_text("from an older run")
-
-    again = CliRunner().invoke(
-        main, ["run", "joint-crab", "--config", str(config), "--output", str(output)]
-    )
+    # Without --overwrite a previous result is refused, and kept as it was.
+    line = one_error_line(invoke("run", "joint-crab", "--output", str(output)))
+    assert "already holds a joint-crab result" in line and "--overwrite" in line
+    command = ["run", "joint-crab", "--config", str(config), "--output", str(output)]
+    again = CliRunner().invoke(main, [*command, "--overwrite"])
     assert again.exit_code == 0, again.output
-    assert not (output / "stale.txt").exists()
     assert leftovers(tmp_path) == ["hess.yaml", "result"]
     second = json.loads((output / RESULT).read_text())
     assert second["parameters"] == first["parameters"]

@@ -15,6 +15,14 @@ def _print_summary(result, output: Path) -> None:
     for check in result.validation:
         fit = f"{check.fit}: " if check.fit else ""
         click.echo(f"  {check.verdict}  {fit}{check.describe()}")
+    skipped = result.get("failed_runs") or []
+    if skipped:
+        # --skip-failed went on without them: say so where the user looks.
+        click.secho(
+            f"  WARNING  {len(skipped)} run(s) skipped (skip_failed): "
+            + "; ".join(skipped),
+            fg="yellow",
+        )
 
 
 @click.command()
@@ -30,6 +38,17 @@ def _print_summary(result, output: Path) -> None:
     "output",
     type=click.Path(file_okay=False),
     help="Output folder [default: results/USECASE].",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace a previous result of this use case in the output folder (kept "
+    "until the new one is complete; not by a run whose validation fails).",
+)
+@click.option(
+    "--overwrite-failed",
+    is_flag=True,
+    help="With --overwrite: replace it even when this run's validation fails.",
 )
 @click.option("--print-config", is_flag=True, help="Print the config and exit.")
 @click.option("--list", "list_", is_flag=True, help="List the use cases.")
@@ -53,6 +72,8 @@ def run(
     usecase,
     config,
     output,
+    overwrite,
+    overwrite_failed,
     print_config,
     list_,
     all_,
@@ -63,14 +84,17 @@ def run(
 ):
     """Run a science use case (USECASE) and validate its results.
 
-    Products and result.json are written to --output, atomically. Exits 1 when
-    the validation against the published reference fails.
+    Products and result.json are written to --output, atomically: a new folder,
+    or an empty one, or with --overwrite a previous result of the same use case.
+    Exits 1 when the validation against the published reference fails.
     """
     from sat.config import dump_config, load_config
     from sat.errors import SatError
     from sat.usecases.registry import get_usecase, usecases
     from sat.usecases.runner import run_usecase
 
+    if overwrite_failed and not overwrite:
+        raise click.UsageError("--overwrite-failed goes with --overwrite")
     if list_:
         for name, case in usecases().items():
             click.echo(f"{name:<16} {case.usecase_id:<16} {case.summary}")
@@ -80,7 +104,9 @@ def run(
         failures = []
         for name in usecases():
             try:
-                result = run_usecase(name, None, root / name, quiet=quiet)
+                result = run_usecase(
+                    name, None, root / name, quiet, overwrite, overwrite_failed
+                )
                 _print_summary(result, root / name)
             except SatError as error:
                 click.secho(f"Error: {error}", err=True, fg="red")
@@ -109,5 +135,7 @@ def run(
         click.echo(dump_config(load_config(case.Config, config)), nl=False)
         return
     destination = Path(output or Path("results") / usecase)
-    result = run_usecase(usecase, config, destination, quiet=quiet)
+    result = run_usecase(
+        usecase, config, destination, quiet, overwrite, overwrite_failed
+    )
     _print_summary(result, destination)
