@@ -440,41 +440,124 @@ def read_observations(files, obs_ids=None):
         A file cannot be read or lacks an IRF a quick look needs (named), or an
         asked run is not among the files.
     """
-    from gammapy.data import Observation, Observations
+    from gammapy.data import Observations
+
+    runs = _file_runs(files, obs_ids)
+    return Observations([run.open() for run in runs])
+
+
+class _Run:
+    """One run to look at: its id, where it is, and how to open it (may fail)."""
+
+    def __init__(self, obs_id, where: str, opener):
+        self.obs_id = obs_id
+        self.where = where
+        self.open = opener
+
+
+def _read_file(path: Path):
+    """Read the observation of one DL3 file, its content checked first."""
+    from gammapy.data import Observation
 
     from sat.errors import DataError
     from sat.observations import reading
+    from sat.reduction import verify_file
 
-    observations = []
+    verify_file(path)  # a truncated file is named as such, not as missing IRFs
+    with reading(path):
+        observation = Observation.read(path)
+    missing = [irf for irf in REQUIRED_IRFS if irf not in observation.available_irfs]
+    if missing:
+        raise DataError(
+            f"{path} has no {', '.join(missing)} IRF: a quick look needs them; "
+            "give the data store folder whose hdu-index links the run's IRFs"
+        )
+    return observation
+
+
+def _file_obs_id(path: Path) -> int | None:
+    """Return the OBS_ID in the headers of DL3 file ``path`` (None: unreadable)."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(path) as hdus:
+            for hdu in hdus:
+                if "OBS_ID" in hdu.header:
+                    return int(hdu.header["OBS_ID"])
+    except (OSError, ValueError, EOFError, KeyError, TypeError):
+        return None
+    return None
+
+
+def _file_runs(files, obs_ids=None) -> list[_Run]:
+    """Return the runs of DL3 files (those of ``obs_ids`` only, when given)."""
+    from sat.errors import DataError
+
+    runs = []
     for path in map(Path, files):
         if not path.is_file():
             raise DataError(f"{path} does not exist: give DL3 files or a data store")
-        with reading(path):
-            observation = Observation.read(path)
-        missing = [
-            irf for irf in REQUIRED_IRFS if irf not in observation.available_irfs
-        ]
-        if missing:
-            raise DataError(
-                f"{path} has no {', '.join(missing)} IRF: a quick look needs them; "
-                "give the data store folder whose hdu-index links the run's IRFs"
-            )
-        observations.append(observation)
+        obs_id = _file_obs_id(path)
+        runs.append(_Run(obs_id, str(path), lambda path=path: _read_file(path)))
     if obs_ids:
-        present = [int(observation.obs_id) for observation in observations]
+        present = [run.obs_id for run in runs if run.obs_id is not None]
         absent = sorted(set(obs_ids) - set(present))
         if absent:
             raise DataError(
                 f"runs {absent} are not in the files given; they hold {present}"
             )
-        observations = [o for o in observations if int(o.obs_id) in obs_ids]
-    return Observations(observations)
+        # An unreadable file may hold one of them: it stays, to be named.
+        runs = [run for run in runs if run.obs_id in obs_ids or run.obs_id is None]
+    return runs
+
+
+def _store_runs(where: Path, obs_ids=None, target=None) -> tuple[object, list[_Run]]:
+    """Return the data store in ``where`` and its runs (``target``, ``obs_ids``)."""
+    from sat.errors import DataError
+    from sat.observations import open_store, select_observations
+    from sat.reduction import verify_files
+
+    if not (where / "obs-index.fits.gz").is_file():
+        raise DataError(
+            f"{where} is not a data store (no obs-index.fits.gz): give the folder "
+            "holding obs-index.fits.gz and hdu-index.fits.gz, or DL3 files"
+        )
+    store = open_store(where)
+    observations = select_observations(store, target=target, obs_ids=obs_ids)
+
+    def opener(observation):
+        def open_run():
+            # Every file of the run read through first: Gammapy reads HDUs lazily
+            # and a truncated file would surface as a missing IRF.
+            verify_files(store, [int(observation.obs_id)])
+            return observation
+
+        return open_run
+
+    runs = [
+        _Run(int(o.obs_id), f"observation {o.obs_id} of {where}", opener(o))
+        for o in observations
+    ]
+    return store, runs
+
+
+def _failure(run: _Run, error: BaseException) -> dict:
+    """Return the entry of a run that could not be looked at, with its cause."""
+    from sat.errors import SatError
+
+    message = " ".join(str(error).split()) or type(error).__name__
+    if not isinstance(error, SatError):  # a Gammapy failure on this run's content
+        message = f"{run.where}: {type(error).__name__}: {message}"
+    return {"obs_id": run.obs_id, "source": run.where, "error": message}
 
 
 def run_quicklook(
     path, output, obs_ids=None, target=None, settings=QuicklookSettings(), progress=None
 ):
     """Quick look at the observations of a data store folder or of DL3 files.
+
+    A run that cannot be looked at (a damaged file, missing IRFs, a failure in
+    Gammapy) does not stop the others: its entry names the cause.
 
     Parameters
     ----------
@@ -496,48 +579,49 @@ def run_quicklook(
     Returns
     -------
     list of dict
-        One summary per run (also in ``output/summary.json``).
+        One entry per run (also in ``output/summary.json``): its summary, or
+        ``{"obs_id", "source", "error"}`` for a run that failed (no sub-folder).
 
     Raises
     ------
     DataError
         The folder is not a data store, a run or the target is not there, or a
-        file cannot be read or lacks IRFs (named).
+        file does not exist.
     """
+    import shutil
+
     from sat.errors import DataError
-    from sat.observations import open_store, reading, select_observations
 
     paths = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
     if len(paths) == 1 and paths[0].is_dir():
-        where = paths[0]
-        if not (where / "obs-index.fits.gz").is_file():
-            raise DataError(
-                f"{where} is not a data store (no obs-index.fits.gz): give the folder "
-                "holding obs-index.fits.gz and hdu-index.fits.gz, or DL3 files"
-            )
-        store = open_store(where)
-        observations = select_observations(store, target=target, obs_ids=obs_ids)
+        store, runs = _store_runs(paths[0], obs_ids, target)
     else:
         if target:
             raise DataError(
                 "a target name selects runs of a data store's obs-index; DL3 files "
                 "name their own target: drop the target or give the data store"
             )
-        store, where = None, "the files given"
-        observations = read_observations(paths, obs_ids)
+        store, runs = None, _file_runs(paths, obs_ids)
     output = Path(output)
     summaries = []
-    iterable = progress(observations, "quick look") if progress else observations
-    for observation in iterable:
-        with reading(f"observation {observation.obs_id} of {where}"):
+    iterable = progress(runs, "quick look") if progress else runs
+    for run in iterable:
+        folder = None
+        try:
+            observation = run.open()
+            name = f"obs_{observation.obs_id:06d}"
+            if (output / name).exists():  # two files of one run: keep the first
+                raise DataError(f"{run.where}: run {observation.obs_id} given twice")
+            folder = output / name
             summaries.append(
                 quicklook_observation(
-                    store,
-                    observation,
-                    output / f"obs_{observation.obs_id:06d}",
-                    target=target,
-                    settings=settings,
+                    store, observation, folder, target=target, settings=settings
                 )
             )
+        except Exception as error:  # one run's failure: named, the others go on
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)  # no half-made products
+            summaries.append(_failure(run, error))
+    output.mkdir(parents=True, exist_ok=True)
     (output / "summary.json").write_text(json.dumps(summaries, indent=2) + "\n")
     return summaries

@@ -16,7 +16,13 @@ import click
     type=click.Path(file_okay=False),
     default="quicklook",
     show_default=True,
-    help="Output folder (one obs_NNNNNN sub-folder per run).",
+    help="Output folder (one obs_NNNNNN sub-folder per run): new or empty.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace a previous quick look in the output folder (kept until the new "
+    "one is complete).",
 )
 @click.option(
     "--background",
@@ -26,7 +32,7 @@ import click
     help="Background of the maps: ring, or the IRF template scaled to the FoV.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def quicklook(paths, obs_ids, target, output, background, quiet):
+def quicklook(paths, obs_ids, target, output, background, overwrite, quiet):
     """Quick-look products of the runs of a data store folder or of DL3 files.
 
     PATHS is one data store folder (obs-index and hdu-index), or DL3 files that
@@ -35,11 +41,15 @@ def quicklook(paths, obs_ids, target, output, background, quiet):
 
     Per run, in seconds: counts, excess and significance maps, the theta²
     distribution and ON/OFF numbers of the target, a power-law fit in a few
-    energy bins; a PNG panel and a JSON summary in OUTPUT/obs_NNNNNN/.
+    energy bins; a PNG panel and a JSON summary in OUTPUT/obs_NNNNNN/. A run
+    that cannot be looked at is named with its cause and the others go on; the
+    exit code is 1 when any failed.
     """
     import logging
     import warnings
 
+    from sat.errors import DataError
+    from sat.outputs import OutputFolder
     from sat.quicklook import QuicklookSettings, run_quicklook
 
     # Empty ring pixels (alpha 0) give harmless divide warnings in Gammapy.
@@ -52,15 +62,28 @@ def quicklook(paths, obs_ids, target, output, background, quiet):
         def progress(iterable, desc):
             return tqdm(iterable, desc=desc, unit="run", leave=False)
 
-    summaries = run_quicklook(
-        paths,
-        output,
-        obs_ids=list(obs_ids) or None,
-        target=target,
-        settings=QuicklookSettings(background=background),
-        progress=progress,
-    )
+    with OutputFolder(output, "quicklook", overwrite) as folder:
+        summaries = run_quicklook(
+            paths,
+            folder.scratch,
+            obs_ids=list(obs_ids) or None,
+            target=target,
+            settings=QuicklookSettings(background=background),
+            progress=progress,
+        )
+        failed = [s for s in summaries if "error" in s]
+        if len(failed) == len(summaries):
+            # Nothing to keep: the output folder stays as it was.
+            if len(failed) == 1:
+                raise DataError(failed[0]["error"])
+            _print_failures(failed)
+            raise DataError(
+                f"all {len(failed)} runs failed (listed above); nothing written"
+            )
+        folder.publish()
     for s in summaries:
+        if "error" in s:
+            continue
         fit = s["spectrum"]["fit"]
         index = (
             f"index {fit['index']:.2f} ± {fit['index_error']:.2f}"
@@ -74,4 +97,16 @@ def quicklook(paths, obs_ids, target, output, background, quiet):
             f"map max {s['maps']['max_significance']:.1f} sigma, {index}, "
             f"{s['time_s']:.1f} s"
         )
+    if failed:
+        _print_failures(failed)
+        raise DataError(
+            f"{len(failed)} of {len(summaries)} runs failed (listed above); the "
+            f"others' products are in {output}"
+        )
     click.echo(f"products in {output}")
+
+
+def _print_failures(failed) -> None:
+    for entry in failed:
+        which = f"obs {entry['obs_id']}" if entry["obs_id"] is not None else "run"
+        click.secho(f"FAILED {which}: {entry['error']}", err=True, fg="red")
