@@ -23,7 +23,13 @@ import click
     type=click.Path(file_okay=False),
     default="datavolume",
     show_default=True,
-    help="Output folder (ECSV table, PNG, assumptions.json).",
+    help="Output folder (ECSV table, PNG, assumptions.json): new or empty.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace a previous datavolume result in the output folder (kept until "
+    "the new one is complete; not by a run whose checks fail).",
 )
 @click.option(
     "--check/--no-check",
@@ -32,7 +38,7 @@ import click
     help="Check the per-run predictions on the H.E.S.S. DR1 and CTA 1DC runs.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def datavolume(scenario, measure, output, check, quiet):
+def datavolume(scenario, measure, output, overwrite, check, quiet):
     """Model the data volume of DL3 and higher products per site and year.
 
     The per-run predictions (events from live time and IRF, bytes per event) are
@@ -45,6 +51,7 @@ def datavolume(scenario, measure, output, check, quiet):
     from sat.config import load_config
     from sat.data import require
     from sat.datavolume import Scenario, run_model
+    from sat.outputs import OutputFolder
 
     warnings.simplefilter("ignore")
     logging.getLogger("gammapy").setLevel(logging.ERROR)
@@ -67,7 +74,14 @@ def datavolume(scenario, measure, output, check, quiet):
             "H.E.S.S. DR1": open_store(require("hess-dl3-dr1")),
             "CTA 1DC": open_store(require("cta-1dc") / "index" / "gps"),
         }
-    result = run_model(config, paths, output, progress=progress, releases=releases)
+    with OutputFolder(output, "datavolume", overwrite) as folder:
+        result = run_model(
+            config, paths, folder.scratch, progress=progress, releases=releases
+        )
+        validation = result["validation"]
+        checks = validation["checks"] if validation else []
+        failed = [item for item in checks if item["verdict"] != "PASS"]
+        output = folder.publish(passed=not failed)
     table = result["table"]
     last = table[table["year"] == config.years]
     click.echo(
@@ -94,7 +108,6 @@ def datavolume(scenario, measure, output, check, quiet):
     click.echo("CTAO's public figures (raw data only, none for DL3+):")
     for figure in result["public_figures"]:
         click.echo(f"  - {figure['what']}: {figure['value']} ({figure['source']})")
-    validation = result["validation"]
     if validation is None:
         click.echo("per-run predictions NOT checked (--no-check)")
         return
@@ -105,10 +118,14 @@ def datavolume(scenario, measure, output, check, quiet):
             f"  {item['verdict']}  {item['quantity']} = {item['measured']:.3g}, "
             f"allowed {item['allowed']}"
         )
-    failed = [item for item in validation["checks"] if item["verdict"] != "PASS"]
     if failed:
+        kept = (
+            f"; the previous result in {folder.path} is kept"
+            if output != folder.path
+            else ""
+        )
         raise click.ClickException(
             "validation failed for "
             + "; ".join(item["quantity"] for item in failed)
-            + f"; details in {output}/real_runs.json"
+            + f"; details in {output}/real_runs.json{kept}"
         )
