@@ -230,7 +230,9 @@ def usecases(session):
     """The main job until `release` exists: pinned env, doctor, every use case."""
     install_release(session)
     session.run("ctao-sat", "doctor")
-    session.run("ctao-sat", "run", "--all", "--output", str(BUILD / "usecases"))
+    # --overwrite: the previous session's results are ours to replace.
+    output = str(BUILD / "usecases")
+    session.run("ctao-sat", "run", "--all", "--output", output, "--overwrite")
 
 
 @nox.session(python=DEFAULT_PYTHON)

@@ -18,6 +18,7 @@ def run_one(name: str, output: Path) -> dict:
     """Run use case ``name`` into ``output / name`` and measure it."""
     ctao_sat = Path(sys.executable).parent / "ctao-sat"
     command = [str(ctao_sat), "run", name, "--output", str(output / name), "--quiet"]
+    command.append("--overwrite")  # the previous benchmark's result is ours
     print(f"benchmark: {' '.join(command[1:])}", flush=True)
     metrics = measure(command)
     print(
