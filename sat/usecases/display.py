@@ -65,7 +65,9 @@ def run(name: str, overrides: dict | None = None) -> tuple[Result, Path]:
 
     A failed validation is printed, not raised: the products are written and
     the page shows them with the failing checks. Running again replaces the
-    results of the previous run (`sat.usecases.runner.run_usecase`).
+    results of the previous run of this use case, failed or not (``overwrite``
+    and ``overwrite_failed`` of `sat.usecases.runner.run_usecase`): a notebook is
+    meant to be run again.
 
     Returns
     -------
@@ -80,7 +82,14 @@ def run(name: str, overrides: dict | None = None) -> tuple[Result, Path]:
     output = results_folder(name).absolute()
     print(f"results in {output}")
     try:
-        result = run_usecase(name, overrides or {}, output, quiet=True)
+        result = run_usecase(
+            name,
+            overrides or {},
+            output,
+            quiet=True,
+            overwrite=True,
+            overwrite_failed=True,
+        )
     except ValidationFailed as error:
         print(f"VALIDATION FAILED: {error}")
         result = Result.read(output)
