@@ -107,7 +107,8 @@ def ctao_sat(dl3: Path, runs: int, backend: str, n_jobs: int, output: Path) -> d
     config = output.with_suffix(".yaml")
     config.write_text(yaml.safe_dump({"n_runs": runs, "datastore": str(dl3)}))
     command = [_ctao_sat(), "run", "survey", "--config", str(config), "-q"]
-    command += ["--output", str(output), "--backend", backend]
+    # --overwrite: a previous benchmark's result in this folder is ours.
+    command += ["--output", str(output), "--backend", backend, "--overwrite"]
     if backend != "serial":
         command += ["--n-jobs", str(n_jobs)]
     env = _ray_environment() if backend == "ray" else None
