@@ -9,8 +9,9 @@ what can be done for real and says what it proves:
 1. ``helm lint --strict`` of the default values and every profile (``chart/ci``);
 2. ``helm template`` of each, every manifest validated strictly
    (kubernetes-validate, unknown fields are errors) against the Kubernetes version
-   we target; KubeRay's ``RayCluster`` has no schema offline and is named as not
-   schema-checked; the security context we enforce is checked in every pod spec;
+   we target; KubeRay's ``RayCluster`` has no schema offline: its pod templates
+   are validated as Pods, its own fields named as not schema-checked; the
+   security context we enforce is checked in every pod spec;
 3. ``helm package`` (values pinned to the released image's digest when the
    container session recorded it) and an OCI image layout of the package, for
    ``build/release/``;

@@ -82,6 +82,16 @@ def test_every_manifest_passes_strict_validation(rendered, profile):
     assert len(unchecked) == len(crds) == (1 if profile == "ray" else 0)
 
 
+def test_raycluster_pod_templates_are_validated_as_pods(rendered):
+    (cluster,) = kind(rendered["ray"], "RayCluster")
+    broken = copy.deepcopy(cluster)
+    worker = broken["spec"]["workerGroupSpecs"][0]["template"]["spec"]
+    worker["containers"][0]["imagePullPolicy"] = {"not": "a string"}
+    problems, unchecked = manifests.validate([broken])
+    assert any("pod template 1" in p for p in problems), problems
+    assert unchecked and "pod templates validated as Pods" in unchecked[0]
+
+
 def test_strict_validation_catches_a_misspelt_field(rendered):
     deployment = copy.deepcopy(kind(rendered["default"], "Deployment")[0])
     container = deployment["spec"]["template"]["spec"]["containers"][0]
