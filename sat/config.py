@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sat.errors import ConfigError
 
-__all__ = ["BaseConfig", "dump_config", "load_config"]
+__all__ = ["BaseConfig", "dump_config", "load_config", "read_yaml"]
 
 
 class BaseConfig(BaseModel):
@@ -61,6 +61,75 @@ def _explain(model: type[BaseModel], error: ValidationError, origin: str) -> str
     return f"invalid config {origin}: " + "; ".join(messages)
 
 
+def _strict_loader():
+    """Return a YAML safe loader that refuses a key given twice in one mapping.
+
+    PyYAML keeps the last value of a repeated key without a word: a config with
+    ``target`` twice would silently analyse the second one.
+    """
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    repeated = key in seen
+                except TypeError:  # an unhashable key: PyYAML names it below
+                    continue
+                if repeated:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"key {key!r} given twice (first on line {seen[key]}): "
+                        "keep one of them",
+                        key_node.start_mark,
+                    )
+                seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
+def read_yaml(path: Path) -> dict:
+    """Read the YAML config ``path``: a non-empty mapping, each key once.
+
+    Raises
+    ------
+    ConfigError
+        One line: the file cannot be read, is empty, is not YAML, repeats a
+        key, or is not a mapping.
+    """
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path} is not a text file (UTF-8)") from None
+    try:
+        values = yaml.load(text, Loader=_strict_loader())  # a SafeLoader
+    except yaml.constructor.ConstructorError as error:
+        where = error.problem_mark
+        line = f" line {where.line + 1}" if where else ""
+        raise ConfigError(f"config {path}{line}: {error.problem}") from None
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" line {where.line + 1}" if where else ""
+        raise ConfigError(f"config {path}{line} is not valid YAML") from None
+    if values is None:
+        raise ConfigError(
+            f"config {path} is empty: give the keys to change (--print-config "
+            "shows them all), or leave out the config for the defaults"
+        )
+    if not isinstance(values, dict):
+        raise ConfigError(f"config {path} must be a mapping of keys to values")
+    return values
+
+
 def load_config(model: type[BaseModel], source=None) -> BaseModel:
     """Validate a config against ``model``.
 
@@ -76,8 +145,6 @@ def load_config(model: type[BaseModel], source=None) -> BaseModel:
     ConfigError
         One line naming the file and every bad key, with the allowed keys.
     """
-    import yaml
-
     origin = "(defaults)"
     if source is None:
         values = {}
@@ -86,16 +153,7 @@ def load_config(model: type[BaseModel], source=None) -> BaseModel:
     else:
         path = Path(source)
         origin = str(path)
-        try:
-            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except OSError as error:
-            raise ConfigError(f"cannot read config {path}: {error.strerror}") from None
-        except yaml.YAMLError as error:
-            where = getattr(error, "problem_mark", None)
-            line = f" line {where.line + 1}" if where else ""
-            raise ConfigError(f"config {path}{line} is not valid YAML") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"config {path} must be a mapping of keys to values")
+        values = read_yaml(path)
     try:
         return model.model_validate(values)
     except ValidationError as error:
