@@ -24,6 +24,7 @@ __all__ = [
     "ObsQuery",
     "Observation",
     "SearchResult",
+    "check_url",
     "search",
     "tap_session",
 ]
@@ -350,6 +351,27 @@ def translate(error: BaseException, url: str, what: str, timeout: float) -> Data
     return DataError(f"archive {url} failed on {what}: {_reason(error)}")
 
 
+def check_url(url: str) -> str:
+    """Return ``url`` if it can be a TAP service's address (http or https).
+
+    Raises
+    ------
+    ConfigError
+        One line: anything else (a typo, a bare host name, a file path), which
+        would otherwise surface as an HTTP library's or VOTable parser's error.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(url).strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"archive address {url!r} (--archive, CTAO_SAT_ARCHIVE or archive.url) "
+            "is not an http(s) URL: give the TAP service as http(s)://HOST[:PORT]"
+            "/PATH, e.g. http://127.0.0.1:8080/tap"
+        )
+    return url
+
+
 def search(url: str, query: ObsQuery, timeout: float = DEFAULT_TIMEOUT) -> SearchResult:
     """Run ``query`` on the TAP service at ``url``.
 
@@ -369,6 +391,8 @@ def search(url: str, query: ObsQuery, timeout: float = DEFAULT_TIMEOUT) -> Searc
 
     Raises
     ------
+    ConfigError
+        ``url`` is not an http(s) address.
     DataError
         One line: the archive does not answer, answers with an HTTP error or a
         malformed VOTable, or reports an error in the query.
@@ -376,6 +400,7 @@ def search(url: str, query: ObsQuery, timeout: float = DEFAULT_TIMEOUT) -> Searc
     import pyvo
     from pyvo.dal import DALAccessError
 
+    check_url(url)
     service = pyvo.dal.TAPService(url, session=tap_session(timeout))
     try:
         with warnings.catch_warnings():
