@@ -86,7 +86,16 @@ def with_parallel_keys(model: type[BaseConfig]) -> type[BaseConfig]:
 
 
 def maker_options(config: ParallelConfig) -> dict:
-    """Return the ``n_jobs`` and ``parallel_backend`` arguments of `DatasetsMaker`."""
+    """Return the ``n_jobs`` and ``parallel_backend`` arguments of `DatasetsMaker`.
+
+    Raises
+    ------
+    ConfigError
+        Ray is asked for and not installed: said before Gammapy's makers would
+        log that they fall back to multiprocessing.
+    """
+    if config.backend == "ray":
+        _import_ray()
     if config.backend == "serial":
         return {"n_jobs": 1, "parallel_backend": "multiprocessing"}
     return {"n_jobs": config.n_jobs, "parallel_backend": config.backend}
