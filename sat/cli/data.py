@@ -176,6 +176,16 @@ def download(names, dest, mirror, retries, quiet):
         f"{len(report.downloaded)} file(s) downloaded ({_human(size)}), "
         f"{len(report.skipped)} already present and verified, in {root}"
     )
+    if report.unreachable:
+        # One line, not one per file: the server is the problem.
+        (server, reason), *others = report.unreachable.items()
+        also = f" (and {len(others)} other servers)" if others else ""
+        where = "--mirror (or CTAO_SAT_DATA_MIRROR)" if mirror else "the network"
+        raise DataError(
+            f"{server}{also} does not answer ({reason}) after {retries + 1} "
+            f"attempts: {len(report.failed)} file(s) not downloaded; check {where} "
+            "and run the command again (finished files are kept)"
+        )
     if report.failed:
         if len(report.failed) > 1:
             for _, message in report.failed:

@@ -27,7 +27,15 @@ from sat.data.verify import OK, check_file
 from sat.errors import DataError
 from sat.provenance import file_sha256
 
-__all__ = ["MIRROR_ENV", "Report", "download", "fetch", "file_url"]
+__all__ = [
+    "MIRROR_ENV",
+    "Report",
+    "Unreachable",
+    "download",
+    "fetch",
+    "file_url",
+    "server_of",
+]
 
 MIRROR_ENV = "CTAO_SAT_DATA_MIRROR"
 PACKAGE = "package:"
@@ -44,11 +52,31 @@ _TRANSIENT = (
 
 @dataclass
 class Report:
-    """What `download` did: files fetched, files already verified, failures."""
+    """What `download` did: files fetched, files already verified, failures.
+
+    ``unreachable`` maps a server that never answered (after every retry of one
+    file) to the reason: its other files were not tried.
+    """
 
     downloaded: list[DataFile] = field(default_factory=list)
     skipped: list[DataFile] = field(default_factory=list)
     failed: list[tuple[DataFile, str]] = field(default_factory=list)
+    unreachable: dict[str, str] = field(default_factory=dict)
+
+
+class Unreachable(DataError):
+    """Every attempt failed to reach the server (refused, no route, time-out)."""
+
+    def __init__(self, message: str, server: str, reason: str):
+        super().__init__(message)
+        self.server = server
+        self.reason = reason
+
+
+def server_of(url: str) -> str:
+    """Return the ``scheme://host[:port]`` part of ``url`` (what answers or not)."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def file_url(file: DataFile, mirror: str | None = None) -> str:
@@ -147,6 +175,7 @@ def fetch(
     timeout: float = 60.0,
     progress=None,
     check=None,
+    notify=None,
 ) -> None:
     """Download one file to ``root / file.path``, verified and atomic.
 
@@ -172,9 +201,14 @@ def fetch(
         mismatch. For sources that publish sizes but no SHA-256
         (``file.sha256`` None), such as IVOA archives: a check of the content
         (a gzip CRC, a FITS read).
+    notify : callable, optional
+        Called with one line before each retry (what failed, when the next
+        attempt starts): long retries are never silent.
 
     Raises
     ------
+    Unreachable
+        The server never answered (a `DataError`; the ``.part``, if any, is kept).
     DataError
         One line naming the file and the address: permanent HTTP error, checksum
         mismatch or failed ``check`` (the bad download is deleted), or transient
@@ -182,6 +216,7 @@ def fetch(
         resume).
     """
     progress = progress or (lambda n: None)
+    notify = notify or (lambda line: None)
     target = Path(root, file.path)
     part = target.with_name(target.name + ".part")
     fresh_start_done = False
@@ -205,6 +240,7 @@ def fetch(
             continue
         except urllib.error.HTTPError as error:
             reason = f"HTTP {error.code} {error.reason}"
+            unanswered = False  # the server answered, with an error
             if error.code == 416:  # the .part does not fit the server's file
                 part.unlink(missing_ok=True)
             elif error.code not in TRANSIENT_HTTP:
@@ -213,17 +249,29 @@ def fetch(
                 ) from None
         except _TRANSIENT as error:
             reason = str(getattr(error, "reason", "") or error) or type(error).__name__
+            # No connection, no answer in time: not a short or garbled answer.
+            unanswered = not isinstance(
+                error, _ShortTransfer | http.client.HTTPException
+            )
         except OSError as error:  # a full disk, a read-only folder: not transient
             raise DataError(
                 f"cannot download {file.path} from {url}: {error}"
             ) from None
         attempt += 1
         if attempt > retries:
-            raise DataError(
+            message = (
                 f"cannot download {file.path} from {url} after {attempt} attempts: "
                 f"{reason}; run the command again to resume"
             )
-        time.sleep(backoff * 2 ** (attempt - 1))
+            if unanswered:
+                raise Unreachable(message, server_of(url), reason)
+            raise DataError(message)
+        delay = backoff * 2 ** (attempt - 1)
+        notify(
+            f"{file.path}: {reason} ({server_of(url)}); attempt {attempt + 1} of "
+            f"{retries + 1} in {delay:g} s"
+        )
+        time.sleep(delay)
 
 
 def download(
@@ -239,7 +287,10 @@ def download(
     """Download the missing or damaged files of ``selected`` datasets into ``root``.
 
     Files already present with the right SHA-256 are skipped. A failing file does
-    not stop the others; the `Report` lists what failed and why.
+    not stop the others; the `Report` lists what failed and why. Retries are
+    announced on stderr (unless ``progress`` is False); once a server has not
+    answered any attempt for one file, its other files are not tried
+    (``Report.unreachable``).
 
     Parameters
     ----------
@@ -292,9 +343,24 @@ def download(
         def advance(received: int) -> None:
             bar.update(done + received - bar.n)
 
+        def notify(line: str) -> None:
+            if progress is not False:
+                tqdm.write(f"download: {line}", file=sys.stderr)
+
         for file in todo.values():
             bar.set_postfix_str(Path(file.path).name, refresh=False)
             url = file_url(file, mirror)
+            server = server_of(url)
+            if server in report.unreachable:
+                report.failed.append(
+                    (
+                        file,
+                        f"cannot download {file.path}: {server} did not answer "
+                        f"({report.unreachable[server]}); not tried",
+                    )
+                )
+                done += file.size
+                continue
             try:
                 fetch(
                     file,
@@ -304,7 +370,11 @@ def download(
                     backoff=backoff,
                     timeout=timeout,
                     progress=advance,
+                    notify=notify,
                 )
+            except Unreachable as error:
+                report.unreachable[error.server] = error.reason
+                report.failed.append((file, str(error)))
             except DataError as error:
                 report.failed.append((file, str(error)))
             else:
