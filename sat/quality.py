@@ -680,15 +680,18 @@ def check_paths(paths, progress=None) -> list[ObservationReport]:
         One per observation, in the order found; a path that cannot be read at all
         gives one FAIL report naming it.
     """
-    from sat.errors import DataError
-
     jobs = []
     reports = []
     for path in map(Path, paths):
-        if not path.exists():
-            raise DataError(
-                f"{path} does not exist: give a data store folder or DL3 files"
+        if not path.exists():  # one bad argument: named, the others checked
+            report = ObservationReport(None, str(path))
+            report.add(
+                FAIL,
+                "read",
+                f"{path} does not exist: give a data store folder or DL3 files",
             )
+            reports.append(report)
+            continue
         if path.is_dir():
             if (
                 not (path / "hdu-index.fits.gz").is_file()
