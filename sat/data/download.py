@@ -31,6 +31,7 @@ __all__ = [
     "MIRROR_ENV",
     "Report",
     "Unreachable",
+    "check_mirror",
     "download",
     "fetch",
     "file_url",
@@ -94,6 +95,20 @@ def file_url(file: DataFile, mirror: str | None = None) -> str:
     if mirror:
         return f"{mirror.rstrip('/')}/{urllib.parse.quote(file.path)}"
     return file.url
+
+
+def check_mirror(mirror: str) -> str:
+    """Return ``mirror`` if it is an http(s) or file URL; else one-line error."""
+    parts = urllib.parse.urlsplit(str(mirror).strip())
+    if (parts.scheme in ("http", "https") and parts.hostname) or (
+        parts.scheme == "file" and parts.path
+    ):
+        return mirror
+    raise DataError(
+        f"mirror {mirror!r} (--mirror or {MIRROR_ENV}) is not a URL: give "
+        "http(s)://HOST[:PORT]/PATH or file:///FOLDER of a mirror in the "
+        "GAMMAPY_DATA layout"
+    )
 
 
 class _ShortTransfer(ConnectionError):
@@ -263,7 +278,7 @@ def fetch(
                 f"cannot download {file.path} from {url} after {attempt} attempts: "
                 f"{reason}; run the command again to resume"
             )
-            if unanswered:
+            if unanswered and url.startswith(("http:", "https:")):
                 raise Unreachable(message, server_of(url), reason)
             raise DataError(message)
         delay = backoff * 2 ** (attempt - 1)
@@ -308,10 +323,15 @@ def download(
     from tqdm.auto import tqdm
 
     root = Path(root)
+    if mirror:
+        check_mirror(mirror)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DataError(f"cannot create the destination {root}: {error}") from None
+        raise DataError(
+            f"cannot create the destination {root}: {error.strerror or error}; "
+            "choose a folder you can write to (--dest)"
+        ) from None
     report = Report()
     todo, seen = {}, set()
     for dataset in selected:
