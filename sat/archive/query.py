@@ -407,7 +407,15 @@ def search(url: str, query: ObsQuery, timeout: float = DEFAULT_TIMEOUT) -> Searc
             # VOTable quirks of a service are its business, not the user's.
             warnings.simplefilter("ignore")
             results = service.run_sync(query.adql(), maxrec=query.maxrec)
-            observations = [_observation(row) for row in results.to_table()]
+            table = results.to_table()
     except (DALAccessError, ValueError, IndexError, KeyError) as error:
         raise translate(error, url, "the ObsCore query", timeout) from None
+    # What every run needs; a table without them is not an ObsCore answer.
+    missing = [c for c in ("obs_id", "access_url") if c not in table.colnames]
+    if missing:
+        raise DataError(
+            f"archive {url} answered the ObsCore query without the column(s) "
+            f"{', '.join(missing)}: is it a TAP service with an ivoa.obscore table?"
+        )
+    observations = [_observation(row) for row in table]
     return SearchResult(url, query, observations, results)
