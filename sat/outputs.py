@@ -155,6 +155,11 @@ def _listing(names: list[str], most: int = 3) -> str:
 
 def _cannot_write(path: Path, error: OSError) -> OutputError:
     reason = error.strerror or str(error)
+    if isinstance(error, FileExistsError | NotADirectoryError):
+        # A file where a folder of the path should be: name it.
+        blocker = next((p for p in path.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            reason = f"{blocker} is not a folder"
     return OutputError(
         f"cannot write the output folder {path}: {reason}; choose a folder you "
         "can write to with --output"

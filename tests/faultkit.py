@@ -56,7 +56,7 @@ class Outcome:
             for line in lines
             if line.strip()
             and not line.startswith(("Error", *PROGRESS))
-            and "it/s]" not in line  # a progress bar's last state
+            and "%|" not in line  # a progress bar's last state
         ]
 
 
