@@ -298,8 +298,10 @@ def container(session):
     podman-local with Debian's tool chain); numbers in build/container/deploy.json,
     every real check as evidence in build/evidence/container.xml.
     """
-    session.install("-c", str(constraints_file()), "pyyaml")
+    session.install("-c", str(constraints_file()), "pyyaml", "pillow")
     session.run("python", "docker/build.py", *session.posargs)
+    # The Jupyter image: Lab in Chromium, every notebook executed inside it.
+    session.run("python", "docker/jupyter.py")
 
 
 def install_helm(session):

@@ -82,10 +82,23 @@ def build_args(base: str, created: str) -> dict[str, str]:
     }
 
 
-def build(engine: str, route: str, context: Path, args: dict, *, cache: bool):
-    """Build the image; return its tag."""
+def build(
+    engine: str,
+    route: str,
+    context: Path,
+    args: dict,
+    *,
+    cache: bool,
+    target: str = "runtime",
+):
+    """Build the image (a Dockerfile stage: ``runtime`` or ``jupyter``); its tag.
+
+    The analysis image is tagged ``VERSION``, the Jupyter image ``VERSION-jupyter``.
+    """
     tag = f"{IMAGE}:{stack.release_version()}"
-    cmd = [engine, "build", "-f", DOCKERFILE, "-t", tag]
+    if target != "runtime":
+        tag += f"-{target}"
+    cmd = [engine, "build", "-f", DOCKERFILE, "-t", tag, "--target", target]
     if engine == "podman":
         # docker format keeps the HEALTHCHECK (OCI image configs have none).
         cmd += ["--format", "docker", "--layers"]
@@ -99,6 +112,8 @@ def build(engine: str, route: str, context: Path, args: dict, *, cache: bool):
     cmd = [str(c) for c in [*cmd, context]]
     log("$ " + " ".join(cmd))
     path = OUT / f"build-{'cached' if cache else 'fresh'}.log"
+    if target != "runtime":
+        path = path.with_name(f"build-{target}.log")
     with (
         path.open("w") as out,
         subprocess.Popen(
