@@ -97,6 +97,12 @@ def main(argv=None) -> int:
         help="quick-look, checks and data volume also with --only (always without)",
     )
     parser.add_argument(
+        "--container-record",
+        type=Path,
+        default=Path("build/container/jupyter.json"),
+        help="the Jupyter image's figures (nox -s container), added when present",
+    )
+    parser.add_argument(
         "--scaling",
         action="store_true",
         help="the scaling benchmark also with --only (always without)",
@@ -132,6 +138,10 @@ def main(argv=None) -> int:
                 args.scaling_repeats,
             )
         )
+    if args.container_record.is_file():  # sizes and start-up of the Jupyter image
+        record = json.loads(args.container_record.read_text())
+        if record.get("version") == sat.__version__ and "bench" in record:
+            results.append(record["bench"])
     results = [result for result in results if result is not None]
     for result in results:
         result["checks"] = budget_checks(result, thresholds)

@@ -57,6 +57,10 @@ def write_context(destination: Path, gammapy_data: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "sat", source / "sat", ignore=ignore)
     shutil.copy2(ROOT / "docker" / "slim.py", destination / "slim.py")
+    # The Jupyter target's own (docker/jupyter.py): its pins and its files.
+    jupyter = stack.constraints_txt(extras=("jupyter",))
+    (destination / "constraints-jupyter.txt").write_text(jupyter)
+    shutil.copytree(ROOT / "docker" / "jupyter", destination / "jupyter", ignore=ignore)
     for relative in BAKED_DATA:
         shutil.copytree(gammapy_data / relative, destination / "data" / relative)
     return destination

@@ -83,6 +83,8 @@ LOWER_IS_BETTER = {
     "plain_gammapy_cpu_s": "s",
     "max_run_cpu_s": "s",
     "serial_cpu_per_run_s": "s",
+    "jupyter_added_mb": "MB",
+    "lab_ready_s": "s",
 }
 # ... and where a smaller value is worse (the scaling speedups).
 HIGHER_IS_BETTER = {
@@ -328,6 +330,11 @@ def _budgets(result: dict, thresholds: dict) -> list[Budget]:
                 op=">=",
                 wall_ratio=True,
             ),
+        ]
+    if kind == "jupyter":  # docker/jupyter.py, in the container session (issue 17)
+        return [
+            Budget("jupyter_added_mb", thresholds["jupyter_added_mb"], "MB"),
+            Budget("lab_ready_s", thresholds["jupyter_lab_ready_s"], "s"),
         ]
     raise ValueError(f"benchmark {result['name']!r}: unknown kind {kind!r}")
 

@@ -83,6 +83,14 @@ ARTIFACTS = (
         ("container/*.tar", "container/*.tar.gz", "container/*.tar.zst"),
         extras=("container/deploy.json",),
     ),
+    # The Jupyter image (docker/jupyter.py, same session): its archive must be
+    # there too, with its record (sizes, start-up, notebooks executed in it).
+    Artifact(
+        "container",
+        "Jupyter container image",
+        ("container/*-jupyter.oci.tar",),
+        extras=("container/jupyter.json",),
+    ),
     Artifact("docs", "HTML documentation", archive="docs/html"),
     # The Helm chart package (values pinned to the released image's digest) and the
     # same package as an OCI image layout (`oras cp --from-oci-layout` pushes it).
@@ -185,7 +193,8 @@ def collect(build: Path, out: Path, required: list[str]) -> dict[str, list[Path]
                 relative = source.relative_to(build)
                 _place(source, out / relative)
                 placed.append(out / relative)
-        found[artifact.session] = placed
+        released = found.setdefault(artifact.session, [])
+        released += [path for path in placed if path not in released]
     return found
 
 

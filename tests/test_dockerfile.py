@@ -49,17 +49,33 @@ def dockerfile():
     return instructions(DOCKERFILE.read_text())
 
 
+def named_stage(dockerfile, name):
+    """The instructions of stage ``name`` (``FROM ... AS name``)."""
+    number = next(
+        stage
+        for stage, keyword, args in dockerfile
+        if keyword == "FROM" and args.endswith(f" AS {name}")
+    )
+    return [(keyword, args) for stage, keyword, args in dockerfile if stage == number]
+
+
 def final_stage(dockerfile):
-    last = max(stage for stage, _, _ in dockerfile)
-    return [(keyword, args) for stage, keyword, args in dockerfile if stage == last]
+    """The analysis image: the runtime stage, which the default target is."""
+    return named_stage(dockerfile, "runtime")
 
 
 def test_base_image_is_a_build_argument(dockerfile):
     stage, keyword, args = dockerfile[0]
     assert (stage, keyword) == (-1, "ARG") and args.startswith("BASE_IMAGE=")
     froms = [args for _, keyword, args in dockerfile if keyword == "FROM"]
-    assert len(froms) == 2, "a build stage and a runtime stage"
-    assert all(f.split()[0] == "${BASE_IMAGE}" for f in froms)
+    bases = [f for f in froms if f.split()[0] == "${BASE_IMAGE}"]
+    assert len(bases) == 2, "a build stage and a runtime stage"
+    # The Jupyter stages build on those; the default target is the analysis image.
+    assert [f for f in froms if f not in bases] == [
+        "build AS jupyter-build",
+        "runtime AS jupyter",
+        "runtime",
+    ]
     # docker/build.py builds the registry routes FROM the same default.
     assert args == f"BASE_IMAGE={base.PUBLIC_BASE}"
 
@@ -85,8 +101,13 @@ def pip_installs(dockerfile):
 
 def test_pip_installs_exactly_the_generated_constraints(dockerfile):
     installs = pip_installs(dockerfile)
-    assert len(installs) == 2
-    pins, sat = installs
+    assert len(installs) == 3
+    pins, sat, jupyter = installs
+    # The Jupyter target: its extra's pins, the same way.
+    assert {"--no-deps", "--only-binary=:all:", "--no-cache-dir"} <= set(jupyter)
+    assert [t for t in jupyter if not t.startswith("-")] == [
+        "/tmp/ctao-sat/constraints-jupyter.txt"
+    ]
     # Every pin and nothing else: the constraints as requirements, without deps,
     # wheels only (no compiler), no cache.
     assert {"--no-deps", "--only-binary=:all:", "--no-cache-dir"} <= set(pins)
@@ -109,6 +130,9 @@ def test_context_holds_generated_constraints_sources_and_offline_data(
     context = image.write_context(tmp_path / "context", gammapy_data)
     constraints = (context / "constraints.txt").read_text()
     assert constraints == stack.constraints_txt(extras=("ray",))
+    jupyter = (context / "constraints-jupyter.txt").read_text()
+    assert jupyter == stack.constraints_txt(extras=("jupyter",))
+    assert "\njupyterlab==" in jupyter and "\njupyterlab==" not in constraints
     assert "\nray==" in constraints and "\ngammapy==" in constraints
     pinned = (context / "sat-src" / "sat" / "pins.toml").read_bytes()
     assert pinned == (REPO / "sat" / "pins.toml").read_bytes()
@@ -238,3 +262,18 @@ def test_a_missing_tool_chain_says_how_to_install_it():
     ]
     hint = engine.install_hint()
     assert all(package in hint for package in engine.APT_PACKAGES)
+
+
+def test_the_jupyter_image_is_the_analysis_image_plus_one_layer(dockerfile):
+    stage = named_stage(dockerfile, "jupyter")
+    copies = [args for keyword, args in stage if keyword == "COPY"]
+    assert copies == ["--from=jupyter-build /jupyter-layer/ /"]
+    users = [args for keyword, args in stage if keyword == "USER"]
+    assert users[-1] == f"{common.UID}:{common.UID}"
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(a for k, a in stage if k == "ENV")))
+    assert env["HOME"] == "/home/sat"
+    # A Hub's command must run as given: no entry point.
+    assert ("ENTRYPOINT", "[]") in stage and ("CMD", '["jupyter", "lab"]') in stage
+    runs = " ".join(args for keyword, args in stage if keyword == "RUN")
+    for tool in ["apt-get", "pip", "curl", "wget"]:
+        assert not re.search(rf"\b{tool}\b", runs), tool

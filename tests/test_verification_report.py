@@ -241,6 +241,22 @@ def test_a_slower_release_is_flagged_against_the_previous_one(bench_run, tmp_pat
     )
 
 
+def test_jupyter_image_figures_have_their_budgets():
+    # docker/jupyter.py's result: the goals, read from gates.yaml.
+    thresholds = G.load_thresholds()["benchmarks"]
+    assert thresholds["jupyter_added_mb"] == 150
+    assert thresholds["jupyter_lab_ready_s"] == 10
+    result = {
+        "name": "container:jupyter",
+        "kind": "jupyter",
+        "metrics": {"jupyter_added_mb": 228.0, "lab_ready_s": 9.5},
+    }
+    checks = {c["metric"]: c for c in budget_checks(result, thresholds)}
+    assert not checks["jupyter_added_mb"]["ok"] and checks["lab_ready_s"]["ok"]
+    result["metrics"]["lab_ready_s"] = None  # not measured is not within budget
+    assert not budget_checks(result, thresholds)[1]["ok"]
+
+
 @bench
 def test_benchmarks_gate_fails_over_budget_or_unmeasured(bench_run):
     _, _, record = bench_run
@@ -526,6 +542,9 @@ def test_collect_places_each_sessions_files(tmp_path):
     image = build / "container" / f"ctao-sat-{__version__}.oci.tar"
     image.write_bytes(b"image")
     (build / "container" / "deploy.json").write_text("{}")
+    jupyter = build / "container" / f"ctao-sat-{__version__}-jupyter.oci.tar"
+    jupyter.write_bytes(b"jupyter image")
+    (build / "container" / "jupyter.json").write_text("{}")
     (build / "container" / "rootfs").mkdir()  # work folders stay out
     out = tmp_path / "release"
     found = collect(build, out, ["conda", "container"])
@@ -538,9 +557,15 @@ def test_collect_places_each_sessions_files(tmp_path):
             "conda/noarch/repodata.json",
         ],
         "container": [
+            f"container/ctao-sat-{__version__}-jupyter.oci.tar",
             f"container/ctao-sat-{__version__}.oci.tar",
             "container/deploy.json",
+            "container/jupyter.json",
         ],
     }
+    # Without the Jupyter image's archive there is no release.
+    jupyter.unlink()
+    with pytest.raises(SatError, match="no Jupyter container image"):
+        collect(build, tmp_path / "again", ["container"])
     # Multi-GB images are hard links, not copies.
     assert (out / "container" / image.name).stat().st_ino == image.stat().st_ino
