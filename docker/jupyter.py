@@ -22,7 +22,9 @@ it also runs alone). On podman, daemonless, every container has no network:
 
 Each check is written as evidence (``build/evidence/jupyter.xml``, requirement ids
 C-SAT-0270..0274), the figures to ``build/container/jupyter.json`` (a benchmark
-result: image sizes, start-up, notebook times, budgets of satdev/gates.yaml).
+result: image sizes, start-up, notebook times, budgets of satdev/gates.yaml). A
+budget missed fails its check and the benchmarks gate, not this session: the
+image works, the verification says what it costs.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from pathlib import Path
 if not __package__:
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from docker import base, engine, image
+from docker import base, common, engine, image
 from docker.common import OUT, ROOT, UID, Failure, log, run
 from docker.smoke import hardened
 from sat import notebooks, stack
@@ -427,6 +429,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--skip-notebooks", action="store_true", help="no step 6")
     options = parser.parse_args(argv)
+    common.SESSION["name"] = SESSION  # its progress lines say [jupyter]
     data = Path(os.environ.get("GAMMAPY_DATA", ""))
     if not os.environ.get("GAMMAPY_DATA") or not data.is_dir():
         log("GAMMAPY_DATA is not set to the data folder: export GAMMAPY_DATA=...")
@@ -489,7 +492,13 @@ def main(argv=None) -> int:
         write_record(record)
         path = evidence.write(why)
         log(f"evidence {path.relative_to(ROOT)}, figures {RECORD.relative_to(ROOT)}")
-    failed = [c.name for c in evidence.checks.values() if not c.passed]
+    # A budget missed is a verdict of the verification (evidence, bench record),
+    # not a broken image: it does not fail this session.
+    failed = [
+        c.name
+        for c in evidence.checks.values()
+        if not c.passed and CHECKS[c.name] != BUDGET
+    ]
     missing = [name for name in CHECKS if name not in evidence.checks]
     if options.skip_notebooks:
         missing = [n for n in missing if not n.startswith("notebook")]
@@ -575,6 +584,10 @@ def singleuser_check(tag: str, evidence: Evidence) -> None:
         "JUPYTERHUB_CLIENT_ID": "jupyterhub-user-sat",
         "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{prefix}oauth_callback",
         "JUPYTERHUB_SERVICE_URL": f"http://0.0.0.0:{PORT}{prefix}",
+        # Who may use the server: the Hub passes its owner's access scopes.
+        "JUPYTERHUB_OAUTH_ACCESS_SCOPES": json.dumps(
+            ["access:servers!server=sat/", "access:servers!user=sat"]
+        ),
     }
     run(["podman", "rm", "-f", "-t", "0", name], capture=True, check=False, quiet=True)
     options = [o for o in hardened("podman") if o != "--rm"]

@@ -523,8 +523,14 @@ def test_release_folder_verifies(report, bench_run, tmp_path):
         out / "dist" / f"ctao_sat-{__version__}-py3-none-any.whl"
     ) as wheel:
         packages = {name.split("/")[0] for name in wheel.namelist()}
+        names = set(wheel.namelist())
     assert "sat" in packages
     assert not any(name.startswith("satdev") for name in packages), packages
+    # The notebooks ship with the wheel (built from the sdist): ctao-sat notebooks
+    # works outside the image.
+    from sat import notebooks
+
+    assert {f"sat/notebooks/{name}" for name in notebooks.shipped()} <= names
 
 
 @release
