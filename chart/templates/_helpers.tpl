@@ -29,6 +29,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end }}
 
+{{/* The Jupyter image of the release: the same repository, tag <tag>-jupyter. */}}
+{{- define "ctao-sat.jupyterImage" -}}
+{{- $tag := printf "%s-jupyter" (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- if .Values.jupyter.digest -}}
+{{ .Values.image.repository }}:{{ $tag }}@{{ .Values.jupyter.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ $tag }}
+{{- end -}}
+{{- end }}
+
 {{- define "ctao-sat.dataClaim" -}}
 {{- .Values.data.existingClaim | default (printf "%s-data" .Release.Name) -}}
 {{- end }}
