@@ -7,6 +7,14 @@ properties CTAO's tooling reads, the figures it measured, and the run it belongs
 traceability; a requirement whose evidence is an artifact session is VERIFIED only
 by evidence of the current run (`RUN_ID_ENV`).
 
+The contract between a session and the catalogue (``satdev/requirements.yaml``):
+the session writes ``<build>/evidence/<session>.xml``, one test case per real check,
+each carrying the ``requirement_id`` of every requirement it is evidence for; a
+requirement whose evidence is ``{session: NAME, figure: F, max: X}`` also needs a
+``figure:F`` property on one of those checks (the container session records
+``figure:deploy_s`` on its B-SUSS-1530 check, the measured deploy of the released
+archive on a fresh container store).
+
 Only the standard library: the artifact scripts import it from the repository.
 """
 
@@ -20,7 +28,15 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["EVIDENCE_DIR", "RUN_ID_ENV", "Check", "current_run_id", "write_junit"]
+__all__ = [
+    "EVIDENCE_DIR",
+    "RUN_ID_ENV",
+    "Check",
+    "SessionEvidence",
+    "current_run_id",
+    "read_evidence",
+    "write_junit",
+]
 
 # Set once per `nox` invocation by the noxfile (inherited by every session of that
 # invocation): evidence carrying another id is from an earlier run.
@@ -150,3 +166,61 @@ def write_junit(
     ET.ElementTree(root_element).write(partial, encoding="utf-8", xml_declaration=True)
     partial.replace(path)
     return path
+
+
+@dataclass
+class SessionEvidence:
+    """The evidence one artifact session left in ``<build>/evidence/``.
+
+    Attributes
+    ----------
+    session : str
+        The session (the file's name without ``.xml``).
+    path : Path
+        The JUnit XML file.
+    run_id, commit : str
+        The nox run and the commit it was recorded in ("" when unknown).
+    results : list of satdev.junit.TestResult
+        Its checks, with their ids and figures.
+    error : str
+        Why the file could not be read ("" when it could).
+    """
+
+    session: str
+    path: Path
+    run_id: str = ""
+    commit: str = ""
+    results: list = field(default_factory=list)
+    error: str = ""
+
+
+def read_evidence(folder: str | Path) -> dict[str, SessionEvidence]:
+    """Read every ``<folder>/*.xml`` written by `write_junit`, by session name.
+
+    A file that is not JUnit XML, or whose suite is another session's, is kept with
+    its ``error`` (never silently dropped: a requirement resting on it is then
+    not verified, with that reason).
+    """
+    from satdev.junit import read_junit
+
+    found = {}
+    for path in sorted(Path(folder).glob("*.xml")):
+        evidence = SessionEvidence(path.stem, path)
+        try:
+            root = ET.parse(path).getroot()
+            suite = root if root.tag == "testsuite" else root.find("testsuite")
+            if suite is None:
+                raise ValueError(f"{path} has no <testsuite>")
+            if suite.get("name") != path.stem:
+                raise ValueError(f"{path} holds the suite {suite.get('name')!r}")
+            properties = {
+                prop.get("name"): prop.get("value", "")
+                for prop in suite.findall("properties/property")
+            }
+            evidence.run_id = properties.get("run_id", "")
+            evidence.commit = properties.get("commit", "")
+            evidence.results = read_junit(path)
+        except (ET.ParseError, ValueError) as error:
+            evidence.error = str(error)
+        found[path.stem] = evidence
+    return found

@@ -34,6 +34,9 @@ class TestResult:
         First line of the failure, error or skip message ("" when passed).
     requirements, usecases : tuple of str
         Ids of the ``verifies_requirement`` and ``verifies_usecase`` markers.
+    figures : dict
+        ``{name: value}`` of the ``figure:<name>`` properties (what an artifact
+        session measured, `satdev.evidence`); numbers where they parse.
     """
 
     __test__ = False  # not a pytest test class despite its name
@@ -44,6 +47,7 @@ class TestResult:
     message: str = ""
     requirements: tuple[str, ...] = field(default=())
     usecases: tuple[str, ...] = field(default=())
+    figures: dict = field(default_factory=dict, compare=False)
 
 
 def _outcome(case: ET.Element) -> tuple[str, str]:
@@ -56,6 +60,13 @@ def _outcome(case: ET.Element) -> tuple[str, str]:
             message = element.get("message") or (element.text or "")
             return outcome, message.strip().splitlines()[0] if message.strip() else ""
     return "passed", ""
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def read_junit(path: str | Path) -> list[TestResult]:
@@ -93,6 +104,11 @@ def read_junit(path: str | Path) -> list[TestResult]:
                 message=message,
                 requirements=tuple(v for k, v in properties if k == "requirement_id"),
                 usecases=tuple(v for k, v in properties if k == "usecase_id"),
+                figures={
+                    k.removeprefix("figure:"): _number(v)
+                    for k, v in properties
+                    if k.startswith("figure:")
+                },
             )
         )
     return results

@@ -19,8 +19,10 @@ from pathlib import Path
 from sat.errors import SatError
 from satdev import gates as G
 from satdev.catalogue import load_catalogue
+from satdev.evidence import current_run_id, read_evidence
+from satdev.inspection import read_inspections
 from satdev.junit import read_junit
-from satdev.traceability import trace, unknown_traced_ids
+from satdev.traceability import Sources, trace, unknown_traced_ids
 
 __all__ = [
     "Inputs",
@@ -56,6 +58,8 @@ class Inputs:
         Folder of the use cases' outputs (``<name>/result.json``).
     bench : Path or None
         The benchmark record of this release.
+    evidence : Path or None
+        The artifact sessions' evidence folder (``build/evidence``).
     errors : dict
         ``{gate name: why its input is missing}`` (a tool that is not installed,
         a step that crashed): shown first in that gate's details.
@@ -69,12 +73,18 @@ class Inputs:
     unformatted: list[str] | None = None
     usecases: Path | None = None
     bench: Path | None = None
+    evidence: Path | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class Verification:
-    """Everything the report shows: gates, traceability, use cases, benchmarks."""
+    """Everything the report shows: gates, traceability, use cases, benchmarks.
+
+    ``sessions`` holds the artifact sessions' evidence read from
+    ``build/evidence`` (`satdev.evidence.read_evidence`) and ``run_id`` the nox
+    run it was judged against.
+    """
 
     version: str
     gates: list
@@ -84,6 +94,8 @@ class Verification:
     bench: dict | None
     inputs: Inputs
     registered: dict = field(default_factory=dict)
+    sessions: dict = field(default_factory=dict)
+    run_id: str = ""
 
     @property
     def passed(self) -> bool:
@@ -244,15 +256,30 @@ def run_benchmarks(
     return record
 
 
+def benchmark_checks(record: dict | None) -> dict[str, dict]:
+    """``{benchmark name: {"checks": budget checks, "error": ...}}`` of a record."""
+    from satdev.benchmarks import budget_checks
+
+    if record is None:
+        return {}
+    thresholds = G.load_thresholds()["benchmarks"]
+    return {
+        result["name"]: {
+            "checks": budget_checks(result, thresholds),
+            "error": result.get("error"),
+        }
+        for result in record["results"]
+    }
+
+
 def evaluate(inputs: Inputs) -> Verification:
-    """Evaluate every gate on ``inputs`` and trace the tests to the catalogue."""
+    """Evaluate every gate on ``inputs`` and trace the catalogue to its evidence."""
     from sat import __version__
     from sat.usecases.registry import usecases
 
     registered = usecases()
     catalogue = load_catalogue()
     tests = read_junit(inputs.junit) if inputs.junit else None
-    results = tests or []
     usecase_results = (
         G.read_usecase_results(inputs.usecases, registered)
         if inputs.usecases
@@ -271,13 +298,25 @@ def evaluate(inputs: Inputs) -> Verification:
     ]
     usecase_gate = G.usecases_gate(usecase_results, __version__)
     bench_gate = G.benchmarks_gate(record, registered)
-    evidence = {"usecases": usecase_gate.passed, "benchmarks": bench_gate.passed}
+    sources = Sources(
+        tests=tests or [],
+        gates={
+            gate.name: (gate.passed, gate.figure) for gate in (usecase_gate, bench_gate)
+        },
+        benchmarks=benchmark_checks(record),
+        sessions=read_evidence(inputs.evidence) if inputs.evidence else {},
+        run_id=current_run_id(),
+        inspections=read_inspections(),
+        version=__version__,
+    )
     validated = {
-        name: G.usecases_gate({name: result}, __version__).passed
+        name: None
+        if result is None
+        else G.usecases_gate({name: result}, __version__).passed
         for name, result in usecase_results.items()
     }
-    traces = trace(catalogue, results, evidence, set(registered), validated)
-    unknown = unknown_traced_ids(catalogue, results)
+    traces = trace(catalogue, sources, set(registered), validated)
+    unknown = unknown_traced_ids(catalogue, sources)
     gates += [G.requirements_gate(traces, unknown), usecase_gate, bench_gate]
     for gate in gates:
         if gate.name in inputs.errors:
@@ -286,9 +325,11 @@ def evaluate(inputs: Inputs) -> Verification:
         version=__version__,
         gates=gates,
         traces=traces,
-        tests=results,
+        tests=sources.tests,
         usecases=usecase_results,
         bench=record,
         inputs=inputs,
         registered={name: case.usecase_id for name, case in registered.items()},
+        sessions=sources.sessions,
+        run_id=sources.run_id,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from satdev import unknown_ids
+from satdev.evidence import RUN_ID_ENV
 
 pytest_plugins = ["pytester"]
 
@@ -50,6 +51,10 @@ def pytest_configure(config):
             "export GAMMAPY_DATA=../shared/gammapy-data"
         )
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # Under `nox -s verify` the suite inherits the run id of the release: no test
+    # may write evidence of that run (a deliberately broken artifact would then
+    # count against the real one). Tests that need a run id set their own.
+    os.environ.pop(RUN_ID_ENV, None)
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -17,7 +17,7 @@ from sat.usecases.runner import run_usecase
 from satdev import gates as G
 from satdev.catalogue import load_catalogue
 from satdev.junit import read_junit, summarise
-from satdev.traceability import trace, unknown_traced_ids, write_csv
+from satdev.traceability import Sources, trace, unknown_traced_ids, write_csv
 from satdev.verify import run_lint, run_tests
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0160")
@@ -117,13 +117,13 @@ def test_a_broken_test_fails_the_tests_gate(pytester, tmp_path):
     assert gate.details == [
         "failed: test_tiny::test_add_is_broken: AssertionError: two and two make four"
     ]
-    # The requirement the broken test traces to is FAILED in the traceability.
-    traces = {t.id: t for t in trace(load_catalogue(), results)}
-    assert traces["C-SAT-0090"].verdict == "FAILED"
+    # The requirement the broken test traces to is FAIL in the traceability.
+    traces = {t.id: t for t in trace(load_catalogue(), Sources(tests=results))}
+    assert traces["C-SAT-0090"].verdict == "FAIL"
     assert "test_add_is_broken" in traces["C-SAT-0090"].note
     # The module's marker traces the broken test to C-SAT-0160 as well.
-    assert traces["C-SAT-0160"].verdict == "FAILED"
-    assert traces["C-SAT-0010"].verdict == "NO PASSING TEST"
+    assert traces["C-SAT-0160"].verdict == "FAIL"
+    assert traces["C-SAT-0020"].label == "NOT VERIFIED (no passing test)"
 
 
 def test_coverage_below_the_threshold_fails_the_coverage_gate(pytester, tmp_path):
@@ -178,11 +178,11 @@ def test_an_unknown_id_in_junit_fails_the_requirements_gate(pytester, tmp_path):
         "def test_traced_to_nothing():\n    pass\n"
     )
     inputs = run_tests(tiny_project(pytester, tests), tmp_path / "out", echo=False)
-    results = read_junit(inputs.junit)
+    sources = Sources(tests=read_junit(inputs.junit))
     catalogue = load_catalogue()
-    unknown = unknown_traced_ids(catalogue, results)
+    unknown = unknown_traced_ids(catalogue, sources)
     assert unknown == ["test_tiny::test_traced_to_nothing: SUSS-UC-SAT-999"]
-    gate = G.requirements_gate(trace(catalogue, results), unknown)
+    gate = G.requirements_gate(trace(catalogue, sources), unknown)
     assert not gate.passed
     assert (
         "unknown id in JUnit XML: test_tiny::test_traced_to_nothing: SUSS-UC-SAT-999"
@@ -197,17 +197,26 @@ def test_requirements_gate_needs_a_passing_test_per_test_requirement(
     testable = sorted(
         rid
         for rid, entry in catalogue.requirements.items()
-        if entry["method"] == "test" and entry.get("status") != "not yet verified"
+        if catalogue.evidence[rid].kind == "tests" and not entry.get("status")
     )
-    # One real passing test per `test` requirement, except the first one.
+    # One real passing test per `tests` requirement, except the first one.
     tests = "import pytest\n" + "".join(
         f"\n@pytest.mark.verifies_requirement({rid!r})\ndef test_{i}():\n    pass\n"
         for i, rid in enumerate(testable[1:])
     )
     inputs = run_tests(tiny_project(pytester, tests), tmp_path / "out", echo=False)
-    results = read_junit(inputs.junit)
-    evidence = {"usecases": True, "benchmarks": False}
-    traces = trace(catalogue, results, evidence, registered={"joint-crab"})
+    within = {
+        "checks": [
+            {"metric": "m", "value": 0.1, "limit": 0.15, "unit": "", "ok": True}
+        ],
+        "error": None,
+    }
+    sources = Sources(
+        tests=read_junit(inputs.junit),
+        gates={"usecases": (True, "9/9 use cases passed"), "benchmarks": (False, "x")},
+        benchmarks={"datavolume:agreement": within},
+    )
+    traces = trace(catalogue, sources, registered={"joint-crab"})
     by_id = {t.id: t for t in traces}
     gate = G.requirements_gate(traces, [])
     assert not gate.passed
@@ -215,19 +224,24 @@ def test_requirements_gate_needs_a_passing_test_per_test_requirement(
     assert [line.split(" ")[0] for line in gate.details] == sorted(
         [testable[0], "C-SAT-0140"]
     )
-    assert by_id[testable[0]].verdict == "NO PASSING TEST"
+    assert by_id[testable[0]].label == "NOT VERIFIED (no passing test)"
     assert by_id["C-SAT-0080"].verdict == "VERIFIED"  # evidence: use cases passed
-    assert by_id["C-SAT-0140"].note == "gate benchmarks failed"
+    assert by_id["C-SAT-0080"].figure == "9/9 use cases passed"
+    assert by_id["C-SAT-0140"].note == "gate benchmarks failed: x"
+    assert by_id["C-SAT-0200"].verdict == "VERIFIED"
+    assert by_id["C-SAT-0200"].figure == "m = 0.1 (budget 0.15)"
     # `not yet verified` is reported as such, never failed.
     assert by_id["B-SUSS-1620"].verdict == "NOT YET VERIFIED"
     assert "B-SUSS-1620: not yet verified" in gate.warnings
-    # Inspection requirements without a test are reported, not failed.
-    assert by_id["C-SAT-0130"].verdict == "BY INSPECTION"
+    # Artifact-session requirements wait for the release, which refuses them.
+    assert by_id["C-SAT-0130"].label == "NOT VERIFIED (no evidence of this run)"
+    assert any(w.startswith("C-SAT-0130: NOT VERIFIED") for w in gate.warnings)
     assert by_id["SUSS-UC-SAT-020"].verdict == "NOT IMPLEMENTED"
     # The CSV has a row per (id, test) and one for each untested id.
     rows = write_csv(traces, tmp_path / "trace.csv").read_text().splitlines()
-    assert (
-        rows[0] == "id,kind,level,method,catalogue_status,verdict,test,outcome,message"
+    assert rows[0] == (
+        "id,kind,level,method,evidence,catalogue_status,verdict,figure,test,"
+        "outcome,message"
     )
     ids = {row.split(",")[0] for row in rows[1:]}
     assert ids == set(catalogue.requirements) | set(catalogue.usecases)
@@ -237,10 +251,9 @@ def test_requirements_gate_needs_a_passing_test_per_test_requirement(
         "def test_last():\n    pass\n"
     )
     inputs = run_tests(tiny_project(pytester, tests), tmp_path / "out2", echo=False)
-    traces = trace(
-        catalogue, read_junit(inputs.junit), {"usecases": True, "benchmarks": True}
-    )
-    gate = G.requirements_gate(traces, [])
+    sources.tests = read_junit(inputs.junit)
+    sources.gates["benchmarks"] = (True, "32/32 budgets met")
+    gate = G.requirements_gate(trace(catalogue, sources), [])
     assert gate.passed, gate.details
 
 
@@ -322,11 +335,14 @@ def test_usecases_gate_names_the_failed_check(failed_fit):
     assert not G.usecases_gate({}, __version__).passed
     # In the traceability, the use case of a run that did not validate is FAILED.
     traces = trace(
-        load_catalogue(), [], registered={"joint-crab"}, validated={"joint-crab": False}
+        load_catalogue(),
+        Sources(),
+        registered={"joint-crab"},
+        validated={"joint-crab": False},
     )
     joint = next(t for t in traces if t.id == "SUSS-UC-SAT-040")
     assert (joint.verdict, joint.note) == (
-        "FAILED",
+        "FAIL",
         "its run did not validate (see the use-case gate)",
     )
 
