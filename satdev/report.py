@@ -1,51 +1,258 @@
-"""The verification report: HTML for people, Markdown and JSON, and the AIV inputs.
+"""The verification report: one content model, rendered by templates.
 
-`write_report` turns a `Verification` into ``<out>/``:
+`build_report` turns a `Verification` into a `Report` (pydantic): the gates, the
+traceability with what each verdict rests on, the artifact sessions' evidence,
+the use-case validation, the benchmarks, the environment and the provenance.
+`render` writes it into ``<out>/`` through the jinja2 templates of
+``satdev/templates``:
 
-- ``index.html``: verdict, gates, traceability matrix, use-case validation tables
-  with their plots, benchmark tables and plots, the exact environment;
-- ``report.md`` and ``report.json``: the same content;
+- ``index.html`` for people, ``report.md`` and ``report.json`` (the model itself,
+  read back by the release and the docs' readiness matrix);
 - ``aiv/``: what CTAO's AIV report consumes: ``junit.xml``, ``coverage.xml``,
-  ``traceability.csv``, ``lint.json``;
+  ``traceability.csv``, ``lint.json`` and the artifact sessions' ``evidence/``;
 - ``plots/``: the use cases' PNGs and the benchmark plots.
+
+The AIV PDF (issue 16) is meant as a third renderer of the same model.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import shutil
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from satdev.benchmarks import budget_checks
 from satdev.gates import load_thresholds
-from satdev.traceability import write_csv
+from satdev.traceability import NOT_VERIFIED, VERIFIED, Trace, write_csv
 
-__all__ = ["build_report", "write_report"]
+__all__ = [
+    "Report",
+    "build_report",
+    "read_report",
+    "render",
+    "write_report",
+]
 
 TITLE = "ctao-sat {version}: verification report"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def _check_row(check: dict) -> dict:
-    return {
-        "fit": check.get("fit", ""),
-        "quantity": check["quantity"],
-        "measured": check["measured"],
-        "measured_error": check.get("measured_error", 0.0),
-        "reference": check["value"],
-        "reference_error": check["error"],
-        "unit": check.get("unit", ""),
-        "deviation_sigma": check["deviation_sigma"],
-        "n_sigma": check["n_sigma"],
-        "verdict": check["verdict"],
-        "source": check.get("source", ""),
-        "why": check.get("why", ""),
-    }
+class _Model(BaseModel):
+    # A failed fit may give NaN or inf: report.json keeps them (JSON constants,
+    # as Python's json module reads and writes them) instead of null.
+    model_config = ConfigDict(ser_json_inf_nan="constants")
 
 
-def build_report(verification, environment: dict) -> dict:
-    """Build the report content (JSON-ready) from a `Verification`."""
+class GateRow(_Model):
+    """One quality gate (`satdev.gates.Gate`)."""
+
+    name: str
+    passed: bool
+    figure: str
+    threshold: str
+    details: list[str] = []
+    warnings: list[str] = []
+
+
+class TestRow(_Model):
+    """One test case or artifact check tracing to an id."""
+
+    __test__ = False  # not a pytest test class despite its name
+
+    test: str
+    outcome: str
+    message: str = ""
+    figures: dict[str, float | str] = {}
+
+
+class TraceRow(_Model):
+    """One requirement or use case: method, evidence, figure, verdict."""
+
+    id: str
+    kind: str
+    level: str = ""
+    method: str
+    status: str = ""
+    text: str
+    evidence: str
+    evidence_kind: str
+    sources: list[str] = []
+    figure: str = ""
+    verdict: str
+    why: str = ""
+    label: str
+    note: str = ""
+    tests: list[TestRow] = []
+
+
+class SessionRow(_Model):
+    """The evidence one artifact session left, and whether it is of this run."""
+
+    session: str
+    current: bool
+    run_id: str = ""
+    commit: str = ""
+    checks: list[TestRow] = []
+    error: str = ""
+
+    @property
+    def passed(self) -> int:
+        """How many of its checks passed."""
+        return sum(check.outcome == "passed" for check in self.checks)
+
+
+class CheckRow(_Model):
+    """One validation check of a use case's run."""
+
+    fit: str = ""
+    quantity: str
+    measured: float
+    measured_error: float = 0.0
+    reference: float
+    reference_error: float
+    unit: str = ""
+    deviation_sigma: float | None = None
+    n_sigma: float | None = None
+    verdict: str
+    source: str = ""
+    why: str = ""
+
+
+class UseCaseRow(_Model):
+    """One registered use case's run for this release."""
+
+    usecase_id: str = ""
+    ran: bool
+    summary: list[str] = []
+    checks: list[CheckRow] = []
+    plots: list[str] = []
+    wall_time_s: float | None = None
+
+
+class Provenance(_Model):
+    """The tree the verification ran from, stamped before anything was written."""
+
+    commit: str = ""
+    clean: bool = False
+    dirty: list[str] = []
+    stamped: str = ""
+    run_id: str = ""
+
+
+class Report(_Model):
+    """Everything the report shows; ``report.json`` is this model."""
+
+    title: str
+    release: str
+    created: str
+    stage: str = "verify"
+    verdict: str
+    run_id: str = ""
+    provenance: Provenance | None = None
+    gates: list[GateRow]
+    blocking: list[str] = []
+    traceability: list[TraceRow]
+    sessions: list[SessionRow] = []
+    tests: dict[str, int]
+    usecases: dict[str, UseCaseRow]
+    benchmarks: dict | None = None
+    environment: dict
+    aiv: dict[str, str] = {}
+    plots: dict[str, str] = Field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """Count the requirements and use cases by verdict label."""
+        found: dict[str, int] = {}
+        for row in self.traceability:
+            found[row.label] = found.get(row.label, 0) + 1
+        return dict(sorted(found.items()))
+
+
+def trace_row(item: Trace) -> TraceRow:
+    """Return the report row of one `Trace`."""
+    return TraceRow(
+        id=item.id,
+        kind=item.kind,
+        level=item.level,
+        method=item.method,
+        status=item.status,
+        text=item.text,
+        evidence=item.evidence,
+        evidence_kind=item.evidence_kind,
+        sources=item.sources,
+        figure=item.figure,
+        verdict=item.verdict,
+        why=item.why,
+        label=item.label,
+        note=item.note,
+        tests=[
+            TestRow(test=r.test, outcome=r.outcome, message=r.message)
+            for r in item.tests
+        ],
+    )
+
+
+def session_rows(sessions: dict, run_id: str) -> list[SessionRow]:
+    """Return the report rows of the artifact sessions' evidence."""
+    rows = []
+    for name, evidence in sorted(sessions.items()):
+        rows.append(
+            SessionRow(
+                session=name,
+                current=bool(run_id)
+                and evidence.run_id == run_id
+                and not evidence.error,
+                run_id=evidence.run_id,
+                commit=evidence.commit,
+                checks=[
+                    TestRow(
+                        test=r.test.split("::")[-1],
+                        outcome=r.outcome,
+                        message=r.message,
+                        figures=r.figures,
+                    )
+                    for r in evidence.results
+                ],
+                error=evidence.error,
+            )
+        )
+    return rows
+
+
+def _check_row(check: dict) -> CheckRow:
+    return CheckRow(
+        fit=check.get("fit", ""),
+        quantity=check["quantity"],
+        measured=check["measured"],
+        measured_error=check.get("measured_error", 0.0),
+        reference=check["value"],
+        reference_error=check["error"],
+        unit=check.get("unit", ""),
+        deviation_sigma=check["deviation_sigma"],
+        n_sigma=check["n_sigma"],
+        verdict=check["verdict"],
+        source=check.get("source", ""),
+        why=check.get("why", ""),
+    )
+
+
+def build_report(
+    verification, environment: dict, provenance: dict | None = None
+) -> Report:
+    """Build the report content from a `Verification`.
+
+    Parameters
+    ----------
+    verification : satdev.verify.Verification
+        The gates, traces and inputs of the run.
+    environment : dict
+        `satdev.environment.describe_environment`.
+    provenance : dict, optional
+        `satdev.provenance.stamp` of the tree (commit, clean, dirty files).
+    """
     thresholds = load_thresholds()["benchmarks"]
     bench = verification.bench
     benchmarks = None
@@ -59,53 +266,99 @@ def build_report(verification, environment: dict) -> dict:
         }
     usecases = {}
     for name, result in verification.usecases.items():
-        usecases[name] = {
-            "usecase_id": verification.registered.get(name, ""),
-            "ran": result is not None,
-            "summary": (result or {}).get("summary", []),
-            "checks": [_check_row(c) for c in (result or {}).get("validation", [])],
-            "plots": [],
-            "wall_time_s": ((result or {}).get("provenance") or {}).get("wall_time_s"),
-        }
-    return {
-        "title": TITLE.format(version=verification.version),
-        "release": verification.version,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "verdict": "PASS" if verification.passed else "FAIL",
-        "gates": [gate.as_dict() for gate in verification.gates],
-        "traceability": [
-            {
-                "id": t.id,
-                "kind": t.kind,
-                "level": t.level,
-                "method": t.method,
-                "status": t.status,
-                "text": t.text,
-                "verdict": t.verdict,
-                "note": t.note,
-                "tests": [
-                    {"test": r.test, "outcome": r.outcome, "message": r.message}
-                    for r in t.tests
-                ],
-            }
-            for t in verification.traces
-        ],
-        "tests": {
+        result = result or {}
+        usecases[name] = UseCaseRow(
+            usecase_id=verification.registered.get(name, ""),
+            ran=bool(result),
+            summary=result.get("summary", []),
+            checks=[_check_row(c) for c in result.get("validation", [])],
+            wall_time_s=(result.get("provenance") or {}).get("wall_time_s"),
+        )
+    return Report(
+        title=TITLE.format(version=verification.version),
+        release=verification.version,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        verdict="PASS" if verification.passed else "FAIL",
+        run_id=verification.run_id,
+        provenance=Provenance(**provenance) if provenance else None,
+        gates=[GateRow(**gate.as_dict()) for gate in verification.gates],
+        traceability=[trace_row(t) for t in verification.traces],
+        sessions=session_rows(verification.sessions, verification.run_id),
+        tests={
             "total": len(verification.tests),
             "passed": sum(r.outcome == "passed" for r in verification.tests),
         },
-        "usecases": usecases,
-        "benchmarks": benchmarks,
-        "environment": environment,
-        "aiv": {},
-        "plots": {},
-    }
+        usecases=usecases,
+        benchmarks=benchmarks,
+        environment=environment,
+    )
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _md_cell(value) -> str:
+    return _fmt(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _css(verdict: str) -> str:
+    # "NOT VERIFIED" -> "NOT-VERIFIED"; PASS/FAIL/VERIFIED as they are.
+    return verdict.replace(" ", "-")
+
+
+@cache
+def _templates():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters.update(fmt=_fmt, md=_md_cell, css=_css)
+    environment.globals.update(VERIFIED=VERIFIED, NOT_VERIFIED=NOT_VERIFIED)
+    return environment
+
+
+def render_text(report: Report, template: str, **context) -> str:
+    """Render ``report`` (and ``context``) with a template of ``satdev/templates``."""
+    return _templates().get_template(template).render(report=report, **context)
+
+
+def render(report: Report, out: str | Path) -> Report:
+    """Write ``report.json``, ``report.md`` and ``index.html`` into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(
+        report.model_dump_json(indent=2) + "\n", encoding="utf-8"
+    )
+    (out / "report.md").write_text(
+        render_text(report, "report.md.j2"), encoding="utf-8"
+    )
+    (out / "index.html").write_text(
+        render_text(report, "report.html.j2"), encoding="utf-8"
+    )
+    return report
+
+
+def read_report(path: str | Path) -> Report:
+    """Read a ``report.json`` back into the model."""
+    return Report.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------- files
 
 
-def _copy_aiv(verification, report: dict, out: Path) -> None:
+def _copy_aiv(verification, report: Report, out: Path) -> None:
     aiv = out / "aiv"
     aiv.mkdir(parents=True, exist_ok=True)
     inputs = verification.inputs
@@ -116,12 +369,17 @@ def _copy_aiv(verification, report: dict, out: Path) -> None:
     ):
         if source is not None and Path(source).is_file():
             shutil.copyfile(source, aiv / name)
-            report["aiv"][name] = f"aiv/{name}"
+            report.aiv[name] = f"aiv/{name}"
+    for _, evidence in sorted(verification.sessions.items()):
+        target = aiv / "evidence" / evidence.path.name
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(evidence.path, target)
+        report.aiv[f"evidence/{evidence.path.name}"] = f"aiv/evidence/{target.name}"
     write_csv(verification.traces, aiv / "traceability.csv")
-    report["aiv"]["traceability.csv"] = "aiv/traceability.csv"
+    report.aiv["traceability.csv"] = "aiv/traceability.csv"
 
 
-def _copy_usecase_plots(verification, report: dict, out: Path) -> None:
+def _copy_usecase_plots(verification, report: Report, out: Path) -> None:
     folder = verification.inputs.usecases
     for name, result in verification.usecases.items():
         if result is None or folder is None:
@@ -132,579 +390,15 @@ def _copy_usecase_plots(verification, report: dict, out: Path) -> None:
                 target = Path("plots", "usecases", name, product)
                 (out / target).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, out / target)
-                report["usecases"][name]["plots"].append(target.as_posix())
+                report.usecases[name].plots.append(target.as_posix())
 
 
-def _bench_plots(report: dict, out: Path) -> None:
-    """Plot the benchmarks against their budgets (PNG, matplotlib Agg)."""
-    bench = report["benchmarks"]
-    if not bench:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plots = out / "plots"
-    plots.mkdir(parents=True, exist_ok=True)
-    cases = [r for r in bench["results"] if r["kind"] == "usecase"]
-    if cases:
-        figure, axes = plt.subplots(1, 2, figsize=(10, 0.6 * len(cases) + 2))
-        names = [r["usecase"] for r in cases]
-        for ax, metric, label in (
-            (axes[0], "wall_time_s", "wall time [s]"),
-            (axes[1], "peak_rss_mib", "peak memory [MiB]"),
-        ):
-            values = [r["metrics"][metric] for r in cases]
-            limits = [
-                next(c["limit"] for c in r["checks"] if c["metric"] == metric)
-                for r in cases
-            ]
-            colours = [
-                "tab:green" if v <= lim else "tab:red"
-                for v, lim in zip(values, limits, strict=True)
-            ]
-            ax.barh(names, values, color=colours)
-            ax.scatter(limits, names, marker="|", s=400, color="k", label="budget")
-            ax.set_xlabel(label)
-            ax.legend(loc="lower right")
-        axes[1].set_yticks([])
-        figure.suptitle("Use cases: ctao-sat run NAME (one process each)")
-        figure.tight_layout()
-        figure.savefig(plots / "bench-usecases.png", dpi=100)
-        plt.close(figure)
-        report["plots"]["usecases"] = "plots/bench-usecases.png"
-    startup = [r for r in bench["results"] if r["kind"] in ("startup", "overhead")]
-    if startup:
-        figure, axes = plt.subplots(
-            1, len(startup), figsize=(4.5 * len(startup), 3.5), squeeze=False
-        )
-        for ax, result in zip(axes[0], startup, strict=True):
-            metrics = result["metrics"]
-            if result["kind"] == "startup":
-                labels = ["ctao-sat --help", "gammapy --help"]
-                values = [metrics["ctao_sat_help_cpu_s"], metrics["gammapy_help_cpu_s"]]
-                limit = result["checks"][0]["limit"]
-                title = "CLI start-up (CPU time)"
-            else:
-                labels = ["ctao-sat run", "plain Gammapy"]
-                values = [metrics["ctao_sat_cpu_s"], metrics["plain_gammapy_cpu_s"]]
-                limit = values[1] * (1 + result["checks"][0]["limit"])
-                title = f"{result['name'].split(':')[1]}: overhead (CPU time)"
-            ax.bar(labels, values, color=["tab:blue", "tab:grey"])
-            ax.axhline(limit, color="k", ls="--", label="budget")
-            ax.set_ylabel("time [s]")
-            ax.set_title(title)
-            ax.legend()
-        figure.tight_layout()
-        figure.savefig(plots / "bench-startup.png", dpi=100)
-        plt.close(figure)
-        report["plots"]["startup"] = "plots/bench-startup.png"
-    _operations_plot(bench["results"], plots, report)
-    rows = (bench.get("comparison") or {}).get("rows", [])
-    if rows:
-        figure, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.5))
-        labels = [f"{r['benchmark']} {r['metric']}" for r in rows]
-        ratios = [r["ratio"] for r in rows]
-        colours = ["tab:red" if r["regression"] else "tab:green" for r in rows]
-        ax.barh(labels, ratios, color=colours)
-        ax.axvline(1, color="k")
-        ax.axvline(bench["comparison"]["regression_ratio"], color="k", ls="--")
-        ax.set_xlabel(f"ratio to release {bench['comparison']['previous']}")
-        figure.tight_layout()
-        figure.savefig(plots / "bench-history.png", dpi=100)
-        plt.close(figure)
-        report["plots"]["history"] = "plots/bench-history.png"
-
-
-def _operations_plot(results: list[dict], plots: Path, report: dict) -> None:
-    """Quick look and checks: time per run; data volume: written vs predicted."""
-    import matplotlib.pyplot as plt
-
-    by_kind = {r["kind"]: r for r in results}
-    timed = [by_kind[k] for k in ("quicklook", "check") if k in by_kind]
-    volume = by_kind.get("datavolume")
-    if not timed and not volume:
-        return
-    panels = len(timed) + (volume is not None)
-    figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
-    for ax, result in zip(axes[0], timed, strict=False):
-        runs = result["metrics"]["runs"]
-        labels = [f"{r['data']}\n{r['obs_id']}" for r in runs]
-        ax.bar(labels, [r["cpu_s"] for r in runs], label="CPU")
-        ax.scatter(labels, [r["wall_s"] for r in runs], color="k", s=12, label="wall")
-        ax.axhline(result["checks"][0]["limit"], color="k", ls="--", label="budget")
-        ax.set_ylabel("time per run [s]")
-        ax.set_title(f"ctao-sat {result['name']}")
-        ax.tick_params(axis="x", labelrotation=90, labelsize="small")
-        ax.legend(fontsize="small")
-    if volume is not None:
-        ax = axes[0][-1]
-        runs = volume["metrics"]["runs"]
-        predicted = [r["predicted_bytes"] / 2**20 for r in runs]
-        written = [r["bytes"] / 2**20 for r in runs]
-        ax.plot(predicted, written, "o")
-        for p, w, r in zip(predicted, written, runs, strict=True):
-            ax.annotate(
-                f"{r['livetime_h']} h, {r['offset_deg']} deg",
-                (p, w),
-                fontsize="small",
-                textcoords="offset points",
-                xytext=(4, -10),
-            )
-        top = 1.1 * max(predicted + written)
-        ax.plot([0, top], [0, top], color="k", lw=1, label="written = predicted")
-        deviation = volume["checks"][0]["limit"]
-        ax.fill_between(
-            [0, top],
-            [0, top * (1 - deviation)],
-            [0, top * (1 + deviation)],
-            color="0.85",
-            label=f"budget ±{deviation:.0%}",
-        )
-        ax.set_xlabel("predicted by the volume model [MiB]")
-        ax.set_ylabel("written [MiB]")
-        ax.set_title(f"data volume: simulated {volume['metrics']['irf']} runs")
-        ax.legend(fontsize="small", loc="upper left")
-    figure.tight_layout()
-    figure.savefig(plots / "bench-operations.png", dpi=100)
-    plt.close(figure)
-    report["plots"]["operations"] = "plots/bench-operations.png"
-
-
-# ---------------------------------------------------------------- Markdown
-
-
-def _md_table(header: list[str], rows: list[list]) -> str:
-    def cell(value) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
-
-
-def _interval(check: dict) -> str:
-    """Format the interval of a benchmark check with its coverage ("" if none)."""
-    if not check.get("interval"):
-        return ""
-    low, high = check["interval"]
-    return (
-        f"[{low:.4g}, {high:.4g}] ({100 * check['confidence']:.0f} %, n={check['n']})"
-    )
-
-
-def render_markdown(report: dict) -> str:
-    """Render the report as Markdown."""
-    parts = [f"# {report['title']}", ""]
-    parts += [f"**Verdict: {report['verdict']}** ({report['created']})", ""]
-    parts += ["## Gates", ""]
-    parts.append(
-        _md_table(
-            ["gate", "verdict", "figure", "threshold"],
-            [
-                [
-                    g["name"],
-                    "PASS" if g["passed"] else "FAIL",
-                    g["figure"],
-                    g["threshold"],
-                ]
-                for g in report["gates"]
-            ],
-        )
-    )
-    for gate in report["gates"]:
-        if gate["details"] or gate["warnings"]:
-            parts += ["", f"**{gate['name']}**:", ""]
-            parts += [f"- {line}" for line in gate["details"]]
-            parts += [f"- warning: {line}" for line in gate["warnings"]]
-    parts += ["", "## Traceability", ""]
-    parts.append(
-        _md_table(
-            ["id", "kind", "method", "verdict", "tests (passed/total)", "note"],
-            [
-                [
-                    t["id"],
-                    t["kind"],
-                    t["method"],
-                    t["verdict"],
-                    f"{sum(x['outcome'] == 'passed' for x in t['tests'])}"
-                    f"/{len(t['tests'])}",
-                    t["note"],
-                ]
-                for t in report["traceability"]
-            ],
-        )
-    )
-    parts += ["", "## Use-case validation", ""]
-    for name, case in report["usecases"].items():
-        parts += [f"### {name} ({case['usecase_id']})", ""]
-        if not case["ran"]:
-            parts += ["No result: the use case did not run.", ""]
-            continue
-        parts += [f"- {line}" for line in case["summary"]] + [""]
-        parts.append(
-            _md_table(
-                [
-                    "fit",
-                    "quantity",
-                    "measured",
-                    "reference",
-                    "sigma",
-                    "tol.",
-                    "verdict",
-                ],
-                [
-                    [
-                        c["fit"],
-                        c["quantity"],
-                        f"{_fmt(c['measured'])} ± {_fmt(c['measured_error'])}",
-                        f"{_fmt(c['reference'])} ± {_fmt(c['reference_error'])}",
-                        c["deviation_sigma"],
-                        c["n_sigma"],
-                        c["verdict"],
-                    ]
-                    for c in case["checks"]
-                ],
-            )
-        )
-        parts += [""] + [f"![{name}]({plot})" for plot in case["plots"]] + [""]
-    parts += ["## Benchmarks", ""]
-    bench = report["benchmarks"]
-    if bench:
-        parts.append(
-            _md_table(
-                ["benchmark", "metric", "value", "interval", "budget", "verdict"],
-                [
-                    [
-                        r["name"],
-                        c["metric"],
-                        _fmt(c["value"]),
-                        _interval(c),
-                        f"{c['op']} {c['limit']} {c['unit']}".strip(),
-                        c["verdict"],
-                    ]
-                    for r in bench["results"]
-                    for c in r["checks"]
-                ],
-            )
-        )
-        comparison = bench.get("comparison") or {}
-        parts += ["", f"Previous release: {comparison.get('previous') or 'none'}", ""]
-        if comparison.get("rows"):
-            parts.append(
-                _md_table(
-                    ["benchmark", "metric", "previous", "current", "ratio", "flag"],
-                    [
-                        [
-                            r["benchmark"],
-                            r["metric"],
-                            r["previous"],
-                            r["current"],
-                            r["ratio"],
-                            "REGRESSION" if r["regression"] else "",
-                        ]
-                        for r in comparison["rows"]
-                    ],
-                )
-            )
-        parts += [""] + [f"![{k}]({v})" for k, v in report["plots"].items()]
-    else:
-        parts.append("No benchmark record.")
-    env = report["environment"]
-    parts += ["", "## Environment", ""]
-    parts += [
-        f"- ctao-sat {env['release']}, {env['implementation']} {env['python']} "
-        f"on {env['platform']} ({env['cpus']} CPUs)",
-        *(
-            f"- {tool}: {version or 'not installed'}"
-            for tool, version in env["tools"].items()
-        ),
-        "",
-    ]
-    parts.append(
-        _md_table(
-            ["distribution", "pinned", "installed"],
-            [[p["name"], p["pinned"], p["installed"]] for p in env["pins"]],
-        )
-    )
-    parts += ["", "## AIV inputs", ""]
-    parts += [f"- [{name}]({path})" for name, path in report["aiv"].items()]
-    return "\n".join(parts) + "\n"
-
-
-# ---------------------------------------------------------------- HTML
-
-CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
-       color: #222; padding: 0 1em; }
-h1 { margin-bottom: 0.2em; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left;
-         vertical-align: top; }
-th { background: #eef; }
-.PASS, .VERIFIED { background: #d8f5d8; }
-.FAIL, .FAILED, .NO-PASSING-TEST { background: #f9d0d0; }
-.NOT-YET-VERIFIED, .NOT-IMPLEMENTED, .warn { background: #fff2c4; }
-.verdict { font-size: 1.6em; padding: 0.3em 0.8em; display: inline-block;
-           border-radius: 0.3em; }
-img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
-details { margin: 0; } code { font-size: 0.85em; }
-"""
-
-
-def _e(value) -> str:
-    return html.escape(_fmt(value))
-
-
-def _cls(verdict: str) -> str:
-    return verdict.replace(" ", "-").split("-(")[0]
-
-
-def _html_table(header: list[str], rows: list[tuple[str, list[str]]]) -> str:
-    """Rows are (css class, already escaped cells)."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        f'<tr class="{cls}">' + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
-        for cls, cells in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _list(lines: list[str], cls: str = "") -> str:
-    if not lines:
-        return ""
-    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-    return f'<ul class="{cls}">{items}</ul>'
-
-
-def render_html(report: dict) -> str:
-    """Render the report as one HTML page (plots are PNG files beside it)."""
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(report['title'])}</title>",
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>{html.escape(report['title'])}</h1>",
-        f"<p>Created {html.escape(report['created'])}. "
-        f"{report['tests']['passed']}/{report['tests']['total']} tests passed.</p>",
-        f'<p class="verdict {report["verdict"]}">Verdict: {report["verdict"]}</p>',
-        '<nav><a href="#gates">Gates</a> · <a href="#trace">Traceability</a> · '
-        '<a href="#usecases">Use cases</a> · <a href="#bench">Benchmarks</a> · '
-        '<a href="#env">Environment</a> · <a href="#aiv">AIV inputs</a></nav>',
-        '<h2 id="gates">Quality gates</h2>',
-    ]
-    rows = []
-    for gate in report["gates"]:
-        verdict = "PASS" if gate["passed"] else "FAIL"
-        notes = _list(gate["details"]) + _list(
-            [f"warning: {w}" for w in gate["warnings"]], "warn"
-        )
-        rows.append(
-            (
-                verdict,
-                [
-                    _e(gate["name"]),
-                    verdict,
-                    _e(gate["figure"]),
-                    _e(gate["threshold"]),
-                    notes,
-                ],
-            )
-        )
-    out.append(_html_table(["gate", "verdict", "figure", "threshold", "details"], rows))
-    out.append('<h2 id="trace">Traceability: requirement → tests → result</h2>')
-    rows = []
-    for t in report["traceability"]:
-        passed = sum(x["outcome"] == "passed" for x in t["tests"])
-        tests = "".join(
-            f"<li>{_e(x['outcome'])}: <code>{_e(x['test'])}</code></li>"
-            for x in t["tests"]
-        )
-        tests = (
-            f"<details><summary>{passed}/{len(t['tests'])} passed</summary>"
-            f"<ul>{tests}</ul></details>"
-            if t["tests"]
-            else "none"
-        )
-        rows.append(
-            (
-                _cls(t["verdict"]),
-                [
-                    f"<b>{_e(t['id'])}</b>",
-                    _e(t["kind"]),
-                    _e(t["method"]),
-                    _e(t["text"]),
-                    tests,
-                    _e(t["verdict"]),
-                    _e(t["note"]),
-                ],
-            )
-        )
-    out.append(
-        _html_table(["id", "kind", "method", "text", "tests", "verdict", "note"], rows)
-    )
-    out.append('<h2 id="usecases">Use-case validation</h2>')
-    if not report["usecases"]:
-        out.append("<p>No use case is registered.</p>")
-    for name, case in report["usecases"].items():
-        out.append(f"<h3>{_e(name)} ({_e(case['usecase_id'])})</h3>")
-        if not case["ran"]:
-            out.append('<p class="FAIL">No result.json: the use case did not run.</p>')
-            continue
-        out.append(_list(case["summary"]))
-        rows = [
-            (
-                c["verdict"],
-                [
-                    _e(c["fit"]),
-                    _e(c["quantity"]),
-                    f"{_e(c['measured'])} ± {_e(c['measured_error'])}",
-                    f"{_e(c['reference'])} ± {_e(c['reference_error'])}",
-                    _e(c["unit"]),
-                    _e(c["deviation_sigma"]),
-                    _e(c["n_sigma"]),
-                    c["verdict"],
-                    _e(c["source"]),
-                ],
-            )
-            for c in case["checks"]
-        ]
-        out.append(
-            _html_table(
-                [
-                    "fit",
-                    "quantity",
-                    "measured",
-                    "reference",
-                    "unit",
-                    "deviation [σ]",
-                    "tolerance [σ]",
-                    "verdict",
-                    "source",
-                ],
-                rows,
-            )
-        )
-        whys = sorted({c["why"] for c in case["checks"] if c["why"]})
-        if whys:
-            out.append("<p><b>Why these tolerances:</b></p>" + _list(whys))
-        out += [
-            f'<img src="{html.escape(plot)}" alt="{_e(name)} plot">'
-            for plot in case["plots"]
-        ]
-    out.append('<h2 id="bench">Benchmarks</h2>')
-    bench = report["benchmarks"]
-    if not bench:
-        out.append('<p class="FAIL">No benchmark record.</p>')
-    else:
-        out.append(
-            f"<p>Measured {_e(bench.get('date'))} on {_e(bench.get('platform'))} "
-            f"({_e(bench.get('cpus'))} CPUs), Python {_e(bench.get('python'))}.</p>"
-        )
-        rows = [
-            (
-                {"PASS": "PASS", "FAIL": "FAIL"}.get(c["verdict"], "warn"),
-                [
-                    _e(r["name"]),
-                    _e(c["metric"]),
-                    _e(_fmt(c["value"])),
-                    _e(_interval(c)),
-                    f"{_e(c['op'])} {_e(c['limit'])} {_e(c['unit'])}",
-                    _e(c["verdict"]),
-                ],
-            )
-            for r in bench["results"]
-            for c in r["checks"]
-        ]
-        header = ["benchmark", "metric", "value", "interval", "budget", "verdict"]
-        out.append(_html_table(header, rows))
-        out.append(
-            "<p>Repeated measurements: value is the median, interval its "
-            "distribution-free confidence interval (coverage shown); NOT "
-            "RESOLVABLE: the budget lies inside the noise, never a pass.</p>"
-        )
-        comparison = bench.get("comparison") or {}
-        previous = comparison.get("previous")
-        out.append(
-            f"<p>Compared with the previous release: {_e(previous or 'none recorded')}"
-            f" (regression flag above x{_e(comparison.get('regression_ratio'))}).</p>"
-        )
-        if comparison.get("rows"):
-            rows = [
-                (
-                    "warn" if r["regression"] else "",
-                    [
-                        _e(r["benchmark"]),
-                        _e(r["metric"]),
-                        _e(r["previous"]),
-                        _e(r["current"]),
-                        _e(r["ratio"]),
-                        "REGRESSION" if r["regression"] else "",
-                    ],
-                )
-                for r in comparison["rows"]
-            ]
-            out.append(
-                _html_table(
-                    ["benchmark", "metric", "previous", "current", "ratio", "flag"],
-                    rows,
-                )
-            )
-        out += [
-            f'<img src="{html.escape(path)}" alt="benchmark plot {_e(key)}">'
-            for key, path in report["plots"].items()
-        ]
-    env = report["environment"]
-    out.append('<h2 id="env">Environment</h2>')
-    out.append(
-        _list(
-            [
-                f"ctao-sat {env['release']}",
-                f"{env['implementation']} {env['python']} ({env['executable']})",
-                f"{env['platform']}, {env['machine']}, {env['cpus']} CPUs",
-                *(
-                    f"{tool}: {version or 'not installed'}"
-                    for tool, version in env["tools"].items()
-                ),
-            ]
-        )
-    )
-    rows = [
-        (
-            "PASS" if p["installed"] == p["pinned"] else "FAIL",
-            [_e(p["name"]), _e(p["pinned"]), _e(p["installed"])],
-        )
-        for p in env["pins"]
-    ]
-    out.append("<h3>Release pins</h3>")
-    out.append(_html_table(["distribution", "pinned", "installed"], rows))
-    rows = [("", [_e(name), _e(v)]) for name, v in env["distributions"].items()]
-    out.append(
-        "<details><summary>Every installed distribution "
-        f"({len(rows)})</summary>{_html_table(['distribution', 'version'], rows)}"
-        "</details>"
-    )
-    out.append('<h2 id="aiv">Inputs for the CTAO AIV report</h2>')
-    out.append(
-        "<ul>"
-        + "".join(
-            f'<li><a href="{html.escape(path)}">{html.escape(name)}</a></li>'
-            for name, path in report["aiv"].items()
-        )
-        + "</ul>"
-    )
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
-
-
-def write_report(verification, out: str | Path, environment: dict | None = None):
+def write_report(
+    verification,
+    out: str | Path,
+    environment: dict | None = None,
+    provenance: dict | None = None,
+) -> Report:
     """Write the report of ``verification`` into ``out`` (replacing an old one).
 
     Parameters
@@ -716,23 +410,25 @@ def write_report(verification, out: str | Path, environment: dict | None = None)
     environment : dict, optional
         From `satdev.environment.describe_environment` (default: this
         environment).
+    provenance : dict, optional
+        The tree's stamp (`satdev.provenance`).
 
     Returns
     -------
-    dict
+    Report
         The report content (as in ``report.json``).
     """
     from satdev.environment import describe_environment
+    from satdev.plots import bench_plots
 
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    report = build_report(verification, environment or describe_environment())
+    report = build_report(
+        verification, environment or describe_environment(), provenance
+    )
     _copy_aiv(verification, report, out)
     _copy_usecase_plots(verification, report, out)
-    _bench_plots(report, out)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "report.md").write_text(render_markdown(report), encoding="utf-8")
-    (out / "index.html").write_text(render_html(report), encoding="utf-8")
-    return report
+    report.plots.update(bench_plots(report.benchmarks, out))
+    return render(report, out)
