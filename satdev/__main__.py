@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 from sat.errors import SatError
+from satdev.evidence import EVIDENCE_DIR
+from satdev.provenance import current_stamp
 
 # Where `nox -s tests` leaves its outputs (noxfile.py), for --reuse-tests.
 TESTS_JUNIT = Path("test-reports", "junit-tests.xml")
@@ -45,6 +47,8 @@ def verify(args) -> int:
     )
 
     root, build = args.root.resolve(), args.build.resolve()
+    # Before verify writes anything (or this run's first stamp, nox -s release).
+    provenance = current_stamp(root, build)
     work = build / "verify"
     if args.reuse_tests:
         inputs = Inputs(
@@ -61,6 +65,7 @@ def verify(args) -> int:
     except SatError as error:
         inputs.errors["lint"] = str(error)
     inputs.usecases = build / "usecases"
+    inputs.evidence = build / EVIDENCE_DIR
     if args.reuse_bench:
         inputs.bench = _reused(build / "bench" / f"{__version__}.json", "bench")
     else:
@@ -73,7 +78,7 @@ def verify(args) -> int:
             inputs.errors["benchmarks"] = str(error)
     verification = evaluate(inputs)
     report = build / "report"
-    write_report(verification, report)
+    write_report(verification, report, provenance=provenance)
     for gate in verification.gates:
         print(gate)
         if not gate.passed:
@@ -102,6 +107,11 @@ def release(args) -> int:
     out = make_release(args.root.resolve(), args.build.resolve(), args.require)
     problems = check_sums(out)
     print(f"release: {out} ({len(list(out.rglob('*')))} entries), SHA256SUMS verified")
+    for record in sorted((out / "bench").glob("*.json")):
+        print(
+            f"release: commit the benchmark record, the next release's baseline: "
+            f"cp {record} {args.root.resolve() / 'benchmarks' / 'history'}/"
+        )
     return 1 if problems else 0
 
 

@@ -4,7 +4,12 @@ The sessions that build artifacts (``conda``, ``container``, ``docs``) and
 ``verify`` run first (nox ``requires``); `make_release` then builds the wheel and
 sdist, collects every artifact into ``build/release/`` and writes the SBOM, the
 release notes (towncrier fragments), the release document and ``SHA256SUMS``.
-It refuses to release when a gate failed or a required artifact is missing.
+Before anything is written it checks the version against the month (CalVer), folds
+the artifact sessions' evidence of this run into the traceability (the docs
+session runs after verify) and refuses when a gate failed, a claimed requirement
+is not VERIFIED, or a required artifact is missing. It writes nothing into the
+source tree: the benchmark record stays in ``build/`` and the release document
+tells the maintainer to commit it.
 
 Versions are CalVer ``YYYY.MM.PATCH`` (``[release] version`` in ``sat/pins.toml``):
 the year and month of the release and a patch counter from 0 within the month,
@@ -21,7 +26,7 @@ import subprocess
 import sys
 import tarfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sat.errors import SatError
@@ -31,7 +36,9 @@ __all__ = [
     "ARTIFACTS",
     "Artifact",
     "build_python",
+    "check_calver",
     "check_sums",
+    "fold_evidence",
     "make_release",
     "release_notes",
     "write_sums",
@@ -104,6 +111,27 @@ def check_version(version: str) -> None:
         raise SatError(
             f"release version {version!r} is not CalVer YYYY.MM.PATCH "
             "(set [release] version in sat/pins.toml)"
+        )
+
+
+def check_calver(version: str, today: date | None = None) -> None:
+    """Refuse a version whose ``YYYY.MM`` is not the release date's month.
+
+    Parameters
+    ----------
+    version : str
+        CalVer ``YYYY.MM.PATCH``.
+    today : datetime.date, optional
+        The release date (default: today, UTC).
+    """
+    check_version(version)
+    today = today or datetime.now(UTC).date()
+    match = CALVER.match(version)
+    if (int(match["year"]), int(match["month"])) != (today.year, today.month):
+        fix = f"{today.year}.{today.month}.0"
+        raise SatError(
+            f"release version {version} is not of this month ({today:%Y-%m}): set "
+            f'[release] version = "{fix}" in sat/pins.toml and run nox -s pins'
         )
 
 
@@ -248,16 +276,6 @@ def check_sums(folder: Path) -> list[str]:
     return problems
 
 
-def _git(root: Path, *args: str) -> str:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, timeout=30
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
-
-
 def _size(path: Path) -> str:
     size = path.stat().st_size
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -268,142 +286,147 @@ def _size(path: Path) -> str:
 
 
 def release_document(
-    version: str, out: Path, report: dict, artifacts: dict, notes: str, git: dict
+    report, artifacts: dict, out: Path, notes: str, bench: Path | None
 ) -> str:
-    """Write the release document: what was built, verified, with which results."""
-    lines = [
-        f"# ctao-sat {version}",
-        "",
-        f"Released {datetime.now(UTC).isoformat(timespec='seconds')} from commit "
-        f"`{git.get('commit') or 'unknown'}`"
-        + (" (with uncommitted changes)" if git.get("dirty") else "")
-        + ".",
-        "",
-        "Version scheme: CalVer `YYYY.MM.PATCH` (year, month, patch counter within "
-        "the month), from `[release] version` in `sat/pins.toml`.",
-        "",
-        "## What was built",
-        "",
-        "| artifact | file | size |",
-        "|---|---|---|",
-    ]
-    for session, paths in artifacts.items():
-        for path in paths:
-            lines.append(
-                f"| {session} | `{path.relative_to(out).as_posix()}` | {_size(path)} |"
-            )
-    lines += [
-        "",
-        f"Every file of this folder is listed in `{SUMS}`: check them with "
-        f"`sha256sum -c {SUMS}`. `sbom.cdx.json` is the CycloneDX SBOM of the "
-        "released run-time environment (versions and licences).",
-        "",
-        f"## Verification: {report['verdict']}",
-        "",
-        "The full report is `verification/index.html` (also `report.md`, "
-        "`report.json`, and the AIV inputs in `verification/aiv/`).",
-        "",
-        "| gate | verdict | figure | threshold |",
-        "|---|---|---|---|",
-    ]
-    for gate in report["gates"]:
-        verdict = "PASS" if gate["passed"] else "FAIL"
-        lines.append(
-            f"| {gate['name']} | {verdict} | {gate['figure']} | {gate['threshold']} |"
-        )
-    counts: dict[str, int] = {}
-    for item in report["traceability"]:
-        counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1
-    lines += [
-        "",
-        "Requirements and use cases by verdict: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        + ".",
-        "",
-        "## What is not yet verified",
-        "",
-    ]
-    pending = [
-        item for item in report["traceability"] if item["verdict"] not in ("VERIFIED",)
-    ]
-    lines += [
-        f"- {item['id']} ({item['kind']}, {item['method']}): {item['verdict']}: "
-        f"{item['note']}"
-        for item in pending
-    ] or ["Nothing: every requirement and use case is verified."]
-    for gate in report["gates"]:
-        lines += [f"- warning ({gate['name']}): {w}" for w in gate["warnings"]]
-    bench = report.get("benchmarks") or {}
-    rows = [
-        (result["name"], check)
-        for result in bench.get("results", [])
-        for check in result["checks"]
-    ]
-    if rows:
-        lines += ["", "## Benchmarks", ""]
-        lines += ["| benchmark | metric | value | interval | budget | verdict |"]
-        lines.append("|---|---|---|---|---|---|")
-        lines += [
-            f"| {name} | {c['metric']} | {c['value']} | {_span(c['interval'])} | "
-            f"{c['op']} {c['limit']} {c['unit']} | {c['verdict']} |"
-            for name, c in rows
-        ]
-        comparison = bench.get("comparison") or {}
-        lines += [
-            "",
-            f"Previous release: {comparison.get('previous') or 'none recorded'}; "
-            f"{sum(r['regression'] for r in comparison.get('rows', []))} regression(s)"
-            f" above x{comparison.get('regression_ratio')}.",
-        ]
-    env = report["environment"]
-    lines += [
-        "",
-        "## Environment of the verification",
-        "",
-        f"{env['implementation']} {env['python']} on {env['platform']}.",
-        "",
-        "| component | version |",
-        "|---|---|",
-        *(f"| {p['name']} | {p['installed']} |" for p in env["pins"]),
-        "",
-        "## Release notes",
-        "",
-        notes,
-    ]
-    return "\n".join(lines)
+    """Render RELEASE.md: what was built, from which tree, verified how.
 
-
-def _span(interval: list[float] | None) -> str:
-    return f"[{interval[0]:.4g}, {interval[1]:.4g}]" if interval else ""
-
-
-def record_history(record: Path, history: Path) -> Path | None:
-    """Store a complete benchmark record in ``history`` (the next release's baseline).
-
-    A partial record (``--only``) is never stored: it would hide the use cases it
-    did not measure from the comparison.
+    Parameters
+    ----------
+    report : satdev.report.Report
+        The verification report, with the release's traceability.
+    artifacts : dict
+        ``{session: [released paths]}``.
+    out : Path
+        The release folder.
+    notes : str
+        The release notes.
+    bench : Path or None
+        The benchmark record in the release folder.
     """
-    if json.loads(record.read_text(encoding="utf-8")).get("partial"):
-        return None
-    history.mkdir(parents=True, exist_ok=True)
-    target = history / record.name
-    shutil.copyfile(record, target)
-    return target
+    from satdev.report import render_text
+
+    rows = [
+        (session, path.relative_to(out).as_posix(), _size(path))
+        for session, paths in artifacts.items()
+        for path in paths
+    ]
+    partial = bool(
+        bench and json.loads(bench.read_text(encoding="utf-8")).get("partial")
+    )
+    return render_text(
+        report,
+        "release.md.j2",
+        artifacts=rows,
+        notes=notes,
+        released=datetime.now(UTC).isoformat(timespec="seconds"),
+        bench=bench.relative_to(out).as_posix() if bench else None,
+        partial=partial,
+    )
 
 
-def make_release(root: Path, build: Path, required: list[str]) -> Path:
-    """Make the release in ``build/release``; fail on a failed gate or artifact.
+def fold_evidence(build: Path, report, catalogue=None, inspections=None):
+    """Judge the catalogue again with the evidence of every session of this run.
+
+    The docs session runs after verify: the release re-reads ``build/evidence/``
+    and the inspection records, keeps verify's own sources (the test run in
+    ``report/aiv/junit.xml``, the gates, the benchmark checks, the use-case
+    runs) and replaces the traceability of ``report``.
+
+    Parameters
+    ----------
+    build : Path
+        The build folder (``report/``, ``evidence/``).
+    report : satdev.report.Report
+        Verify's report.
+    catalogue : satdev.catalogue.Catalogue, optional
+        Default: ``satdev/requirements.yaml``.
+    inspections : Path, optional
+        The inspection records' folder (default ``satdev/inspections``).
+
+    Returns
+    -------
+    tuple
+        The report (stage ``release``, its ``blocking`` list filled), the
+        traces and the sessions' evidence.
+    """
+    from satdev.catalogue import load_catalogue
+    from satdev.evidence import EVIDENCE_DIR, current_run_id, read_evidence
+    from satdev.inspection import INSPECTIONS, read_inspections
+    from satdev.junit import read_junit
+    from satdev.report import session_rows, trace_row
+    from satdev.traceability import Sources, trace, unreleasable
+
+    junit = build / "report" / "aiv" / "junit.xml"
+    sources = Sources(
+        tests=read_junit(junit) if junit.is_file() else [],
+        gates={g.name: (g.passed, g.figure) for g in report.gates},
+        benchmarks={
+            r["name"]: {"checks": r["checks"], "error": r.get("error")}
+            for r in (report.benchmarks or {}).get("results", [])
+        },
+        sessions=read_evidence(build / EVIDENCE_DIR),
+        run_id=current_run_id(),
+        inspections=read_inspections(inspections or INSPECTIONS),
+        version=report.release,
+    )
+    validated = {
+        name: (
+            None
+            if not case.ran
+            else bool(case.checks) and all(c.verdict == "PASS" for c in case.checks)
+        )
+        for name, case in report.usecases.items()
+    }
+    catalogue = catalogue or load_catalogue()
+    traces = trace(catalogue, sources, set(report.usecases), validated)
+    report.traceability = [trace_row(t) for t in traces]
+    report.sessions = session_rows(sources.sessions, sources.run_id)
+    report.run_id = sources.run_id
+    report.stage = "release"
+    report.blocking = unreleasable(traces)
+    if report.blocking or not all(g.passed for g in report.gates):
+        report.verdict = "FAIL"
+    return report, traces, sources.sessions
+
+
+def _refresh_aiv(report, traces, sessions: dict, report_dir: Path) -> None:
+    """Put the final traceability and every session's evidence into ``aiv/``."""
+    from satdev.traceability import write_csv
+
+    aiv = report_dir / "aiv"
+    write_csv(traces, aiv / "traceability.csv")
+    for evidence in sessions.values():
+        target = aiv / "evidence" / evidence.path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(evidence.path, target)
+        report.aiv[f"evidence/{target.name}"] = f"aiv/evidence/{target.name}"
+
+
+def make_release(
+    root: Path,
+    build: Path,
+    required: list[str],
+    *,
+    today: date | None = None,
+    catalogue=None,
+    inspections: Path | None = None,
+) -> Path:
+    """Make the release in ``build/release``; refuse anything unverified.
 
     Parameters
     ----------
     root : Path
         The source tree (for the wheel, sdist, fragments and git commit).
     build : Path
-        The ``build/`` folder holding the verification report and the sessions'
-        artifacts.
+        The ``build/`` folder holding the verification report, the sessions'
+        evidence and artifacts.
     required : list of str
         The artifact sessions that ran for this release (``conda``,
-        ``container``, ``docs`` when it exists).
+        ``container``, ``docs``...): their artifacts must exist.
+    today : datetime.date, optional
+        The release date (default: today): its month must be the version's.
+    catalogue, inspections : optional
+        Another catalogue and inspections folder (see `fold_evidence`).
 
     Returns
     -------
@@ -411,27 +434,41 @@ def make_release(root: Path, build: Path, required: list[str]) -> Path:
         The release folder.
     """
     from sat import __version__
+    from satdev.provenance import current_stamp
+    from satdev.report import Provenance, read_report, render
     from satdev.sbom import sbom
 
-    check_version(__version__)
+    # The tree as it was before this run wrote anything (the provenance session
+    # stamps it first); the release itself never writes into it.
+    provenance = current_stamp(root, build)
+    check_calver(__version__, today)
     report_dir = build / "report"
     report_file = report_dir / "report.json"
     if not report_file.is_file():
         raise SatError(f"no verification report at {report_file}: run nox -s verify")
-    report = json.loads(report_file.read_text(encoding="utf-8"))
-    if report["release"] != __version__:
+    report = read_report(report_file)
+    if report.release != __version__:
         raise SatError(
-            f"the verification report is for {report['release']}, not {__version__}: "
+            f"the verification report is for {report.release}, not {__version__}: "
             "run nox -s verify"
         )
-    failed = [g for g in report["gates"] if not g["passed"]]
+    failed = [g for g in report.gates if not g.passed]
     if failed:
         raise SatError(
             "no release: gate(s) failed: "
             + "; ".join(
-                f"{g['name']} {g['figure']} (threshold {g['threshold']})"
-                for g in failed
+                f"{g.name} {g.figure} (threshold {g.threshold})" for g in failed
             )
+        )
+    report.provenance = Provenance(**provenance)
+    report, traces, sessions = fold_evidence(build, report, catalogue, inspections)
+    _refresh_aiv(report, traces, sessions, report_dir)
+    render(report, report_dir)
+    if report.blocking:
+        raise SatError(
+            f"no release: {len(report.blocking)} requirement(s) not verified "
+            f"(report in {report_dir / 'index.html'}):\n  "
+            + "\n  ".join(report.blocking)
         )
     out = build / "release"
     if out.exists():
@@ -440,20 +477,15 @@ def make_release(root: Path, build: Path, required: list[str]) -> Path:
     artifacts = {"python": build_python(root, out / "dist")}
     artifacts.update(collect(build, out, required))
     shutil.copytree(report_dir, out / "verification")
-    bench = build / "bench" / f"{__version__}.json"
-    if bench.is_file():
-        _place(bench, out / "bench" / bench.name)
-        record_history(bench, root / "benchmarks" / "history")
+    source = build / "bench" / f"{__version__}.json"
+    bench = out / "bench" / source.name if source.is_file() else None
+    if bench:
+        _place(source, bench)
     (out / "sbom.cdx.json").write_text(json.dumps(sbom(), indent=2) + "\n")
     notes = release_notes(root, __version__)
     (out / "RELEASE_NOTES.md").write_text(notes, encoding="utf-8")
-    git = {
-        "commit": _git(root, "rev-parse", "HEAD"),
-        "dirty": bool(_git(root, "status", "--porcelain", "--untracked-files=no")),
-    }
     (out / "RELEASE.md").write_text(
-        release_document(__version__, out, report, artifacts, notes, git),
-        encoding="utf-8",
+        release_document(report, artifacts, out, notes, bench), encoding="utf-8"
     )
     write_sums(out)
     problems = check_sums(out)

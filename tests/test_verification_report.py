@@ -8,10 +8,10 @@ report, which must open in a browser with its plots, and the release.
 import csv
 import dataclasses
 import json
-import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 
@@ -28,19 +28,24 @@ from satdev.benchmarks import (
 )
 from satdev.release import (
     ARTIFACTS,
+    check_calver,
     check_sums,
     check_version,
     collect,
     make_release,
+    release_document,
     release_notes,
     write_sums,
 )
-from satdev.report import write_report
+from satdev.report import read_report, write_report
 from satdev.sbom import sbom
 from satdev.verify import evaluate, run_lint, run_tests
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0160")
+# A day of the month the version names (CalVer): the release accepts it whatever
+# the date the tests run on.
+RELEASE_DAY = date(*map(int, __version__.split(".")[:2]), 15)
 bench = pytest.mark.verifies_requirement("C-SAT-0140")
 release = pytest.mark.verifies_requirement("C-SAT-0210")
 
@@ -285,21 +290,29 @@ def test_benchmarks_gate_fails_over_budget_or_unmeasured(bench_run):
 
 def test_report_holds_gates_traceability_validation_benchmarks(report):
     verification, content, out = report
-    assert content["verdict"] == "FAIL"  # a tiny suite cannot verify the release
-    by_gate = {g["name"]: g for g in content["gates"]}
+    assert content.verdict == "FAIL"  # a tiny suite cannot verify the release
+    by_gate = {g.name: g for g in content.gates}
     assert list(by_gate) == list(G.GATES)
-    assert by_gate["tests"]["passed"] and by_gate["tests"]["figure"].startswith(
-        "1 passed"
-    )
-    assert by_gate["pins"]["passed"]
+    assert by_gate["tests"].passed and by_gate["tests"].figure.startswith("1 passed")
+    assert by_gate["pins"].passed
     # The report's gates are the verification's, with figures and thresholds.
     for gate in verification.gates:
-        assert by_gate[gate.name]["figure"] == gate.figure
-        assert by_gate[gate.name]["threshold"] == gate.threshold
-    joint = content["usecases"]["joint-crab"]
-    assert joint["ran"] and len(joint["checks"]) == 18
-    assert all(check["verdict"] == "PASS" for check in joint["checks"])
-    assert joint["plots"] == ["plots/usecases/joint-crab/sed.png"]
+        assert by_gate[gate.name].figure == gate.figure
+        assert by_gate[gate.name].threshold == gate.threshold
+    joint = content.usecases["joint-crab"]
+    assert joint.ran and len(joint.checks) == 18
+    assert all(check.verdict == "PASS" for check in joint.checks)
+    assert joint.plots == ["plots/usecases/joint-crab/sed.png"]
+    # Every row says what its verdict rests on.
+    rows = {t.id: t for t in content.traceability}
+    assert rows["C-SAT-0160"].evidence == "tests traced to it"
+    assert rows["C-SAT-0160"].sources == ["test_tiny::test_one"]
+    assert rows["C-SAT-0080"].evidence == "gate usecases"
+    assert rows["C-SAT-0200"].evidence == "benchmark datavolume:agreement"
+    assert rows["C-SAT-0200"].verdict == "VERIFIED", rows["C-SAT-0200"].note
+    assert rows["C-SAT-0200"].figure.startswith("max_bytes_deviation = ")
+    assert rows["B-SUSS-1530"].evidence == "session container (deploy_s <= 3600)"
+    assert rows["SUSS-UC-SAT-040"].verdict == "VERIFIED"  # its run validated
     # Every AIV input is there and is what the tools wrote.
     for name in ("junit.xml", "coverage.xml", "lint.json", "traceability.csv"):
         assert (out / "aiv" / name).is_file(), name
@@ -310,13 +323,19 @@ def test_report_holds_gates_traceability_validation_benchmarks(report):
         ("C-SAT-0160", "test_tiny::test_one", "passed"),
         ("SUSS-UC-SAT-040", "test_tiny::test_one", "passed"),
     }
-    assert {r["id"] for r in rows} == {t["id"] for t in content["traceability"]}
+    assert {r["id"] for r in rows} == {t.id for t in content.traceability}
+    # report.json is the model: it reads back to the same content.
+    assert read_report(out / "report.json") == content
     on_disk = json.loads((out / "report.json").read_text())
-    assert on_disk["gates"] == content["gates"]
+    assert on_disk["gates"] == [g.model_dump() for g in content.gates]
     markdown = (out / "report.md").read_text()
     assert "| coverage | PASS | 100.0 % of sat/ |" in markdown
     assert "## Use-case validation" in markdown and "### joint-crab" in markdown
-    environment = content["environment"]
+    assert (
+        "| C-SAT-0130 | test | session docs |  | "
+        "NOT VERIFIED (no evidence of this run) |"
+    ) in markdown
+    environment = content.environment
     assert environment["release"] == __version__
     assert {p["name"]: p["installed"] for p in environment["pins"]}["gammapy"] == "2.1"
 
@@ -451,6 +470,17 @@ def test_release_notes_and_calver():
     for bad in ("1.0", "2026.13.0", "2026.11", "26.11.0"):
         with pytest.raises(SatError, match="not CalVer"):
             check_version(bad)
+    # The version names the month it is released in; another month is refused
+    # naming the fix.
+    check_calver("2026.12.0", date(2026, 12, 31))
+    with pytest.raises(SatError) as error:
+        check_calver("2026.11.0", date(2026, 12, 5))
+    assert str(error.value) == (
+        "release version 2026.11.0 is not of this month (2026-12): set "
+        '[release] version = "2026.12.0" in sat/pins.toml and run nox -s pins'
+    )
+    with pytest.raises(SatError, match=r'version = "2027\.1\.0"'):
+        check_calver("2026.12.3", date(2027, 1, 2))
 
 
 @release
@@ -459,15 +489,14 @@ def test_release_refuses_a_failed_gate_or_missing_artifacts(report, tmp_path):
     build = tmp_path / "build"
     shutil.copytree(out, build / "report")
     with pytest.raises(SatError, match=r"no release: gate\(s\) failed: ") as error:
-        make_release(REPO, build, [])
-    failed = [g for g in content["gates"] if not g["passed"]]
+        make_release(REPO, build, [], today=RELEASE_DAY)
+    failed = [g for g in content.gates if not g.passed]
     for gate in failed:
-        assert (
-            f"{gate['name']} {gate['figure']} (threshold {gate['threshold']})"
-            in str(error.value)
+        assert f"{gate.name} {gate.figure} (threshold {gate.threshold})" in str(
+            error.value
         )
     with pytest.raises(SatError, match="no verification report"):
-        make_release(REPO, tmp_path / "nothing", [])
+        make_release(REPO, tmp_path / "nothing", [], today=RELEASE_DAY)
     with pytest.raises(
         SatError, match=r"no conda packages under .*: the conda session built nothing"
     ):
@@ -475,28 +504,58 @@ def test_release_refuses_a_failed_gate_or_missing_artifacts(report, tmp_path):
     assert {a.session for a in ARTIFACTS} == {"conda", "container", "docs"}
 
 
+# A catalogue small enough for a tiny suite to verify: one requirement by tests,
+# one by an artifact session, one not claimed yet, one use case.
+SMALL_CATALOGUE = """
+requirements:
+  - {id: C-SAT-0160, level: C, text: Traced., source: t, method: test,
+     evidence: tests}
+  - {id: C-SAT-0130, level: C, text: Docs., source: t, method: test,
+     evidence: {session: docs}}
+  - {id: B-SUSS-1620, level: B, text: Event classes., source: t, method: test,
+     evidence: tests, status: not yet verified}
+usecases:
+  - {id: SUSS-UC-SAT-040, name: joint-crab, text: Joint fit.}
+"""
+
+
 @release
-def test_release_folder_verifies(report, bench_run, tmp_path):
+def test_release_from_a_clean_clone_says_clean_and_writes_nothing_there(
+    report, bench_run, tmp_path, monkeypatch
+):
+    from satdev.catalogue import read_catalogue
+    from satdev.evidence import RUN_ID_ENV, Check, write_junit
+    from satdev.provenance import write_stamp
+
     verification, _, _ = report
     _, record, _ = bench_run
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    monkeypatch.setenv(RUN_ID_ENV, "run-under-test")
+    build = tmp_path / "build"
+    write_stamp(clone, build)  # what the provenance session does first
     # The release of a build whose gates passed (here: the gates that passed).
     passed = [gate for gate in verification.gates if gate.passed]
     verification = dataclasses.replace(verification, gates=passed)
-    build = tmp_path / "build"
     write_report(verification, build / "report")
     (build / "bench").mkdir()
     shutil.copyfile(record, build / "bench" / record.name)
     (build / "docs" / "html").mkdir(parents=True)
     (build / "docs" / "html" / "index.html").write_text("<html>docs</html>")
-    os.environ["UV_OFFLINE"] = "1"  # the build backend is in uv's cache: no network
-    try:
-        code = main(
-            ["--root", str(REPO), "--build", str(build), "release", "--require", "docs"]
-        )
-    finally:
-        del os.environ["UV_OFFLINE"]
-    assert code == 0
-    out = build / "release"
+    write_junit(
+        build / "evidence" / "docs.xml",
+        "docs",
+        [Check("sphinx_build", True, ("C-SAT-0130",), figures={"warnings": 0})],
+        root=clone,
+    )
+    monkeypatch.setenv("UV_OFFLINE", "1")  # the build backend is in uv's cache
+    out = make_release(
+        clone,
+        build,
+        ["docs"],
+        today=RELEASE_DAY,
+        catalogue=read_catalogue(SMALL_CATALOGUE),
+    )
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert f"dist/ctao_sat-{__version__}-py3-none-any.whl" in names
     assert f"dist/ctao_sat-{__version__}.tar.gz" in names
@@ -504,33 +563,73 @@ def test_release_folder_verifies(report, bench_run, tmp_path):
     assert {"SHA256SUMS", "sbom.cdx.json", "RELEASE.md", "RELEASE_NOTES.md"} <= names
     assert f"bench/{__version__}.json" in names
     assert "verification/index.html" in names and "verification/aiv/junit.xml" in names
+    assert "verification/aiv/evidence/docs.xml" in names
     assert check_sums(out) == []
     listed = (out / "SHA256SUMS").read_text().splitlines()
     assert len(listed) == len(names) - 1
     done = subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=out)
     assert done.returncode == 0
+    commit = subprocess.run(
+        ["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     document = (out / "RELEASE.md").read_text()
     assert document.startswith(f"# ctao-sat {__version__}")
+    assert f"from commit `{commit}` (clean tree, stamped " in document
     assert "## Verification: PASS" in document
-    assert "## What is not yet verified" in document
+    assert "| C-SAT-0130 | test | session docs | 1 check(s) passed | VERIFIED |" in (
+        document
+    )
     assert "B-SUSS-1620 (requirement, test): NOT YET VERIFIED" in document
     assert "| docs | `docs/ctao-sat-docs-" in document
-    # The wheel is what scientists install: sat with its data, and none of the
-    # release tooling (satdev: catalogue, gates, report, release, canary).
+    # A partial benchmark record (--only) is no baseline, and says so.
+    assert "a partial record (not every benchmark ran), not a baseline" in document
+    final = read_report(out / "verification" / "report.json")
+    # A complete one stays in build/: the maintainer is told to commit it.
+    complete = tmp_path / "bench" / record.name
+    complete.parent.mkdir()
+    complete.write_text(
+        json.dumps({**json.loads(record.read_text()), "partial": False})
+    )
+    text = release_document(final, {}, tmp_path, "notes", complete)
+    assert f"`cp build/release/bench/{__version__}.json benchmarks/history/`" in text
+    assert (final.stage, final.verdict, final.blocking) == ("release", "PASS", [])
+    assert final.provenance.clean and final.provenance.commit == commit
+    # The release wrote nothing into the tree it was made from.
+    status = subprocess.run(
+        ["git", "-C", str(clone), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+    )
+    assert status.stdout == ""
+    # The wheel is the runtime package: the release tooling stays out of it.
     import zipfile
 
     with zipfile.ZipFile(
         out / "dist" / f"ctao_sat-{__version__}-py3-none-any.whl"
     ) as wheel:
-        packages = {name.split("/")[0] for name in wheel.namelist()}
-        names = set(wheel.namelist())
-    assert "sat" in packages
-    assert not any(name.startswith("satdev") for name in packages), packages
+        files = set(wheel.namelist())
+    assert "sat/pins.toml" in files
+    assert not [name for name in files if name.startswith("satdev/")]
     # The notebooks ship with the wheel (built from the sdist): ctao-sat notebooks
     # works outside the image.
     from sat import notebooks
 
-    assert {f"sat/notebooks/{name}" for name in notebooks.shipped()} <= names
+    assert {f"sat/notebooks/{name}" for name in notebooks.shipped()} <= files
+
+
+@release
+def test_a_modified_tree_is_named_in_the_stamp(tmp_path):
+    from satdev.provenance import stamp
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    assert stamp(clone)["clean"]
+    (clone / "README.md").write_text("changed\n")
+    (clone / "sat" / "stray.py").write_text("")
+    found = stamp(clone)
+    assert not found["clean"]
+    assert found["dirty"] == [" M README.md", "?? sat/stray.py"]
+    assert stamp(tmp_path / "nowhere")["dirty"][0].startswith("not a git clone")
 
 
 @release
