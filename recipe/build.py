@@ -15,6 +15,11 @@ against the pins, solve ``ctao-sat`` with py-rattler, write the lock file next t
 the packages, install into ``build/conda-env`` and run ``ctao-sat doctor`` and the
 recipe's tests from that prefix. Any failure exits non-zero with one message.
 
+Each step is a real check recorded as evidence (`satdev.evidence`) in
+``build/evidence/conda.xml`` for C-SAT-0100, which the verification and the
+release read: a step that fails is recorded with its message, and the steps
+after it are not run (nor recorded).
+
 Usage: ``python -m recipe.build [--route auto|offline|rattler-build|conda-build]``.
 """
 
@@ -28,13 +33,23 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from recipe import CondaError, channel, generate, install
 from sat import stack
+from satdev.evidence import EVIDENCE_DIR, Check, write_junit
 
-__all__ = ["Route", "build_packages", "choose_route", "main", "recipe_error_message"]
+__all__ = [
+    "Recorder",
+    "Route",
+    "build_packages",
+    "check_doctor",
+    "choose_route",
+    "main",
+    "recipe_error_message",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
@@ -43,6 +58,11 @@ LOCAL = BUILD / "conda-local"  # offline: converted PyPI wheels + host python
 CACHE = BUILD / "conda-cache"  # downloaded wheels, kept between runs
 PREFIX = BUILD / "conda-env"  # the installed release
 CONDA_FORGE = "https://conda.anaconda.org/conda-forge"
+EVIDENCE = BUILD / EVIDENCE_DIR / "conda.xml"
+# What the steps are evidence for: the conda release (C-SAT-0100); the pin checks
+# also for one source of truth (C-SAT-0030), the doctor for the components
+# (C-SAT-0020). A failing step makes each of them FAIL.
+REQUIREMENT = "C-SAT-0100"
 
 
 def log(message: str = "") -> None:
@@ -57,6 +77,41 @@ class Route:
     name: str
     why: str
     channels: list = field(default_factory=list)
+
+
+class Recorder:
+    """Record each step of the session as a `satdev.evidence.Check`."""
+
+    def __init__(self):
+        self.checks: list[Check] = []
+
+    @contextmanager
+    def check(self, name: str, *also: str):
+        """Time the step ``name``; record it passed, or failed with its message.
+
+        The block may fill the yielded dict with figures (``{"packages": 2}``);
+        a `CondaError` is recorded and raised again.
+        """
+        figures: dict = {}
+        started = time.perf_counter()
+        requirements = (REQUIREMENT, *also)
+        try:
+            yield figures
+        except CondaError as error:
+            seconds = time.perf_counter() - started
+            self.checks.append(
+                Check(name, False, requirements, message=str(error), seconds=seconds)
+            )
+            raise
+        seconds = time.perf_counter() - started
+        self.checks.append(
+            Check(name, True, requirements, seconds=seconds, figures=figures)
+        )
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per step, for the summary."""
+        return {c.name: c.seconds for c in self.checks}
 
 
 def conda_forge_reachable(timeout: float = 10.0) -> bool:
@@ -318,23 +373,42 @@ def _mib(size: int) -> str:
 # --- the whole session -----------------------------------------------------------
 
 
-def run(route: Route, recipe: Path = generate.RECIPE) -> dict:
-    """Build, channel, solve, lock, install and test; return what was measured."""
-    timings: dict[str, float] = {}
+def check_doctor(recorder: Recorder, prefix: Path) -> None:
+    """Run ``ctao-sat doctor`` in ``prefix`` as the step ``doctor_in_prefix``.
+
+    A failing doctor is recorded with the lines it failed on (the component
+    missing or at another version), not only its exit code.
+    """
+    lines: list[str] = []
+
+    def keep(line: str) -> None:
+        lines.append(line)
+        log(line)
+
+    with recorder.check("doctor_in_prefix", "C-SAT-0020"):
+        try:
+            install.run_in_prefix(prefix, "ctao-sat doctor", keep)
+        except CondaError as error:
+            failed = [line.strip() for line in lines if line.strip().startswith("FAIL")]
+            raise CondaError("; ".join([str(error), *failed])) from error
+
+
+def run(route: Route, recipe: Path = generate.RECIPE, recorder=None) -> dict:
+    """Build, channel, solve, lock, install and test; return what was measured.
+
+    Every step is recorded in ``recorder`` (a `Recorder`), passed or failed.
+    """
+    recorder = recorder or Recorder()
     version = stack.release_version()
     python_default = stack.release()["python_default"]
 
-    def step(name: str, started: float) -> None:
-        timings[name] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    outputs = render_outputs(recipe)  # a recipe error stops here, naming file and key
-    problems = generate.check_consistency(recipe=recipe)
-    if problems:
-        raise CondaError(
-            "the recipe disagrees with the pins:\n  " + "\n  ".join(problems)
-        )
-    step("check", started)
+    with recorder.check("recipe_agrees_with_pins", "C-SAT-0030"):
+        outputs = render_outputs(recipe)  # a recipe error stops here, naming the key
+        problems = generate.check_consistency(recipe=recipe)
+        if problems:
+            raise CondaError(
+                "the recipe disagrees with the pins:\n  " + "\n  ".join(problems)
+            )
 
     local = None
     if route.name == "offline":
@@ -344,34 +418,41 @@ def run(route: Route, recipe: Path = generate.RECIPE) -> dict:
         )
         pins = [pin.requirement for pin in stack.load_pins()]
         pythons = sorted({generate.python_min(), python_default})
-        local = channel.build_local_channel(pins, pythons, LOCAL, CACHE / "wheels", log)
-        timings.update({f"channel {k}": v for k, v in local["timings"].items()})
+        with recorder.check("local_channel_of_pinned_wheels") as figures:
+            local = channel.build_local_channel(
+                pins, pythons, LOCAL, CACHE / "wheels", log
+            )
+            figures["packages"] = local["packages"]
 
-    started = time.perf_counter()
     log(f"building {recipe.relative_to(ROOT)} into {OUTPUT.relative_to(ROOT)}:")
     shutil.rmtree(OUTPUT, ignore_errors=True)
     OUTPUT.mkdir(parents=True)
-    packages = build_packages(route, recipe, OUTPUT)
-    channel.index_channel(OUTPUT)
-    step("build + recipe tests", started)
+    with recorder.check("build_packages_and_recipe_tests") as figures:
+        packages = build_packages(route, recipe, OUTPUT)
+        channel.index_channel(OUTPUT)
+        figures["packages"] = len(packages)
+        figures["mib"] = round(sum(_size(p) for p in packages) / 2**20, 2)
 
-    indexes = {str(p.relative_to(ROOT)): index_json(p) for p in packages}
-    problems = generate.check_consistency(recipe=recipe, index_jsons=indexes)
-    if problems:
-        raise CondaError(
-            "built packages disagree with the pins:\n  " + "\n  ".join(problems)
-        )
+    with recorder.check("built_packages_agree_with_pins", "C-SAT-0030"):
+        indexes = {str(p.relative_to(ROOT)): index_json(p) for p in packages}
+        problems = generate.check_consistency(recipe=recipe, index_jsons=indexes)
+        if problems:
+            raise CondaError(
+                "built packages disagree with the pins:\n  " + "\n  ".join(problems)
+            )
 
-    started = time.perf_counter()
     channels = [OUTPUT, *route.channels]
     specs = [f"ctao-sat =={version}", f"python {python_default}.*", "pip"]
-    records = install.solve(channels, specs)
-    lock = install.write_lock(records, channels, OUTPUT / f"ctao-sat-{version}.lock")
-    step("solve + lock", started)
+    with recorder.check("solve_and_lock") as figures:
+        records = install.solve(channels, specs)
+        lock = install.write_lock(
+            records, channels, OUTPUT / f"ctao-sat-{version}.lock"
+        )
+        figures["packages"] = len(records)
 
-    started = time.perf_counter()
-    install.install_prefix(records, PREFIX)
-    step("install", started)
+    with recorder.check("install_prefix") as figures:
+        install.install_prefix(records, PREFIX)
+        figures["mib"] = round(_size(PREFIX) / 2**20, 1)
 
     python = next(r for r in records if r.name.normalized == "python")
     host = str(python.build) == channel.HOST_BUILD
@@ -380,15 +461,13 @@ def run(route: Route, recipe: Path = generate.RECIPE) -> dict:
         f"installed {len(records)} packages into {PREFIX.relative_to(ROOT)}; "
         f"python {python.version} ({origin})"
     )
-    started = time.perf_counter()
-    install.run_in_prefix(PREFIX, "ctao-sat doctor", log)
-    step("doctor in prefix", started)
-    started = time.perf_counter()
+    check_doctor(recorder, PREFIX)
     log("recipe tests in the prefix:")
-    count = install.run_recipe_tests(
-        PREFIX, outputs, skip=("ctao-sat doctor",), log=log
-    )
-    step("recipe tests in prefix", started)
+    with recorder.check("recipe_tests_in_prefix") as figures:
+        count = install.run_recipe_tests(
+            PREFIX, outputs, skip=("ctao-sat doctor",), log=log
+        )
+        figures["commands"] = count
     return {
         "packages": packages,
         "local": local,
@@ -397,7 +476,7 @@ def run(route: Route, recipe: Path = generate.RECIPE) -> dict:
         "host_python": host,
         "lock": lock,
         "tests": count,
-        "timings": timings,
+        "timings": recorder.timings,
     }
 
 
@@ -438,17 +517,26 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("CTAO_SAT_CONDA_ROUTE", "auto"),
     )
     parser.add_argument("--recipe", type=Path, default=generate.RECIPE)
+    parser.add_argument(
+        "--evidence", type=Path, default=EVIDENCE, help="where the evidence goes"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    recorder = Recorder()
     try:
-        if not args.recipe.is_file():
-            raise CondaError(f"no recipe at {args.recipe}")
-        route = choose_route(args.route)
+        with recorder.check("route") as figures:
+            if not args.recipe.is_file():
+                raise CondaError(f"no recipe at {args.recipe}")
+            route = choose_route(args.route)
+            figures["route"] = route.name
         log(f"conda: route {route.name}: {route.why}")
-        result = run(route, args.recipe.resolve())
+        result = run(route, args.recipe.resolve(), recorder)
     except CondaError as error:
         log(f"conda: FAILED: {error}")
         return 1
+    finally:
+        write_junit(args.evidence, "conda", recorder.checks, root=ROOT)
+        log(f"conda: evidence of {len(recorder.checks)} checks in {args.evidence}")
     for line in summary(route, result, time.perf_counter() - started):
         log(line)
     return 0

@@ -22,6 +22,7 @@ from rattler_build import Stage0Recipe, ToolConfiguration, assemble_package
 
 from recipe import CondaError, build, channel, generate, install
 from sat import stack
+from satdev.junit import read_junit
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0100")
@@ -210,12 +211,20 @@ def test_recipe_errors_fail_the_session_naming_file_line_and_key(
         + 1
     )
 
-    assert build.main(["--recipe", str(broken), "--route", "offline"]) == 1
+    evidence = tmp_path / "conda.xml"
+    arguments = ["--recipe", str(broken), "--route", "offline"]
+    assert build.main([*arguments, "--evidence", str(evidence)]) == 1
     out = capsys.readouterr().out
     assert "conda: route offline" in out  # the route is printed first
     assert f"conda: FAILED: {broken}:{line}: " in out
     for fragment in expected:
         assert fragment in out
+    # The session's evidence records the failed step for C-SAT-0100.
+    route, recipe = read_junit(evidence)
+    assert (route.test, route.outcome) == ("conda::route", "passed")
+    assert (recipe.test, recipe.outcome) == ("conda::recipe_agrees_with_pins", "failed")
+    assert recipe.requirements == ("C-SAT-0100", "C-SAT-0030")
+    assert recipe.message.startswith(f"{broken}:{line}: ")
 
 
 def _stub(channel_dir, name, version, depends=(), constrains=()):
