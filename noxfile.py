@@ -20,7 +20,7 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from sat import stack  # noqa: E402
-from satdev import evidence  # noqa: E402
+from satdev import evidence, provenance  # noqa: E402
 
 BUILD = ROOT / "build"
 PYTHONS = ["3.11", "3.12", "3.13"]
@@ -329,6 +329,31 @@ def chart(session):
     session.run("python", "-m", "docker.chart", *session.posargs)
 
 
+@nox.session(venv_backend="none")
+def stamp(session):
+    """Stamp the source tree (commit, modified and untracked paths) into build/.
+
+    `release` runs it first, before any session writes anything: the release
+    document says whether the tree was clean, and names what was not.
+    """
+    record = provenance.write_stamp(ROOT, BUILD)
+    state = "clean" if record["clean"] else f"{len(record['dirty'])} path(s) differ"
+    session.log(f"tree at {record['commit'][:12] or 'no commit'}: {state}")
+
+
+def _interpreter(session):
+    """The release on one CPython: pins alone, doctor, joint-crab (C-SAT-0010).
+
+    Logic in satdev/matrix.py; evidence in build/evidence/python-X.Y.xml.
+    """
+    python = session.name.removeprefix("python-")
+    session.run(sys.executable, "-m", "satdev.matrix", python, "--build", str(BUILD))
+
+
+for _python in PYTHONS:  # python-3.11, python-3.12, python-3.13
+    nox.session(venv_backend="none", name=f"python-{_python}")(_interpreter)
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def verify(session):
     """Level C verification: every gate of gates.yaml, report in build/report/.
@@ -360,22 +385,15 @@ def docs(session):
     """Sphinx site in build/docs/html: executed use-case gallery, no warning allowed.
 
     `-n` checks every internal cross-reference (linkcheck needs the network). The
-    gallery runs every use case on GAMMAPY_DATA; then headless Chromium opens the
-    front page and a gallery page and fails when a figure does not render.
+    gallery runs every use case on GAMMAPY_DATA (its cache is cleared first;
+    `-- --keep-gallery` reuses unchanged examples, faster but then no evidence);
+    then headless Chromium opens the front page and a gallery page and fails when
+    a figure does not render. Logic and evidence (C-SAT-0130): docs/_ext/build_site.py.
     """
     install_release(session, "docs")
     install_chromium(session)
     html = BUILD / "docs" / "html"
-    # A fresh site: pages of a previous build must not ship with this one (the
-    # gallery's own cache, docs/auto_examples, keeps unchanged examples fast).
-    shutil.rmtree(html.parent, ignore_errors=True)
-    doctrees = html.parent / "doctrees"  # not in the site that ships
-    session.run(
-        "sphinx-build",
-        *("-W", "--keep-going", "-n", "-d", str(doctrees)),
-        *("-b", "html", "docs", str(html)),
-    )
-    session.run("python", "docs/_ext/sitecheck.py", str(html))
+    session.run("python", "docs/_ext/build_site.py", str(html), *session.posargs)
 
 
 @nox.session(python=DEFAULT_PYTHON)
@@ -389,21 +407,32 @@ def notebooks(session):
     session.run("python", "docs/_ext/gallery_notebooks.py", *session.posargs)
 
 
-# The artifact sessions a release needs; a missing one stops `release` ("Session
-# not found"). docs joins when the noxfile has it (resolved at the end of the file).
+# What a release runs, in this order: the tree's stamp before anything writes, the
+# artifact sessions (conda, container, chart) and the interpreter matrix, verify
+# (which folds in their evidence), docs (its site carries verify's report and
+# readiness verdicts), and the release itself, which folds in the docs' evidence
+# and refuses any claimed requirement not VERIFIED. A missing session stops
+# `release` ("Session not found"); docs and chart join when the noxfile has them
+# (resolved at the end of the file).
 RELEASE_ARTIFACTS = ["conda", "container"]
+INTERPRETERS = [f"python-{python}" for python in PYTHONS]
 
 
-@nox.session(python=DEFAULT_PYTHON, requires=[*RELEASE_ARTIFACTS, "verify"])
+@nox.session(
+    python=DEFAULT_PYTHON,
+    requires=["stamp", *RELEASE_ARTIFACTS, *INTERPRETERS, "verify"],
+)
 def release(session):
     """The maintainer's one command: artifacts, verify, build/release/ with sums.
 
     Wheel, sdist, conda packages, container, docs, the verification report, a
     CycloneDX SBOM, towncrier release notes and the release document, all listed
-    in SHA256SUMS. Refuses to release when a gate failed.
+    in SHA256SUMS. Refuses to release when a gate failed or a claimed requirement
+    is not verified by the evidence of this run. The benchmark record stays in
+    build/: commit it to benchmarks/history/ (the release says how).
     """
     install_release(session)
-    artifacts = [name for name in release.requires if name != "verify"]
+    artifacts = [name for name in release.requires if name in ARTIFACT_SESSIONS]
     session.run(
         "python",
         "-m",
@@ -417,9 +446,14 @@ def release(session):
     )
 
 
+# Sessions whose artifacts are released (satdev.release.ARTIFACTS).
+ARTIFACT_SESSIONS = [*RELEASE_ARTIFACTS, "chart", "docs"]
 # Keep last: the optional artifact sessions join `release` once they are defined.
 release.requires = [
+    "stamp",
     *RELEASE_ARTIFACTS,
-    *(name for name in ("docs", "chart") if name in nox.registry.get()),
+    *(name for name in ("chart",) if name in nox.registry.get()),
+    *INTERPRETERS,
     "verify",
+    *(name for name in ("docs",) if name in nox.registry.get()),
 ]

@@ -18,6 +18,7 @@ from satdev import load_catalogue
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "docs" / "_ext"))
+import build_site
 import gallery
 import satdocs
 import sitecheck
@@ -37,32 +38,111 @@ def _row(matrix: str, name: str) -> str:
     return matrix[start : end if end > 0 else None]
 
 
-def test_readiness_matrix_lists_every_ksp_with_its_status(ksps):
-    matrix = satdocs.readiness_matrix(ksps, usecases(), load_catalogue(), COMMANDS)
+def _report(path, labels, release=None):
+    """A report.json as the verification writes it (the report model)."""
+    from satdev.report import Report, TraceRow
+
+    rows = [
+        TraceRow(
+            id=rid,
+            kind="requirement",
+            method="test",
+            text="t",
+            evidence="tests traced to it",
+            evidence_kind="tests",
+            verdict=label.split(" (")[0],
+            label=label,
+        )
+        for rid, label in labels.items()
+    ]
+    report = Report(
+        title="t",
+        release=release or stack.release_version(),
+        created="2026-12-05T12:00:00+00:00",
+        verdict="PASS",
+        run_id="run-1",
+        gates=[],
+        traceability=rows,
+        tests={},
+        usecases={},
+        environment={},
+    )
+    path.write_text(report.model_dump_json())
+    return path
+
+
+@pytest.fixture
+def all_verified(tmp_path):
+    """The verdicts of a report where every catalogued id is VERIFIED."""
+    catalogue = load_catalogue()
+    ids = [*catalogue.requirements, *catalogue.usecases]
+    ids += [case.usecase_id for case in usecases().values()]
+    path = _report(tmp_path / "report.json", dict.fromkeys(ids, "VERIFIED"))
+    return satdocs.load_verdicts(path, stack.release_version())
+
+
+def test_readiness_matrix_lists_every_ksp_with_its_status(ksps, all_verified):
+    matrix = satdocs.readiness_matrix(
+        ksps, usecases(), load_catalogue(), COMMANDS, all_verified
+    )
     names = [entry["name"] for entry in ksps["ksps"]]
     assert len(names) == 10 and "Galactic Plane Survey" in names
     for entry in ksps["ksps"]:
         assert f"   * - {entry['name']}" in matrix
+    assert matrix.startswith(
+        f"Verdicts from the verify report of {stack.release_version()} made "
+        "2026-12-05T12:00:00+00:00 (nox run run-1)."
+    )
     # Pulsars needs pulsar and spectrum-1d: both registered, validated use cases.
     pulsars = _row(matrix, "Pulsars (science case)")
     assert "✔ supported (2/2)" in pulsars
     assert ":doc:`pulsar </auto_examples/plot_pulsar>` (SUSS-UC-SAT-070)" in pulsars
-    assert "verified by C-SAT-0080" in pulsars
+    assert "verification: SUSS-UC-SAT-070 VERIFIED, C-SAT-0080 VERIFIED" in pulsars
     # Dark matter needs an analysis no use case provides yet.
     dark = _row(matrix, "Dark matter programme")
     assert "◐ partial" in dark and "**dark-matter-limits**: ✘ missing" in dark
 
 
-def test_readiness_matrix_follows_the_registry(ksps):
+def test_readiness_matrix_reads_the_verdicts_of_the_report(ksps, tmp_path):
+    catalogue = load_catalogue()
+    version = stack.release_version()
+    # No report of this release: nothing is marked verified.
+    assert satdocs.load_verdicts(tmp_path / "none.json", version) is None
+    other = _report(tmp_path / "old.json", {"C-SAT-0080": "VERIFIED"}, "2026.1.0")
+    assert satdocs.load_verdicts(other, version) is None
+    matrix = satdocs.readiness_matrix(ksps, usecases(), catalogue, COMMANDS)
+    assert "nothing is marked verified in this build" in matrix
+    assert "✔" not in matrix.split("\n\n", 1)[1]
+    pulsars = _row(matrix, "Pulsars (science case)")
+    assert "◐ partial (0/2)" in pulsars and "not verified in this build" in pulsars
+    # A use case whose validation failed in the report is not supported.
+    labels = {"C-SAT-0080": "VERIFIED", "SUSS-UC-SAT-070": "FAIL"}
+    verdicts = satdocs.load_verdicts(_report(tmp_path / "r.json", labels), version)
+    status, text = satdocs.capability_status(
+        "pulsar", usecases(), catalogue, COMMANDS, ksps, verdicts
+    )
+    assert status == "partial"
+    assert text.endswith("verification: SUSS-UC-SAT-070 FAIL, C-SAT-0080 VERIFIED")
+    status, text = satdocs.capability_status(
+        "spectrum-1d", usecases(), catalogue, COMMANDS, ksps, verdicts
+    )
+    assert (status, text.split("; ")[-1]) == (
+        "partial",
+        "verification: SUSS-UC-SAT-010 not in the report, C-SAT-0080 VERIFIED",
+    )
+
+
+def test_readiness_matrix_follows_the_registry(ksps, all_verified):
     # A new registered use case changes the matrix: it cannot go stale.
     registry = dict(usecases())
     catalogue = load_catalogue()
-    before = satdocs.readiness_matrix(ksps, registry, catalogue, COMMANDS)
+    before = satdocs.readiness_matrix(ksps, registry, catalogue, COMMANDS, all_verified)
     assert "◐ partial" in _row(before, "Dark matter programme")
     registry["dark-matter-limits"] = type(
         "DarkMatter", (), {"usecase_id": "SUSS-UC-SAT-999"}
     )
-    after = satdocs.readiness_matrix(ksps, registry, catalogue, COMMANDS)
+    all_verified["labels"]["SUSS-UC-SAT-999"] = "VERIFIED"
+    after = satdocs.readiness_matrix(ksps, registry, catalogue, COMMANDS, all_verified)
     assert "✔ supported (3/3)" in _row(after, "Dark matter programme")
     only_missing = {
         "ksps": [{"name": "Nothing yet", "needs": ["grb-followup"]}],
@@ -72,13 +152,13 @@ def test_readiness_matrix_follows_the_registry(ksps):
     assert "✘ missing (0/1)" in matrix
 
 
-def test_readiness_matrix_catalogued_capabilities(ksps):
+def test_readiness_matrix_catalogued_capabilities(ksps, all_verified):
     catalogue = load_catalogue()
     status, text = satdocs.capability_status(
-        "archive", usecases(), catalogue, COMMANDS, ksps
+        "archive", usecases(), catalogue, COMMANDS, ksps, all_verified
     )
     assert status == "supported" and "``ctao-sat archive``" in text
-    assert "C-SAT-0180" in text
+    assert "C-SAT-0180 VERIFIED" in text
     # A catalogued analysis with neither a registered use case nor a command.
     status, text = satdocs.capability_status("survey", {}, catalogue, {}, ksps)
     assert status == "partial" and "catalogued only" in text
@@ -143,6 +223,9 @@ def test_catalogue_table_has_every_requirement_and_use_case():
     for uid, entry in catalogue.usecases.items():
         assert f"``{uid}``" in table and f"``{entry['name']}``" in table
     assert "not yet verified" in table  # B-SUSS-1620 says so
+    # Each requirement says what its verdict rests on.
+    assert "demonstration: session container (deploy_s <= 3600)" in table
+    assert "test: session docs" in table
 
 
 def test_pins_table_is_the_pin_file():
@@ -247,3 +330,27 @@ def test_usecase_api_has_a_section_per_registered_use_case():
         assert f".. automodule:: {usecase.__module__}\n" in text
         assert f"</auto_examples/plot_{name.replace('-', '_')}>" in text
     assert text.count(".. automodule::") == len(usecases())
+
+
+def test_gallery_evidence_counts_only_examples_run_in_this_build(tmp_path):
+    import os
+    import time
+
+    html, rst = tmp_path / "html" / "auto_examples", tmp_path / "auto_examples"
+    html.mkdir(parents=True)
+    rst.mkdir()
+    started = time.time()
+    for name in ("plot_joint_crab", "plot_pulsar"):
+        (html / f"{name}.html").write_text("<html></html>")
+        (rst / f"{name}.rst").write_text("page")
+    names = ["joint-crab", "pulsar"]
+    check = build_site.gallery_executed(html.parent, started - 1, names, rst)
+    assert check.passed and check.figures == {"examples_run": 2, "usecases": 2}
+    assert check.requirements == ("C-SAT-0130",)
+    # An example sphinx-gallery reused from an earlier build is no evidence.
+    os.utime(rst / "plot_pulsar.rst", (started - 3600, started - 3600))
+    check = build_site.gallery_executed(html.parent, started - 1, names, rst)
+    assert not check.passed
+    assert check.message == "not run in this build (reused from an earlier one): pulsar"
+    check = build_site.gallery_executed(html.parent, started - 1, [*names, "x"], rst)
+    assert check.message.startswith("no gallery page for x; ")

@@ -60,56 +60,104 @@ def load_ksps(path: Path = KSP_FILE) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def capability_status(name: str, registry: dict, catalogue, commands, ksps: dict):
+def load_verdicts(report: Path, version: str) -> dict | None:
+    """Read the verdicts of the last verification report of release ``version``.
+
+    Parameters
+    ----------
+    report : Path
+        ``build/report/report.json`` (written by ``nox -s verify``, updated by the
+        release).
+    version : str
+        The release being documented: a report of another release is not
+        evidence for this one.
+
+    Returns
+    -------
+    dict or None
+        ``{"labels": {id: verdict label}, "source": what report}``, or None when
+        there is no report of this release.
+    """
+    import json
+
+    if not report.is_file():
+        return None
+    content = json.loads(report.read_text(encoding="utf-8"))
+    if content.get("release") != version:
+        return None
+    labels = {
+        row["id"]: row.get("label", row["verdict"])
+        for row in content.get("traceability", [])
+    }
+    stage = "release" if content.get("stage") == "release" else "verify"
+    source = (
+        f"the {stage} report of {version} made {content.get('created', '?')} "
+        f"(nox run {content.get('run_id') or 'none'})"
+    )
+    return {"labels": labels, "source": source}
+
+
+def _verification(ids: list[str], verdicts: dict | None) -> tuple[bool, str]:
+    """Whether every id is VERIFIED in ``verdicts``, and the RST saying so."""
+    if verdicts is None:
+        return False, "not verified in this build"
+    labels = [(rid, verdicts["labels"].get(rid, "not in the report")) for rid in ids]
+    text = ", ".join(f"{rid} {label}" for rid, label in labels)
+    return all(label == "VERIFIED" for _, label in labels), f"verification: {text}"
+
+
+def capability_status(
+    name: str, registry: dict, catalogue, commands, ksps: dict, verdicts=None
+):
     """Say whether ctao-sat provides analysis ``name``, through what, verified how.
+
+    An analysis is *supported* when a registered use case or a command provides it
+    and the last verification report (``verdicts``, `load_verdicts`) has every
+    requirement and use case verifying it VERIFIED; provided but not (yet)
+    verified, it is *partial*, with the verdicts or "not verified in this build".
 
     Returns
     -------
     tuple of (str, str)
         The status (``supported``, ``partial`` or ``missing``) and an RST
-        description: the use case or command and the requirements verifying it.
+        description: the use case or command and the verdicts verifying it.
     """
     evidence = sorted(
         rid
-        for rid, entry in catalogue.requirements.items()
-        if entry.get("evidence") == "usecases"
+        for rid, source in catalogue.evidence.items()
+        if (source.kind, source.sources) == ("gate", ("usecases",))
     )
     catalogued = {entry["name"]: uid for uid, entry in catalogue.usecases.items()}
     requirement_of = ksps.get("requirements", {})
+    for rid in requirement_of.get(name, []):
+        if rid not in catalogue.requirements:
+            raise ValueError(f"ksp.yaml: {name} names unknown requirement {rid}")
     if name in registry:
         usecase = registry[name]
-        verified = ", ".join([*evidence, *requirement_of.get(name, [])])
-        return "supported", (
+        ids = [usecase.usecase_id, *evidence, *requirement_of.get(name, [])]
+        verified, text = _verification(ids, verdicts)
+        return "supported" if verified else "partial", (
             f":doc:`{name} </auto_examples/{page_name(name)}>` "
-            f"({usecase.usecase_id}); verified by {verified}"
+            f"({usecase.usecase_id}); {text}"
         )
     if name in catalogued:
         ids = requirement_of.get(name, [])
-        for rid in ids:
-            if rid not in catalogue.requirements:
-                raise ValueError(f"ksp.yaml: {name} names unknown requirement {rid}")
-        pending = [
-            rid for rid in ids if catalogue.requirements[rid].get("status") is not None
-        ]
-        if name in commands and ids and not pending:
-            return "supported", (
-                f"``ctao-sat {name}`` ({catalogued[name]}); verified by "
-                + ", ".join(ids)
-            )
         how = f"``ctao-sat {name}``" if name in commands else "catalogued only"
-        detail = (
-            f"verified by {', '.join(ids)}"
-            if ids and not pending
-            else ("not yet verified")
+        if name not in commands or not ids:
+            return "partial", f"{how} ({catalogued[name]}); not verified"
+        verified, text = _verification(ids, verdicts)
+        return "supported" if verified else "partial", (
+            f"{how} ({catalogued[name]}); {text}"
         )
-        return "partial", f"{how} ({catalogued[name]}); {detail}"
     missing = ksps.get("missing", {})
     if name not in missing:
         raise ValueError(f"ksp.yaml: {name!r} is neither a use case nor in `missing`")
     return "missing", missing[name].strip()
 
 
-def readiness_matrix(ksps: dict, registry: dict, catalogue, commands) -> str:
+def readiness_matrix(
+    ksps: dict, registry: dict, catalogue, commands, verdicts=None
+) -> str:
     """Return the SDC readiness matrix (RST): each KSP, what it needs, our status.
 
     Parameters
@@ -122,13 +170,16 @@ def readiness_matrix(ksps: dict, registry: dict, catalogue, commands) -> str:
         The requirements catalogue.
     commands : iterable of str
         The ``ctao-sat`` subcommands.
+    verdicts : dict, optional
+        `load_verdicts` of the last verification report; None: nothing is
+        verified in this build.
     """
     rows = []
     for entry in ksps["ksps"]:
         statuses, details = [], []
         for need in entry["needs"]:
             status, detail = capability_status(
-                need, registry, catalogue, commands, ksps
+                need, registry, catalogue, commands, ksps, verdicts
             )
             statuses.append(status)
             details.append(f"| **{need}**: {STATUS[status]} — {detail}")
@@ -147,11 +198,23 @@ def readiness_matrix(ksps: dict, registry: dict, catalogue, commands) -> str:
                 "\n".join(details),
             ]
         )
-    return list_table(
-        "CTAO Key Science Projects against ctao-sat",
-        ["Programme", "Status", "Analyses needed: status, use case, verification"],
-        rows,
-        widths=[18, 14, 68],
+    source = (
+        f"Verdicts from {verdicts['source']}."
+        if verdicts
+        else (
+            "No verification report of this release existed when this page was "
+            "built: **nothing is marked verified in this build**."
+        )
+    )
+    return (
+        source
+        + "\n\n"
+        + list_table(
+            "CTAO Key Science Projects against ctao-sat",
+            ["Programme", "Status", "Analyses needed: status, use case, verification"],
+            rows,
+            widths=[18, 14, 68],
+        )
     )
 
 
@@ -163,9 +226,8 @@ def catalogue_table(catalogue) -> str:
             entry["level"],
             entry.get("parent", ""),
             " ".join(entry["text"].split()),
-            entry["method"]
-            + (f" ({entry['evidence']})" if entry.get("evidence") else ""),
-            entry.get("status", "verified by the release"),
+            f"{entry['method']}: {catalogue.evidence[rid].describe()}",
+            entry.get("status", "claimed by the release"),
         ]
         for rid, entry in catalogue.requirements.items()
     ]
@@ -176,9 +238,9 @@ def catalogue_table(catalogue) -> str:
     return (
         list_table(
             "Requirements",
-            ["Id", "Level", "Parent", "Text", "Method", "Status"],
+            ["Id", "Level", "Parent", "Text", "Method: evidence", "Status"],
             rows,
-            widths=[12, 5, 12, 51, 10, 10],
+            widths=[12, 5, 10, 45, 18, 10],
         )
         + "\n"
         + list_table("Use cases", ["Id", "Name", "What"], usecases, [15, 15, 70])
@@ -301,9 +363,12 @@ def generate(app=None) -> None:
 
     GENERATED.mkdir(exist_ok=True)
     catalogue = load_catalogue()
+    verdicts = load_verdicts(
+        ROOT / "build" / "report" / "report.json", stack.release_version()
+    )
     _write(
         "readiness.rst",
-        readiness_matrix(load_ksps(), usecases(), catalogue, COMMANDS),
+        readiness_matrix(load_ksps(), usecases(), catalogue, COMMANDS, verdicts),
     )
     _write("catalogue.rst", catalogue_table(catalogue))
     _write("pins.rst", pins_table(stack.load_pins(), stack.release()))
