@@ -86,6 +86,7 @@ class TraceRow(_Model):
     label: str
     note: str = ""
     tests: list[TestRow] = []
+    checks: list[TestRow] = []
 
 
 class SessionRow(_Model):
@@ -191,6 +192,12 @@ def trace_row(item: Trace) -> TraceRow:
         tests=[
             TestRow(test=r.test, outcome=r.outcome, message=r.message)
             for r in item.tests
+        ],
+        checks=[
+            TestRow(
+                test=r.test, outcome=r.outcome, message=r.message, figures=r.figures
+            )
+            for r in item.checks
         ],
     )
 

@@ -137,6 +137,8 @@ class Trace:
     tests : list of TestResult
         Every test-suite case tracing to the id (the evidence of ``tests``
         requirements; for other methods only shown, never counted).
+    checks : list of TestResult
+        Every artifact check of this run tracing to the id (``session::check``).
     verdict : str
         VERIFIED, FAIL, NOT VERIFIED, NOT YET VERIFIED or NOT IMPLEMENTED.
     why : str
@@ -156,6 +158,7 @@ class Trace:
     sources: list[str] = field(default_factory=list)
     figure: str = ""
     tests: list[TestResult] = field(default_factory=list)
+    checks: list[TestResult] = field(default_factory=list)
     verdict: str = ""
     why: str = ""
     note: str = ""
@@ -179,6 +182,16 @@ def _by_id(results: list[TestResult], attribute: str) -> dict[str, list[TestResu
     return traced
 
 
+def _checks(sources: Sources, identifier: str, ids: str) -> list[TestResult]:
+    """Return the artifact checks of this run whose ``ids`` name ``identifier``."""
+    found = []
+    for name in sorted(sources.sessions):
+        evidence, _ = sources.current(name)
+        if evidence is not None:
+            found += [r for r in evidence.results if identifier in getattr(r, ids)]
+    return found
+
+
 def _failed(results) -> list[TestResult]:
     return [r for r in results if r.outcome in ("failed", "error")]
 
@@ -186,17 +199,10 @@ def _failed(results) -> list[TestResult]:
 def _contrary(item: Trace, sources: Sources) -> list[str]:
     """Every check of this run tracing to ``item`` that failed."""
     failed = [f"test {t.test}: {t.message}" for t in _failed(item.tests)]
-    ids = "requirements" if item.kind == "requirement" else "usecases"
-    for name in sorted(sources.sessions):
-        evidence, _ = sources.current(name)
-        if evidence is None:
-            continue
-        failed += [
-            f"{name} check {r.test.split('::')[-1]}: {r.message}"
-            for r in _failed(evidence.results)
-            if item.id in getattr(r, ids)
-        ]
-    return failed
+    return failed + [
+        f"{r.test.replace('::', ' check ', 1)}: {r.message}"
+        for r in _failed(item.checks)
+    ]
 
 
 def _from_tests(item: Trace, sources: Sources) -> Trace:
@@ -388,6 +394,7 @@ def trace(
             evidence=evidence.describe(),
             evidence_kind=evidence.kind,
             tests=by_requirement.get(identifier, []),
+            checks=_checks(sources, identifier, "requirements"),
         )
         traces.append(judge_requirement(item, evidence, sources))
     by_usecase = _by_id(sources.tests, "usecases")
@@ -401,6 +408,7 @@ def trace(
             evidence=f"release run of {name} validated",
             evidence_kind="usecase",
             tests=by_usecase.get(identifier, []),
+            checks=_checks(sources, identifier, "usecases"),
         )
         known = registered is None or name in registered
         traces.append(judge_usecase(item, name, known, validated.get(name), sources))
@@ -448,7 +456,7 @@ def unknown_traced_ids(catalogue: Catalogue, sources: Sources) -> list[str]:
 
 
 def write_csv(traces: list[Trace], path: str | Path) -> Path:
-    """Write the traceability matrix: one row per (id, test), or per id if untested.
+    """Write the traceability matrix: a row per (id, test or artifact check), or per id.
 
     Columns: `CSV_COLUMNS`. The verdict column holds the label (``NOT VERIFIED
     (inspection pending)``).
@@ -461,9 +469,9 @@ def write_csv(traces: list[Trace], path: str | Path) -> Path:
         for item in traces:
             head = [item.id, item.kind, item.level, item.method, item.evidence]
             head += [item.status, item.label, item.figure]
-            rows = [(t.test, t.outcome, t.message) for t in item.tests] or [
-                ("", "", item.note)
-            ]
+            rows = [
+                (t.test, t.outcome, t.message) for t in [*item.tests, *item.checks]
+            ] or [("", "", item.note)]
             for test, outcome, message in rows:
                 writer.writerow([*head, test, outcome, message])
     return path
