@@ -30,7 +30,7 @@ MARKERS = {"verifies_requirement": "requirements", "verifies_usecase": "usecases
 # Verification method -> the kinds of evidence that can verify it.
 ALLOWED = {
     "test": {"tests", "session"},
-    "analysis": {"gate", "benchmark"},
+    "analysis": {"gate", "benchmark", "session"},
     "demonstration": {"session"},
     "inspection": {"inspection"},
 }
