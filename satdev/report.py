@@ -310,6 +310,16 @@ def _fmt(value) -> str:
     return "" if value is None else str(value)
 
 
+def _interval(check: dict) -> str:
+    """Format the interval of a benchmark check with its coverage ("" if none)."""
+    if not check.get("interval"):
+        return ""
+    low, high = check["interval"]
+    return (
+        f"[{low:.4g}, {high:.4g}] ({100 * check['confidence']:.0f} %, n={check['n']})"
+    )
+
+
 def _md_cell(value) -> str:
     return _fmt(value).replace("|", "\\|").replace("\n", " ")
 
@@ -331,7 +341,7 @@ def _templates():
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters.update(fmt=_fmt, md=_md_cell, css=_css)
+    environment.filters.update(fmt=_fmt, md=_md_cell, css=_css, interval=_interval)
     environment.globals.update(VERIFIED=VERIFIED, NOT_VERIFIED=NOT_VERIFIED)
     return environment
 
