@@ -47,23 +47,22 @@ def sphinx_build(html: Path) -> Check:
     command += ["-d", str(doctrees), "-b", "html", str(DOCS), str(html)]
     print(f"$ {' '.join(command)}", flush=True)
     started = time.perf_counter()
-    warnings, tail = 0, []
+    warnings, tail = [], []
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
         for line in process.stdout:
             sys.stdout.write(line)
             sys.stdout.flush()
-            warnings += bool(re.search(r"\bWARNING\b|\bERROR\b", line))
-            tail = [*tail[-19:], line.rstrip()]
+            if re.search(r"\bWARNING\b|\bERROR\b", line):
+                warnings.append(line.strip())
+            tail = [*tail[-4:], line.strip()]
     seconds = time.perf_counter() - started
     passed = process.returncode == 0
-    message = (
-        ""
-        if passed
-        else f"sphinx-build exited {process.returncode}: "
-        + (" | ".join(line for line in tail if line.strip())[-1500:])
-    )
+    # What failed it: its warnings (the first few), else the end of its output.
+    shown = sorted(set(warnings))[:5] or tail
+    message = "" if passed else f"sphinx-build exited {process.returncode}: "
+    message += "" if passed else " | ".join(shown)[:1500]
     return Check(
         "sphinx_build_without_warnings",
         passed,
