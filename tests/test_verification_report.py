@@ -501,7 +501,7 @@ def test_release_refuses_a_failed_gate_or_missing_artifacts(report, tmp_path):
         SatError, match=r"no conda packages under .*: the conda session built nothing"
     ):
         collect(build, tmp_path / "release", ["conda"])
-    assert {a.session for a in ARTIFACTS} == {"conda", "container", "docs"}
+    assert {a.session for a in ARTIFACTS} == {"conda", "container", "chart", "docs"}
 
 
 # A catalogue small enough for a tiny suite to verify: one requirement by tests,
