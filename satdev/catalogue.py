@@ -164,11 +164,15 @@ def read_catalogue(text: str) -> Catalogue:
     for identifier, entry in sections["requirements"].items():
         if entry["method"] not in ALLOWED:
             raise ValueError(f"{identifier}: unknown method {entry['method']!r}")
-        if "evidence" not in entry:
-            raise ValueError(f"{identifier}: no evidence: say what verifies it")
-        evidence[identifier] = parse_evidence(
-            entry["evidence"], entry["method"], identifier
-        )
+        # `test` defaults to the tests traced to it; every other method must name
+        # its evidence (what demonstrates, analyses or inspects it).
+        raw = entry.get("evidence", "tests" if entry["method"] == "test" else None)
+        if raw is None:
+            raise ValueError(
+                f"{identifier}: method {entry['method']} needs evidence: say what "
+                "verifies it (satdev/requirements.yaml, header)"
+            )
+        evidence[identifier] = parse_evidence(raw, entry["method"], identifier)
         if entry.get("status", "not yet verified") not in STATUSES:
             raise ValueError(f"{identifier}: unknown status {entry['status']!r}")
     return Catalogue(**sections, evidence=evidence)

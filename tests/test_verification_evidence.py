@@ -126,8 +126,13 @@ def test_a_passing_test_never_promotes_a_demonstration_or_an_inspection(
         )
         with pytest.raises(ValueError, match=f"C-SAT-0230: method {method} cannot"):
             read_catalogue(text)
-    with pytest.raises(ValueError, match="C-SAT-0230: no evidence"):
+    with pytest.raises(
+        ValueError, match="C-SAT-0230: method inspection needs evidence"
+    ):
         read_catalogue(CATALOGUE.replace(", evidence: inspection", ""))
+    # A test requirement without evidence rests on its tests, and on nothing else.
+    plain = read_catalogue(CATALOGUE.replace(",\n     evidence: tests}", "}", 1))
+    assert plain.evidence["C-SAT-0160"].kind == "tests"
 
 
 def test_the_real_catalogue_names_the_evidence_of_each_requirement():
