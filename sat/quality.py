@@ -212,8 +212,15 @@ def _observations_of_store(folder: Path):
     """
     from astropy.table import Table
 
-    hdu_table = Table.read(folder / "hdu-index.fits.gz")
-    obs_table = Table.read(folder / "obs-index.fits.gz")
+    def read(name):
+        # FITS, named: astropy's guess of a damaged file's format lists them all.
+        try:
+            return Table.read(folder / name, format="fits")
+        except Exception as error:
+            raise ValueError(f"{name}: {_message(error)}") from None
+
+    hdu_table = read("hdu-index.fits.gz")
+    obs_table = read("obs-index.fits.gz")
     base = Path(hdu_table.meta.get("BASE_DIR", folder))
     base = base if base.is_absolute() and base.is_dir() else folder
     for obs_id in obs_table["OBS_ID"]:

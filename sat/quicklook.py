@@ -477,10 +477,14 @@ def _read_file(path: Path):
 
 def _file_obs_id(path: Path) -> int | None:
     """Return the OBS_ID in the headers of DL3 file ``path`` (None: unreadable)."""
+    import warnings
+
     from astropy.io import fits
 
     try:
-        with fits.open(path) as hdus:
+        # A damaged file's warnings say less than the error its run gets later.
+        with warnings.catch_warnings(), fits.open(path) as hdus:
+            warnings.simplefilter("ignore")
             for hdu in hdus:
                 if "OBS_ID" in hdu.header:
                     return int(hdu.header["OBS_ID"])

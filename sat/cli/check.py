@@ -24,13 +24,14 @@ def check(paths, as_json, quiet):
     import logging
     import warnings
 
-    from astropy.units import UnitsWarning
+    from astropy.utils.exceptions import AstropyWarning
 
     from sat.quality import check_paths, overall_verdict
 
-    # Gammapy logs warnings about IRF units it repairs; the verdicts say what matters.
+    # Gammapy logs warnings about IRF units it repairs, astropy about the damage
+    # it reads through: the verdicts say what matters, once per observation.
     logging.getLogger("gammapy").setLevel(logging.ERROR)
-    warnings.simplefilter("ignore", UnitsWarning)
+    warnings.simplefilter("ignore", AstropyWarning)
     progress = None
     if not quiet and not as_json:
         from tqdm import tqdm
