@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -206,13 +205,22 @@ def hess_file(gammapy_data: Path, obs_id: int) -> Path:
     return gammapy_data / "hess-dl3-dr1" / "data" / name
 
 
-def store_copy(gammapy_data: Path, folder: Path) -> Path:
-    """A data store of the 30 H.E.S.S. DR1 runs in ``folder``, files linked."""
+def store_copy(gammapy_data: Path, folder: Path, runs=CRAB_RUNS) -> Path:
+    """A data store of H.E.S.S. DR1 runs in ``folder`` (the Crab's by default).
+
+    The index tables are the release's, cut to ``runs``; the files are linked,
+    so a test damages a run by replacing its link.
+    """
+    from astropy.table import Table
+
     source = gammapy_data / "hess-dl3-dr1"
     (folder / "data").mkdir(parents=True)
     for index in ("obs-index.fits.gz", "hdu-index.fits.gz"):
-        shutil.copyfile(source / index, folder / index)
-    for path in sorted((source / "data").iterdir()):
+        table = Table.read(source / index, format="fits")
+        keep = [int(obs_id) in runs for obs_id in table["OBS_ID"]]
+        table[keep].write(folder / index, format="fits")
+    for obs_id in runs:
+        path = hess_file(gammapy_data, obs_id)
         (folder / "data" / path.name).symlink_to(path)
     return folder
 
