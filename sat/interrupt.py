@@ -84,10 +84,7 @@ class Interrupted(KeyboardInterrupt):
 def message(signum: int) -> str:
     """Return the one line said when signal ``signum`` stops a command."""
     name = _NAMES.get(signum, signal.Signals(signum).name)
-    return (
-        f"interrupted by {name}: stopped; finished results are kept, "
-        "nothing half-written is left"
-    )
+    return f"interrupted by {name}: stopped before the end; run it again to finish"
 
 
 def register_scratch(path) -> None:

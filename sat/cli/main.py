@@ -42,11 +42,15 @@ class LazyGroup(click.Group):
         module, attribute = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attribute)
 
+    def main(self, *args, **kwargs):
+        """Run the command line with SIGINT and SIGTERM handled from the start."""
+        with interrupt.handled():
+            return super().main(*args, **kwargs)
+
     def invoke(self, ctx):
         """Run the command; a `SatError` or a signal becomes one line and a code."""
         try:
-            with interrupt.handled():
-                return super().invoke(ctx)
+            return super().invoke(ctx)
         except SatError as error:
             click.secho(f"Error: {error}", err=True, fg="red")
             ctx.exit(error.exit_code)
