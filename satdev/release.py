@@ -286,7 +286,12 @@ def _size(path: Path) -> str:
 
 
 def release_document(
-    report, artifacts: dict, out: Path, notes: str, bench: Path | None
+    report,
+    artifacts: dict,
+    out: Path,
+    notes: str,
+    bench: Path | None,
+    changed: list[str] | None = None,
 ) -> str:
     """Render RELEASE.md: what was built, from which tree, verified how.
 
@@ -302,6 +307,8 @@ def release_document(
         The release notes.
     bench : Path or None
         The benchmark record in the release folder.
+    changed : list of str, optional
+        ``git status`` lines the run changed in the tree since its stamp.
     """
     from satdev.report import render_text
 
@@ -321,6 +328,7 @@ def release_document(
         released=datetime.now(UTC).isoformat(timespec="seconds"),
         bench=bench.relative_to(out).as_posix() if bench else None,
         partial=partial,
+        changed=changed or [],
     )
 
 
@@ -434,7 +442,7 @@ def make_release(
         The release folder.
     """
     from sat import __version__
-    from satdev.provenance import current_stamp
+    from satdev.provenance import current_stamp, stamp
     from satdev.report import Provenance, read_report, render
     from satdev.sbom import sbom
 
@@ -484,8 +492,11 @@ def make_release(
     (out / "sbom.cdx.json").write_text(json.dumps(sbom(), indent=2) + "\n")
     notes = release_notes(root, __version__)
     (out / "RELEASE_NOTES.md").write_text(notes, encoding="utf-8")
+    # Whatever the sessions of the run did to the tree since the stamp is said.
+    changed = sorted(set(stamp(root)["dirty"]) ^ set(provenance["dirty"]))
     (out / "RELEASE.md").write_text(
-        release_document(report, artifacts, out, notes, bench), encoding="utf-8"
+        release_document(report, artifacts, out, notes, bench, changed),
+        encoding="utf-8",
     )
     write_sums(out)
     problems = check_sums(out)

@@ -575,6 +575,7 @@ def test_release_from_a_clean_clone_says_clean_and_writes_nothing_there(
     document = (out / "RELEASE.md").read_text()
     assert document.startswith(f"# ctao-sat {__version__}")
     assert f"from commit `{commit}` (clean tree, stamped " in document
+    assert "The run left the tree as it found it." in document
     assert "## Verification: PASS" in document
     assert "| C-SAT-0130 | test | session docs | 1 check(s) passed | VERIFIED |" in (
         document
