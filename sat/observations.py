@@ -9,6 +9,7 @@ from pathlib import Path
 from sat.errors import DataError
 
 __all__ = [
+    "cause",
     "observation_files",
     "open_store",
     "reading",
@@ -31,16 +32,48 @@ def reading(path):
     try:
         yield
     except (OSError, EOFError, ValueError, KeyError, TypeError) as error:
-        message = " ".join(str(error).split()) or type(error).__name__
-        raise DataError(f"cannot read {path}: {message}") from None
+        raise DataError(f"cannot read {path}: {cause(error)}") from None
+
+
+# What astropy adds for Python programmers, not for users of a command line.
+_ADVICE = re.compile(r"\s*If this is really a FITS file, try with \w+=True\.?")
+
+
+def cause(error: BaseException) -> str:
+    """Return the cause of a read failure in one line, without a path repeated."""
+    if isinstance(error, OSError) and error.strerror and error.filename:
+        return error.strerror  # "[Errno 2] No such file or directory: 'PATH'"
+    message = " ".join(str(error).split()) or type(error).__name__
+    return _ADVICE.sub("", message)
+
+
+INDEX_TABLES = ("obs-index.fits.gz", "hdu-index.fits.gz")
 
 
 def open_store(folder: Path):
-    """Open the GADF data store in ``folder`` (its obs-index and hdu-index)."""
+    """Open the GADF data store in ``folder`` (its obs-index and hdu-index).
+
+    Raises
+    ------
+    DataError
+        One line naming the index table that is missing or cannot be read.
+    """
+    from astropy.io import fits
     from gammapy.data import DataStore
 
     folder = Path(folder)
-    with reading(folder / "obs-index.fits.gz"):
+    for name in INDEX_TABLES:
+        path = folder / name
+        if not path.is_file():
+            raise DataError(
+                f"{folder} is not a data store: it has no {name} (a data store "
+                f"holds {' and '.join(INDEX_TABLES)})"
+            )
+        # Read each through first: DataStore.from_dir's error would not say which.
+        with reading(path), fits.open(path) as hdus:
+            if len(hdus) < 2 or hdus[1].data is None:
+                raise DataError(f"{path} holds no index table")
+    with reading(folder / INDEX_TABLES[0]):
         return DataStore.from_dir(folder)
 
 

@@ -171,7 +171,9 @@ def overall_verdict(reports) -> str:
 
 
 def _message(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    from sat.observations import cause
+
+    return cause(error)
 
 
 def _guarded(report, check, what, function, *args):
