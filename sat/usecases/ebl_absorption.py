@@ -246,6 +246,9 @@ class EblAbsorptionConfig(RunSelection):
     safe_mask: SafeMask = Field(default_factory=SafeMask)
     reference_energy_tev: float = Field(default=0.65, gt=0)
     flux_points_per_decade: int = Field(default=4, gt=0)
+    # Flux points up to here (or the runs' safe maximum if lower): beyond a few
+    # TeV the EBL leaves nothing of a z = 0.116 source's steep spectrum.
+    flux_points_max_tev: float = Field(default=10.0, gt=0)
     # (b) the simulation.
     simulation: EblSimulation = Field(default_factory=EblSimulation)
 
@@ -616,7 +619,11 @@ def _real_checks(parameters: dict, deabsorbed: dict, reference_ebl: str) -> list
 
 
 def _flux_points(datasets, absorbed, config):
-    """Observed flux points of the absorbed model, over the runs' safe range."""
+    """Observed flux points of the absorbed model, over the runs' safe range.
+
+    From the lowest safe threshold of the runs to ``flux_points_max_tev`` (or
+    their highest safe energy, if lower).
+    """
     import astropy.units as u
     import numpy as np
     from gammapy.estimators import FluxPointsEstimator
@@ -627,7 +634,15 @@ def _flux_points(datasets, absorbed, config):
         low, high = dataset.energy_range_safe
         lows.append(low.quantity.to_value("TeV").item())
         highs.append(high.quantity.to_value("TeV").item())
-    low, high = float(np.nanmin(lows)), float(np.nanmax(highs))
+    low = float(np.nanmin(lows))
+    high = min(float(np.nanmax(highs)), config.flux_points_max_tev)
+    if not high > low:
+        from sat.errors import ConfigError
+
+        raise ConfigError(
+            f"key 'flux_points_max_tev': {config.flux_points_max_tev:g} TeV is below "
+            f"the runs' safe threshold {low:.3g} TeV"
+        )
     nbin = max(1, round(math.log10(high / low) * config.flux_points_per_decade))
     edges = MapAxis.from_energy_bounds(low, high, nbin, unit="TeV").edges
     # On the stacked spectrum: one fit per bin instead of a joint one over the
@@ -913,6 +928,7 @@ def _plot_spectrum(
     flux_points, observed, absorbed, config, label, reference_ebl, path
 ) -> None:
     """SED: observed and de-absorbed flux points, models; the EBL attenuation."""
+    import logging
     import warnings
 
     import astropy.units as u
@@ -939,9 +955,17 @@ def _plot_spectrum(
         if absorption_of(absorbed) is not None:
             # De-absorbed points: the same likelihoods, referred to the intrinsic
             # model (Gammapy's EBL tutorial).
-            deabsorbed = flux_points.copy(
-                reference_model=SkyModel(spectral_model=intrinsic(absorbed))
-            )
+            gammapy_log = logging.getLogger("gammapy.estimators.map.core")
+            level = gammapy_log.level
+            # Gammapy warns that changing the reference model changes the fluxes:
+            # that is the point (the de-absorbed fluxes).
+            gammapy_log.setLevel(logging.ERROR)
+            try:
+                deabsorbed = flux_points.copy(
+                    reference_model=SkyModel(spectral_model=intrinsic(absorbed))
+                )
+            finally:
+                gammapy_log.setLevel(level)
             deabsorbed.plot(
                 ax=top, sed_type=sed, color="C3", label="de-absorbed flux points"
             )
@@ -955,6 +979,12 @@ def _plot_spectrum(
                 bounds, ax=top, sed_type=sed, color="C3", label="intrinsic power law"
             )
             intrinsic(absorbed).plot_error(bounds, ax=top, sed_type=sed, facecolor="C3")
+    # The measured points set the scale: the absorbed model falls by orders of
+    # magnitude where there are only upper limits.
+    measured = np.ravel(flux_points.e2dnde.quantity.to_value("TeV cm-2 s-1"))
+    detected = measured[~np.ravel(flux_points.is_ul.data) & (measured > 0)]
+    if detected.size:
+        top.set_ylim(detected.min() / 30, detected.max() * 30)
     top.set_xlabel("")
     top.set_ylabel("energy flux E² dN/dE (TeV cm⁻² s⁻¹)")
     top.set_title(f"{label}, z = {config.redshift:g}: observed and intrinsic")

@@ -588,7 +588,7 @@ def _segments(bins, model, config, groups) -> list[dict]:
         stacked.models = [sky]
         fit = Fit().run([stacked])
         edges = MapAxis.from_energy_bounds(
-            config.energy_min_tev, config.energy_max_tev, 2, per_decade=True, unit="TeV"
+            config.energy_min_tev, config.energy_max_tev, 3, per_decade=True, unit="TeV"
         ).edges
         points = FluxPointsEstimator(
             energy_edges=edges.to(u.TeV),
@@ -798,7 +798,8 @@ def _band_flux(model, config, times_s, t0):
     ).to_value("cm-2 s-1")
     with _quiet_temporal_check():
         norm = model.temporal_model(t0 + np.asarray(times_s) * u.s)
-    return float(band) * np.asarray(norm, dtype=float)
+    # ((t - T0) / t0)^alpha comes back in units of (d / s)^alpha: convert.
+    return float(band) * u.Quantity(norm).to_value(u.dimensionless_unscaled)
 
 
 def _plot_light_curve(light_curve, model, truth, config, t0, detection, path):
@@ -808,8 +809,10 @@ def _plot_light_curve(light_curve, model, truth, config, t0, detection, path):
 
     step_ends, asimov, significance, rows, asimov_t5 = detection
     table = light_curve.to_table(format="lightcurve", sed_type="flux")
-    start = np.array((table["time_min"] - t0.mjd) * 86400.0)
-    stop = np.array((table["time_max"] - t0.mjd) * 86400.0)
+    # From the time axis (its own time scale), not the table's MJD (TT).
+    axis = light_curve.geom.axes["time"]
+    start = (axis.time_min - t0).to_value("s")
+    stop = (axis.time_max - t0).to_value("s")
     centre = np.sqrt(start * stop)
     flux = np.ravel(table["flux"])
     error = np.ravel(table["flux_err"])
@@ -894,6 +897,7 @@ def _plot_spectra(segments, truth, config, path):
 
     import astropy.units as u
     import matplotlib.pyplot as plt
+    import numpy as np
 
     figure, ax = plt.subplots(figsize=(7, 5))
     bounds = [config.energy_min_tev, config.energy_max_tev] * u.TeV
@@ -913,6 +917,15 @@ def _plot_spectra(segments, truth, config, path):
                 label=f"{label}: index {segment['index']:.2f} ± "
                 f"{segment['index_error']:.2f}",
             )
+    # The measured points set the scale: the absorbed models fall by orders of
+    # magnitude where there are only upper limits.
+    detected = []
+    for segment in segments:
+        points = segment["flux_points"]
+        values = np.ravel(points.e2dnde.quantity.to_value("TeV cm-2 s-1"))
+        detected.extend(values[~np.ravel(points.is_ul.data) & (values > 0)])
+    if detected:
+        ax.set_ylim(min(detected) / 30, max(detected) * 30)
     ax.set_xlabel("energy (TeV)")
     ax.set_ylabel("energy flux E² dN/dE (TeV cm⁻² s⁻¹)")
     source = config.source
