@@ -96,7 +96,10 @@ class Sources:
         """Return the evidence of ``session`` if it is of this run, else a reason."""
         evidence = self.sessions.get(session)
         if evidence is None:
-            return None, f"no evidence of session {session}: run nox -s {session}"
+            return None, (
+                f"no evidence of session {session} in this build "
+                f"(build/evidence/{session}.xml)"
+            )
         if evidence.error:
             return (
                 None,

@@ -107,7 +107,7 @@ def test_a_passing_test_never_promotes_a_demonstration_or_an_inspection(
     demonstration = traces["B-SUSS-1530"]
     assert demonstration.label == "NOT VERIFIED (no evidence of this run)"
     assert demonstration.note == (
-        "no evidence of session container: run nox -s container"
+        "no evidence of session container in this build (build/evidence/container.xml)"
     )
     # The passing test is shown with the requirement, and never counted.
     assert [t.test for t in demonstration.tests] == ["test_tiny::test_passes"]
