@@ -232,7 +232,9 @@ def ray_smoke(cmd: list, results: Path, record: Record) -> None:
     reduce on both workers and give the serial result, offline and read-only.
     """
     config = results / "survey-ray.yaml"
-    config.write_text("n_runs: 4\nlivetime_s: 120\nbackend: ray\nn_jobs: 2\n")
+    config.write_text(
+        "n_runs: 4\nlivetime_s: 120\ngeneral: {parallel_backend: ray, n_jobs: 2}\n"
+    )
     outcome = run_usecase(cmd, results, "survey", config.name)
     ok, message = usecase_passed(outcome)
     reduction = outcome.get("reduction") or {}

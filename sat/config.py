@@ -4,24 +4,138 @@ The ground floor of every configurable part of `sat` (use cases, the parallel
 backend, archive sources, the data-volume scenario): `BaseConfig` validates
 strictly, `load_config` reads defaults, overrides or a YAML file into one and
 explains a bad key in one line, `dump_config` writes the YAML back.
+
+- A block given in a config (YAML or Python) updates the default block key by
+  key, as Gammapy's ``AnalysisConfig.update`` does: ``datasets: {stack: true}``
+  changes one key of the use case's ``datasets`` block and keeps the others.
+- `upstream` types a key with a class of another package (Gammapy's own
+  ``AnalysisConfig`` blocks, its quantity types), imported only when a config
+  is validated: listing the use cases and ``ctao-sat --help`` stay free of the
+  scientific stack.
+- A key that was renamed is refused with a line naming its new key
+  (``BaseConfig.renamed``).
 """
 
 from __future__ import annotations
 
+import importlib
+import types
+from functools import cache
 from pathlib import Path
-from typing import get_args
+from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from sat.errors import ConfigError
 
-__all__ = ["BaseConfig", "dump_config", "load_config", "read_yaml"]
+__all__ = ["BaseConfig", "dump_config", "load_config", "read_yaml", "upstream"]
 
 
 class BaseConfig(BaseModel):
-    """Base of every config: unknown keys and wrong types are errors."""
+    """Base of every config: unknown keys and wrong types are errors.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    Attributes
+    ----------
+    renamed : dict
+        Keys of earlier releases (dotted, ``*`` for any list index) and where
+        their setting lives now: giving one is an error naming the new key.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, validate_default=True
+    )
+    renamed: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _update_default_blocks(cls, values):
+        # From YAML or from Python alike: a renamed key is named, a block given
+        # updates the default one.
+        if not isinstance(values, dict):
+            return values
+        _refuse_renamed(cls, values)
+        return _with_defaults(cls, values)
+
+
+_UNIONS = (Union, types.UnionType)
+
+
+@cache
+def _resolve(target: str):
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@cache
+def _adapter(target: str) -> TypeAdapter:
+    kind = _resolve(target)
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return TypeAdapter(kind)
+    # An annotated upstream type, e.g. Gammapy's astropy quantities.
+    return TypeAdapter(kind, config=ConfigDict(arbitrary_types_allowed=True))
+
+
+class _Upstream:
+    """Validator and serialiser of a key typed by ``target`` ("module:name")."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def validate(self, value):
+        try:
+            return _adapter(self.target).validate_python(value)
+        except ValidationError as error:
+            # Carry the upstream errors: load_config names the full key.
+            raise PydanticCustomError(
+                "upstream",
+                "{detail}",
+                {
+                    "detail": str(error.errors()[0]["msg"]),
+                    "errors": error.errors(include_url=False),
+                    "target": self.target,
+                },
+            ) from None
+        except Exception as error:  # upstream validators raise what they like
+            message = " ".join(str(error).split()) or type(error).__name__
+            raise PydanticCustomError(
+                "upstream_value", "{message}", {"message": message}
+            ) from None
+
+    def serialize(self, value):
+        return _adapter(self.target).dump_python(value, mode="json")
+
+
+def upstream(target: str):
+    """Return a type validated and serialised by another package's ``target``.
+
+    Parameters
+    ----------
+    target : str
+        ``"module:name"`` of a pydantic model or annotated type, e.g.
+        ``"gammapy.analysis.config:DatasetsConfig"`` or
+        ``"gammapy.utils.types:EnergyType"``; imported at the first validation.
+
+    Returns
+    -------
+    typing.Annotated
+        For a config field: its value is the upstream object (a Gammapy config
+        block, an astropy quantity...), its YAML what the upstream type writes.
+    """
+    hook = _Upstream(target)
+    return Annotated[
+        Any,
+        PlainValidator(hook.validate, json_schema_input_type=Any),
+        PlainSerializer(hook.serialize),
+    ]
 
 
 def _model_in(annotation) -> type[BaseModel] | None:
@@ -47,18 +161,116 @@ def _allowed_keys(model: type[BaseModel], location: tuple) -> list[str]:
     return list(model.model_fields)
 
 
+def _problems(model: type[BaseModel], error: ValidationError, prefix=()):
+    # (model, full location, error) for every error, upstream ones unfolded.
+    for problem in error.errors():
+        location = (*prefix, *problem["loc"])
+        if problem["type"] == "upstream":
+            inner = _resolve(problem["ctx"]["target"])
+            inner = inner if isinstance(inner, type) else None
+            for nested in problem["ctx"]["errors"]:
+                yield (
+                    inner,
+                    len(location),
+                    {
+                        **nested,
+                        "loc": (*location, *nested["loc"]),
+                    },
+                )
+        else:
+            yield model, 0, {**problem, "loc": location}
+
+
 def _explain(model: type[BaseModel], error: ValidationError, origin: str) -> str:
     messages = []
-    for problem in error.errors():
+    for owner, depth, problem in _problems(model, error):
         key = ".".join(str(part) for part in problem["loc"])
-        if problem["type"] == "extra_forbidden":
-            allowed = ", ".join(_allowed_keys(model, problem["loc"]))
-            messages.append(f"unknown key {key!r} (allowed: {allowed})")
+        if problem["type"] == "renamed":
+            messages.append(problem["msg"])
+        elif not key:  # a check of the whole config: its message names the keys
+            messages.append(problem["msg"].removeprefix("Value error, "))
+        elif problem["type"] == "extra_forbidden":
+            known = _allowed_keys(owner, problem["loc"][depth:]) if owner else []
+            messages.append(f"unknown key {key!r} (allowed: {', '.join(known)})")
         else:
-            messages.append(
-                f"key {key!r}: {problem['msg']} (got {problem.get('input')!r})"
+            given = problem.get("input")
+            # A whole block given is too long to repeat: the key and message say it.
+            got = "" if isinstance(given, dict | list) else f" (got {given!r})"
+            messages.append(f"key {key!r}: {problem['msg']}{got}")
+    # One line, whatever the upstream messages look like.
+    return " ".join(f"invalid config {origin}: {'; '.join(messages)}".split())
+
+
+def _refuse_renamed(model: type[BaseConfig], values: dict) -> None:
+    """Raise an error naming the new key of a renamed key in ``values``."""
+    for old, new in model.renamed.items():
+        if _present(values, old.split(".")):
+            message = (
+                f"key {old!r} was renamed: use {new} (ctao-sat run NAME "
+                "--print-config shows every key)"
             )
-    return f"invalid config {origin}: " + "; ".join(messages)
+            raise PydanticCustomError("renamed", "{message}", {"message": message})
+
+
+def _present(values, parts: list[str]) -> bool:
+    if not parts:
+        return True
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        items = values if isinstance(values, list) else []
+        return any(_present(item, rest) for item in items)
+    return isinstance(values, dict) and head in values and _present(values[head], rest)
+
+
+def _deep_update(defaults: dict, values: dict) -> dict:
+    # Gammapy's AnalysisConfig.update: mappings are merged, anything else replaced.
+    merged = dict(defaults)
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = _deep_update(merged[key], value)
+        merged[key] = value
+    return merged
+
+
+def _block_default(field) -> dict | None:
+    """Return the default of a block field as a mapping (None: not a block).
+
+    A block is a nested config (``Model`` or ``Model | None``) or an upstream
+    one; a plain mapping field (e.g. sites by name) is not: given values replace
+    it.
+    """
+    if field.is_required():
+        return None
+    serializers = [m for m in field.metadata if isinstance(m, PlainSerializer)]
+    annotation = field.annotation
+    options = get_args(annotation) if get_origin(annotation) in _UNIONS else ()
+    nested = any(
+        isinstance(a, type) and issubclass(a, BaseModel) for a in (annotation, *options)
+    )
+    if not (nested or serializers):
+        return None
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, dict):
+        return default
+    if isinstance(default, BaseModel) and not serializers:
+        return default.model_dump(mode="json")
+    if default is None:
+        return None
+    upstream_block = serializers[0].func.__self__
+    return upstream_block.serialize(upstream_block.validate(default))
+
+
+def _with_defaults(model: type[BaseModel], values: dict) -> dict:
+    """Return ``values`` with every block given updating its default block."""
+    merged = dict(values)
+    for name, value in values.items():
+        field = model.model_fields.get(name)
+        if field is None or not isinstance(value, dict):
+            continue
+        default = _block_default(field)
+        if isinstance(default, dict):
+            merged[name] = _deep_update(default, value)
+    return merged
 
 
 def _strict_loader():

@@ -89,8 +89,42 @@ def runs_of(table, target_name: str) -> list[int]:
     return [int(row["OBS_ID"]) for row in table if row["TARGET_NAME"] == target_name]
 
 
-def select_observations(store, target: str | None = None, obs_ids=None):
-    """Select observations by target name and/or observation ids.
+def _block_ids(store, block) -> list[int] | None:
+    """Return the obs ids a Gammapy ``observations`` block selects (None: all).
+
+    As Gammapy's ``Analysis.get_observations``: ``obs_ids`` or the ids of
+    ``obs_file``, then the runs pointed within ``obs_cone``.
+    """
+    if block.obs_ids and block.obs_file is not None:
+        raise DataError(
+            "key 'observations': give obs_ids or obs_file, not both (as in Gammapy)"
+        )
+    ids = [int(i) for i in block.obs_ids] or None
+    if block.obs_file is not None:
+        from astropy.table import Table
+
+        with reading(block.obs_file):
+            table = Table.read(block.obs_file, format="ascii", data_start=0)
+        ids = [int(i) for i in table.columns[0]]
+    if block.obs_cone.lon is not None:
+        cone = block.obs_cone
+        table = store.obs_table if ids is None else store.obs_table.select_obs_id(ids)
+        inside = table.select_observations(
+            {
+                "type": "sky_circle",
+                "frame": cone.frame,
+                "lon": cone.lon,
+                "lat": cone.lat,
+                "radius": cone.radius,
+                "border": "0 deg",
+            }
+        )
+        ids = [int(i) for i in inside["OBS_ID"]]
+    return ids
+
+
+def select_observations(store, target: str | None = None, obs_ids=None, block=None):
+    """Select observations by target name, observation ids or a Gammapy block.
 
     Parameters
     ----------
@@ -101,6 +135,10 @@ def select_observations(store, target: str | None = None, obs_ids=None):
         TARGET_NAME, TARGET_TAG and OBJECT columns of the obs-index.
     obs_ids : list of int, optional
         Observation ids (with ``target``: those of the target among them).
+    block : `gammapy.analysis.config.ObservationsConfig`, optional
+        Gammapy's ``observations`` block: ``obs_ids``, ``obs_file``,
+        ``obs_cone``, ``obs_time`` and ``required_irf`` select as in Gammapy's
+        ``Analysis`` (with ``target``: the target's runs among them).
 
     Returns
     -------
@@ -115,8 +153,12 @@ def select_observations(store, target: str | None = None, obs_ids=None):
     """
     table = store.obs_table
     ids = [int(i) for i in table["OBS_ID"]]
+    if block is not None:
+        obs_ids = _block_ids(store, block)
+    elif not obs_ids:
+        obs_ids = None  # no id given: every run (of the target)
     selected = ids
-    if obs_ids:
+    if obs_ids is not None:
         missing = sorted(set(obs_ids) - set(ids))
         if missing:
             raise DataError(
@@ -137,10 +179,27 @@ def select_observations(store, target: str | None = None, obs_ids=None):
             f"no observation matches target={target!r} obs_ids={obs_ids}; "
             f"targets there: {', '.join(_targets(table))}"
         )
-    from gammapy.data import Observations
-
     # Files are read lazily by the makers; `reading` names them when they fail.
-    return Observations([store.obs(obs_id) for obs_id in selected])
+    required = "full-enclosure" if block is None else list(block.required_irf)
+    observations = store.get_observations(selected, required_irf=required)
+    if block is not None and block.obs_time.start is not None:
+        observations = _in_time(observations, block.obs_time)
+    return observations
+
+
+def _in_time(observations, obs_time):
+    """Return the parts of ``observations`` in Gammapy's ``obs_time`` intervals."""
+    start, stop = obs_time.start, obs_time.stop
+    intervals = (
+        [(start, stop)] if start.isscalar else list(zip(start, stop, strict=True))
+    )
+    selected = observations.select_time(intervals)
+    if not len(selected):
+        raise DataError(
+            f"key 'observations.obs_time': no selected run observed between "
+            f"{start} and {stop}"
+        )
+    return selected
 
 
 def target_position(store, target: str):

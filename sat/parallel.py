@@ -1,10 +1,12 @@
 """Which parallel backend reduces the observations: serial, multiprocessing or Ray.
 
 The loop over observations is Gammapy's own (`DatasetsMaker` with ``n_jobs`` and
-``parallel_backend``, i.e. `gammapy.utils.parallel`); this module only turns the
-``backend``/``n_jobs`` keys of a use case's config into those arguments and, for
-Ray, starts a local Ray cluster of ``n_jobs`` CPUs or connects to the one named by
-``RAY_ADDRESS``, with a one-line error when that cluster does not answer.
+``parallel_backend``, i.e. `gammapy.utils.parallel`), configured as Gammapy's
+``AnalysisConfig`` does: ``general: {n_jobs: 4}`` in a use case's config
+(`ParallelConfig`), ``n_jobs: 1`` being serial. This module turns that block into
+the makers' arguments and, for Ray, starts a local Ray cluster of ``n_jobs``
+CPUs or connects to the one named by ``RAY_ADDRESS``, with a one-line error when
+that cluster does not answer.
 
 Ray is optional (``pip install 'ctao-sat[ray]'``, version pinned in
 ``sat/pins.toml`` ``[extras.ray]``). This module imports no scientific package.
@@ -17,72 +19,46 @@ import signal
 from contextlib import contextmanager
 from typing import Literal
 
-from pydantic import Field, create_model, model_validator
+from pydantic import Field
 
 from sat import interrupt
 from sat.config import BaseConfig
 from sat.errors import ConfigError, SatError
 
-__all__ = [
-    "Backend",
-    "ParallelConfig",
-    "maker_options",
-    "parallel_session",
-    "with_parallel_keys",
-]
+__all__ = ["RENAMED", "ParallelConfig", "maker_options", "parallel_session"]
 
-Backend = Literal["serial", "multiprocessing", "ray"]
 # Seconds to wait for the cluster named by RAY_ADDRESS before giving up.
 RAY_CONNECT_TIMEOUT_S = 20
+# The keys of release 2026.11, at the top of a use case's config
+# (`sat.config.BaseConfig.renamed`).
+RENAMED = {
+    "backend": "general.parallel_backend (multiprocessing or ray; general.n_jobs: 1 "
+    "is serial)",
+    "n_jobs": "general.n_jobs",
+    "skip_failed": "general.skip_failed",
+}
 
 
 class ParallelConfig(BaseConfig):
-    """The config keys of a use case that loops over observations.
+    """The ``general`` block of a use case that loops over observations.
 
-    ``backend`` and ``n_jobs`` choose how the observations are reduced (the
-    results do not depend on it); ``skip_failed`` keeps going without an
-    observation that cannot be reduced instead of failing the run.
+    ``n_jobs`` (Gammapy's ``general.n_jobs``; 1 is serial) and
+    ``parallel_backend`` (Gammapy's makers' argument) choose how the
+    observations are reduced: the results do not depend on it. ``skip_failed``
+    keeps going without an observation that cannot be reduced instead of
+    failing the run.
     """
 
-    backend: Backend = "serial"
     n_jobs: int = Field(default=1, ge=1)
+    parallel_backend: Literal["multiprocessing", "ray"] = "multiprocessing"
     skip_failed: bool = False
 
-    @model_validator(mode="after")
-    def _jobs_need_a_backend(self):
-        return _check_jobs(self)
-
-
-def _check_jobs(config):
-    if config.backend == "serial" and config.n_jobs > 1:
-        raise ValueError(
-            f"n_jobs {config.n_jobs} needs backend 'multiprocessing' or 'ray'"
-        )
-    return config
-
-
-_JOBS_NEED_A_BACKEND = model_validator(mode="after")(_check_jobs)
-
-
-def with_parallel_keys(model: type[BaseConfig]) -> type[BaseConfig]:
-    """Return the config class ``model`` with the keys of `ParallelConfig` added.
-
-    They come after the use case's own keys (in ``--print-config`` and in the
-    error messages listing the allowed keys), which subclassing `ParallelConfig`
-    would put first.
-    """
-    fields = {
-        name: (field.annotation, field)
-        for name, field in ParallelConfig.model_fields.items()
-    }
-    return create_model(
-        model.__name__,
-        __base__=model,
-        __module__=model.__module__,
-        __doc__=model.__doc__,
-        __validators__={"_jobs_need_a_backend": _JOBS_NEED_A_BACKEND},
-        **fields,
-    )
+    @property
+    def backend(self) -> str:
+        """Where the work runs: "serial", "multiprocessing" or "ray"."""
+        if self.parallel_backend == "ray":
+            return "ray"
+        return "serial" if self.n_jobs == 1 else "multiprocessing"
 
 
 def maker_options(config: ParallelConfig) -> dict:
@@ -96,9 +72,7 @@ def maker_options(config: ParallelConfig) -> dict:
     """
     if config.backend == "ray":
         _import_ray()
-    if config.backend == "serial":
-        return {"n_jobs": 1, "parallel_backend": "multiprocessing"}
-    return {"n_jobs": config.n_jobs, "parallel_backend": config.backend}
+    return {"n_jobs": config.n_jobs, "parallel_backend": config.parallel_backend}
 
 
 def _import_ray():
@@ -107,7 +81,7 @@ def _import_ray():
     except ImportError:
         # Gammapy would silently fall back to multiprocessing: say it instead.
         raise ConfigError(
-            "key 'backend': 'ray' needs Ray, which is not installed: "
+            "key 'general.parallel_backend': 'ray' needs Ray, which is not installed: "
             "pip install 'ctao-sat[ray]'"
         ) from None
     return ray
@@ -166,24 +140,25 @@ def _connect(ray, address: str | None, n_jobs: int) -> None:
 def parallel_session(config: ParallelConfig):
     """Prepare the backend of ``config`` for the block (Ray: start or connect).
 
-    With ``backend: ray`` the block runs on the Ray cluster already initialised in
-    this process, else on the one at ``RAY_ADDRESS``, else on a new local cluster
-    of ``n_jobs`` CPUs, which is shut down afterwards.
+    With ``parallel_backend: ray`` the block runs on the Ray cluster already
+    initialised in this process, else on the one at ``RAY_ADDRESS``, else on a new
+    local cluster of ``n_jobs`` CPUs, which is shut down afterwards.
 
     Yields
     ------
     dict
-        Where the work ran, for the provenance: ``backend``, ``n_jobs`` and, for
-        Ray, ``ray_address`` ("local" for a cluster started here).
+        Where the work ran, for the provenance: ``backend`` (serial,
+        multiprocessing or ray), ``n_jobs`` and, for Ray, ``ray_address``
+        ("local" for a cluster started here).
 
     Raises
     ------
     ConfigError
-        ``backend: ray`` without Ray installed.
+        ``parallel_backend: ray`` without Ray installed.
     SatError
         The cluster at ``RAY_ADDRESS`` does not answer.
     """
-    where = {"backend": config.backend, "n_jobs": maker_options(config)["n_jobs"]}
+    where = {"backend": config.backend, "n_jobs": config.n_jobs}
     if config.backend != "ray":
         yield where
         return

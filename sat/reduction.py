@@ -34,10 +34,14 @@ __all__ = [
     "Runs",
     "WorkerStats",
     "checked_runs",
+    "circle",
+    "energy_axis",
     "exclusion_mask",
     "reduce_observations",
     "reflected_regions_makers",
     "reflected_regions_spectra",
+    "safe_mask_maker",
+    "sky_coord",
     "usable_spectra",
     "verify_file",
     "verify_files",
@@ -142,7 +146,7 @@ class Runs:
         return list(self.files)
 
 
-def checked_runs(context, folder, target=None, obs_ids=None) -> Runs:
+def checked_runs(context, folder, target=None, obs_ids=None, block=None) -> Runs:
     """Open a data store, select runs, check their files; record them as inputs.
 
     Parameters
@@ -155,6 +159,8 @@ def checked_runs(context, folder, target=None, obs_ids=None) -> Runs:
         Target name in the obs-index (`sat.observations.select_observations`).
     obs_ids : list of int, optional
         Observation ids.
+    block : `gammapy.analysis.config.ObservationsConfig`, optional
+        Gammapy's ``observations`` block, instead of ``obs_ids``.
 
     Returns
     -------
@@ -171,7 +177,7 @@ def checked_runs(context, folder, target=None, obs_ids=None) -> Runs:
     folder = Path(folder)
     store = open_store(folder)
     context.add_inputs(folder / "obs-index.fits.gz", folder / "hdu-index.fits.gz")
-    observations = select_observations(store, target, obs_ids)
+    observations = select_observations(store, target, obs_ids, block)
     ids = [int(observation.obs_id) for observation in observations]
     with context.step(f"checking the files of {len(ids)} runs"):
         files = verify_files(store, ids)
@@ -393,6 +399,7 @@ def reduce_observations(
     files: dict,
     step: str,
     maker_class=ObservationsMaker,
+    **options,
 ) -> Reduction:
     """Reduce observations on the configured backend, as one step with a progress bar.
 
@@ -401,7 +408,7 @@ def reduce_observations(
     context : `sat.usecases.base.RunContext`
         The run (its step timer and progress bar).
     config : `sat.parallel.ParallelConfig`
-        Its ``backend``, ``n_jobs`` and ``skip_failed``.
+        The ``general`` block: ``n_jobs``, ``parallel_backend``, ``skip_failed``.
     makers : list of `gammapy.makers.Maker`
         The makers to chain for every observation.
     reference : `gammapy.datasets.Dataset`
@@ -414,6 +421,8 @@ def reduce_observations(
         What the step is called in the progress output.
     maker_class : type
         `ObservationsMaker` or a subclass (`sat.stacking.StackingMaker`).
+    **options
+        Further arguments of Gammapy's `DatasetsMaker` (``cutout_width``).
     """
     from sat.parallel import maker_options, parallel_session
 
@@ -426,6 +435,7 @@ def reduce_observations(
                 progress=bar.update,
                 skip_failed=config.skip_failed,
                 **maker_options(config),
+                **options,
             )
             with parallel_session(config) as where:
                 wall, cpu = time.perf_counter(), time.process_time()
@@ -436,8 +446,41 @@ def reduce_observations(
     return Reduction(datasets, maker, where, wall, cpu)
 
 
-def exclusion_mask(position, observations, regions, on_radius_deg: float):
-    """Map of the sky where reflected OFF regions may lie, or None without regions.
+def energy_axis(block, name: str = "energy"):
+    """Return the `~gammapy.maps.MapAxis` of Gammapy's energy-axis config block.
+
+    Log-spaced bins from ``min`` to ``max`` as Gammapy's ``Analysis`` makes them;
+    None when the block leaves a bound or the number of bins unset.
+    """
+    from gammapy.maps import MapAxis
+
+    if block.min is None or block.max is None or not block.nbins:
+        return None
+    return MapAxis.from_energy_bounds(block.min, block.max, block.nbins, name=name)
+
+
+def sky_coord(block):
+    """Return the `~astropy.coordinates.SkyCoord` of a Gammapy position block.
+
+    ``frame``, ``lon`` and ``lat`` (``SkyCoordConfig``, ``SpatialCircleConfig``);
+    None without ``lon``; ICRS without ``frame``.
+    """
+    from astropy.coordinates import SkyCoord
+
+    if block.lon is None:
+        return None
+    return SkyCoord(block.lon, block.lat, frame=block.frame or "icrs")
+
+
+def circle(block, centre):
+    """Return a Gammapy circle block as a region, centred on ``centre`` without lon."""
+    from regions import CircleSkyRegion
+
+    return CircleSkyRegion(sky_coord(block) or centre, block.radius)
+
+
+def exclusion_mask(position, observations, circles, on_radius, path=None):
+    """Map of the sky where reflected OFF regions may lie, or None to exclude nothing.
 
     Parameters
     ----------
@@ -445,27 +488,44 @@ def exclusion_mask(position, observations, regions, on_radius_deg: float):
         The target.
     observations : `gammapy.data.Observations`
         The runs (their pointings set how far the OFF regions reach).
-    regions : list of `sat.usecases.options.Circle`
-        Circles to exclude (``ra_deg`` None: centred on the target).
-    on_radius_deg : float
+    circles : list of `gammapy.analysis.config.SpatialCircleConfig`
+        Circles to exclude (``lon`` None: centred on the target).
+    on_radius : `~astropy.coordinates.Angle`
         Radius of the ON region.
+    path : path-like, optional
+        A mask map instead (Gammapy's ``datasets.background.exclusion``: True
+        where OFF regions may lie), read as Gammapy's ``Analysis`` reads it.
     """
-    if not regions:
-        return None
-    from gammapy.maps import WcsGeom
+    from gammapy.maps import Map, WcsGeom
 
+    if path is not None:
+        from gammapy.utils.scripts import make_path
+
+        from sat.observations import reading
+
+        with reading(path):
+            mask = Map.read(make_path(path))
+        mask.data = mask.data.astype(bool)
+        return mask
+    if not circles:
+        return None
     # Reflected regions lie on the circle through the target around each pointing:
     # the mask must reach twice the largest offset (plus the on region) from it.
     offset = max(
         position.separation(obs.get_pointing_icrs(obs.tmid)).deg for obs in observations
     )
-    width = 2 * (2 * offset + on_radius_deg) + 0.5
+    width = 2 * (2 * offset + on_radius.to_value("deg")) + 0.5
     geom = WcsGeom.create(
         skydir=position, width=width, binsz=0.01, frame="icrs", proj="TAN"
     )
-    return geom.region_mask(
-        [circle.region(position) for circle in regions], inside=False
-    )
+    return geom.region_mask([circle(c, position) for c in circles], inside=False)
+
+
+def safe_mask_maker(block):
+    """Return Gammapy's `SafeMaskMaker` of a ``datasets.safe_mask`` block."""
+    from gammapy.makers import SafeMaskMaker
+
+    return SafeMaskMaker(methods=list(block.methods), **block.parameters)
 
 
 def reflected_regions_makers(config, position, observations) -> list:
@@ -473,36 +533,34 @@ def reflected_regions_makers(config, position, observations) -> list:
 
     Parameters
     ----------
-    config : use-case config
-        Its ``containment_correction``, ``exclusion_regions``, ``on_radius_deg``
-        and ``safe_mask`` (spectrum-1d, lightcurve).
+    config : `sat.usecases.options.DL3Config`
+        Its ``datasets`` block (``containment_correction``, ``on_region``,
+        ``background`` and ``safe_mask``, as Gammapy's ``Analysis`` reads them)
+        and ``exclusion_regions`` (spectrum-1d, lightcurve).
     position : `~astropy.coordinates.SkyCoord`
         The target.
     observations : `gammapy.data.Observations`
         The runs.
     """
-    import astropy.units as u
-    from gammapy.makers import (
-        ReflectedRegionsBackgroundMaker,
-        SafeMaskMaker,
-        SpectrumDatasetMaker,
-    )
+    from gammapy.makers import ReflectedRegionsBackgroundMaker, SpectrumDatasetMaker
 
+    datasets = config.datasets
     mask = exclusion_mask(
-        position, observations, config.exclusion_regions, config.on_radius_deg
+        position,
+        observations,
+        config.exclusion_regions,
+        datasets.on_region.radius,
+        datasets.background.exclusion,
     )
     return [
         SpectrumDatasetMaker(
             selection=["counts", "exposure", "edisp"],
-            containment_correction=config.containment_correction,
+            containment_correction=datasets.containment_correction,
         ),
-        ReflectedRegionsBackgroundMaker(exclusion_mask=mask),
-        SafeMaskMaker(
-            methods=list(config.safe_mask.methods),
-            bias_percent=config.safe_mask.bias_percent,
-            aeff_percent=config.safe_mask.aeff_percent,
-            offset_max=config.safe_mask.offset_max_deg * u.deg,
+        ReflectedRegionsBackgroundMaker(
+            exclusion_mask=mask, **datasets.background.parameters
         ),
+        safe_mask_maker(datasets.safe_mask),
     ]
 
 
@@ -513,9 +571,10 @@ def reflected_regions_spectra(context, config, position, observations, files):
     ----------
     context : `sat.usecases.base.RunContext`
         The run.
-    config : use-case config
-        Its ``energy_reco`` and ``energy_true`` axes, ``on_radius_deg``, the keys
-        of `reflected_regions_makers` and of the backend (spectrum-1d, lightcurve).
+    config : `sat.usecases.options.DL3Config`
+        Its ``datasets`` block (energy axes, ON region and the keys of
+        `reflected_regions_makers`), ``exclusion_regions`` and ``general``
+        (the backend) (spectrum-1d, lightcurve).
     position : `~astropy.coordinates.SkyCoord`
         The target: centre of the ON region.
     observations : `gammapy.data.Observations`
@@ -532,19 +591,20 @@ def reflected_regions_spectra(context, config, position, observations, files):
     dropped : list of str
         The names of the others.
     """
-    import astropy.units as u
     from gammapy.datasets import SpectrumDataset
     from gammapy.maps import RegionGeom
-    from regions import CircleSkyRegion
 
-    on_region = CircleSkyRegion(position, config.on_radius_deg * u.deg)
+    axes = config.datasets.geom.axes
     reference = SpectrumDataset.create(
-        geom=RegionGeom.create(region=on_region, axes=[config.energy_reco.axis()]),
-        energy_axis_true=config.energy_true.axis("energy_true"),
+        geom=RegionGeom.create(
+            region=circle(config.datasets.on_region, position),
+            axes=[energy_axis(axes.energy)],
+        ),
+        energy_axis_true=energy_axis(axes.energy_true, "energy_true"),
     )
     reduction = reduce_observations(
         context,
-        config,
+        config.general,
         reflected_regions_makers(config, position, observations),
         reference,
         observations,

@@ -281,7 +281,7 @@ def test_cli_fetch_reports_and_accumulates_runs(archive, tmp_path):
     assert result.output.startswith("fetched 1 runs (0.5 MiB") and "datalink" in (
         result.output
     )
-    assert f"datastore: {tmp_path}" in result.output
+    assert f"observations: {{datastore: {tmp_path}}}" in result.output
     result = runner.invoke(main, [*base, "--obs-id", "23523", "--obs-id", "23526"])
     assert "fetched 1 runs" in result.output and "1 were already there" in (
         result.output
@@ -315,16 +315,21 @@ def test_spectrum_1d_on_archive_runs_equals_local_data(archive, tmp_path):
     assert [c["verdict"] for c in remote["validation"]] == ["PASS", "PASS"]
     assert remote["stacked"]["n_on"] == local["stacked"]["n_on"]
     # The folder fetched is a data store a config can name directly.
-    folder = observations_folder(str(tmp_path / "dl3"), None, dataset="hess-dl3-dr1")
+    folder = observations_folder(tmp_path / "dl3", None, dataset="hess-dl3-dr1")
     assert (folder / "obs-index.fits.gz").is_file()
 
 
 def test_use_case_archive_settings():
-    with pytest.raises(ConfigError, match=r"key 'datastore'.*no obs-index"):
+    with pytest.raises(
+        ConfigError, match=r"key 'observations.datastore'.*no obs-index"
+    ):
         observations_folder("/nonexistent", None, dataset="hess-dl3-dr1")
     source = ArchiveSource(url="http://127.0.0.1:9/tap")
+    default = "$GAMMAPY_DATA/hess-dl3-dr1"
     with pytest.raises(ConfigError, match="give a target"):
-        observations_folder(None, source, dataset="hess-dl3-dr1")
+        observations_folder(default, source, dataset="hess-dl3-dr1")
+    with pytest.raises(ConfigError, match=r"'observations\.datastore' and 'archive'"):
+        observations_folder("/elsewhere", source, dataset="hess-dl3-dr1")
     folder = cache_folder("http://127.0.0.1:9/tap")
     assert folder.name.startswith("127.0.0.1_9-") and folder != cache_folder("x")
 

@@ -69,6 +69,13 @@ def ray_cluster(tmp_path_factory):
         ray.shutdown()
 
 
+def _general(backend: str, n_jobs: int) -> ParallelConfig:
+    """The ``general`` block of ``backend`` (serial is one job)."""
+    if backend == "serial":
+        return ParallelConfig(n_jobs=1)
+    return ParallelConfig(parallel_backend=backend, n_jobs=n_jobs)
+
+
 def _reduce_crab(gammapy_data: Path, backend: str, n_jobs: int):
     import astropy.units as u
     from gammapy.datasets import SpectrumDataset
@@ -100,7 +107,7 @@ def _reduce_crab(gammapy_data: Path, backend: str, n_jobs: int):
         ReflectedRegionsBackgroundMaker(),
         SafeMaskMaker(methods=["edisp-bias"], bias_percent=10),
     ]
-    config = ParallelConfig(backend=backend, n_jobs=n_jobs)
+    config = _general(backend, n_jobs)
     maker = ObservationsMaker(
         makers, verify_files(store, CRAB_RUNS), **maker_options(config)
     )
@@ -232,8 +239,8 @@ def test_survey_recovers_the_simulated_spectrum(survey_runs):
 def test_survey_gives_the_same_result_with_every_backend(survey_runs, survey_backends):
     _, serial = survey_runs
     for backend, result in survey_backends.items():
-        config = result["provenance"]["config"]
-        assert (config["backend"], config["n_jobs"]) == (backend, 2)
+        general = result["provenance"]["config"]["general"]
+        assert (general["parallel_backend"], general["n_jobs"]) == (backend, 2)
         assert result["reduction"]["backend"] == backend
         assert result["reduction"]["workers"] >= 1
         assert result["stacked"] == serial["stacked"], backend
@@ -285,7 +292,7 @@ def test_skip_failed_keeps_the_other_runs(damaged_runs, tmp_path):
     assert result["reduction"]["runs_reduced"] == 3
     assert len(result["failed_runs"]) == 1
     assert result["failed_runs"][0].startswith(f"run 3: cannot read {broken}")
-    assert result["provenance"]["config"]["skip_failed"] is True
+    assert result["provenance"]["config"]["general"]["skip_failed"] is True
 
 
 def test_ray_address_that_does_not_answer(survey_runs, tmp_path):
@@ -315,13 +322,24 @@ def test_backend_settings_are_checked():
         "n_jobs": 1,
         "parallel_backend": "multiprocessing",
     }
-    with pytest.raises(ConfigError, match="n_jobs 2 needs backend"):
-        load_config(Spectrum1DConfig, {"n_jobs": 2})
-    with pytest.raises(ConfigError, match="backend"):
-        load_config(SurveyConfig, {"backend": "dask"})
+    # Gammapy's spelling: n_jobs alone is multiprocessing, 1 is serial.
+    general = load_config(Spectrum1DConfig, {"general": {"n_jobs": 2}}).general
+    assert (general.backend, maker_options(general)["n_jobs"]) == (
+        "multiprocessing",
+        2,
+    )
+    with pytest.raises(ConfigError, match=r"key 'general\.parallel_backend'"):
+        load_config(SurveyConfig, {"general": {"parallel_backend": "dask"}})
+    with pytest.raises(ConfigError, match="'backend' was renamed: use general"):
+        load_config(SurveyConfig, {"backend": "ray"})
     for usecase in ("spectrum-1d", "map-3d", "lightcurve", "survey"):
         outcome = CliRunner().invoke(main, ["run", usecase, "--print-config"])
-        assert "backend: serial" in outcome.output, usecase
+        printed = yaml.safe_load(outcome.output)
+        assert printed["general"] == {
+            "n_jobs": 1,
+            "parallel_backend": "multiprocessing",
+            "skip_failed": False,
+        }, usecase
 
 
 def test_cli_overrides_show_in_the_config(tmp_path):
@@ -330,12 +348,14 @@ def test_cli_overrides_show_in_the_config(tmp_path):
         ["run", "spectrum-1d", "--print-config", "--backend", "ray", "--n-jobs", "3"],
     )
     assert outcome.exit_code == 0, outcome.output
-    printed = yaml.safe_load(outcome.output)
-    assert (printed["backend"], printed["n_jobs"]) == ("ray", 3)
-    assert printed["target"] == "Crab"  # the rest of the config is kept
-    outcome = CliRunner().invoke(main, ["run", "spectrum-1d", "--n-jobs", "2"])
-    assert outcome.exit_code == 1
-    assert "n_jobs 2 needs backend 'multiprocessing' or 'ray'" in outcome.output
+    printed = yaml.safe_load(outcome.output)["general"]
+    assert (printed["parallel_backend"], printed["n_jobs"]) == ("ray", 3)
+    assert yaml.safe_load(outcome.output)["target"] == "Crab"  # the rest is kept
+    outcome = CliRunner().invoke(
+        main, ["run", "spectrum-1d", "--backend", "serial", "--n-jobs", "2"]
+    )
+    assert outcome.exit_code == 2
+    assert "--backend serial runs one job" in outcome.output
     outcome = CliRunner().invoke(main, ["run", "sensitivity", "--backend", "ray"])
     assert outcome.exit_code == 2
     assert "does not loop over observations" in outcome.output
@@ -344,7 +364,7 @@ def test_cli_overrides_show_in_the_config(tmp_path):
 def test_ray_missing_is_a_config_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     with pytest.raises(ConfigError, match=r"pip install 'ctao-sat\[ray\]'"):
-        with parallel_session(ParallelConfig(backend="ray", n_jobs=2)):
+        with parallel_session(ParallelConfig(parallel_backend="ray", n_jobs=2)):
             pass
 
 

@@ -20,6 +20,7 @@ from sat.config import load_config
 from sat.errors import ConfigError, DataError, ValidationFailed
 from sat.result import RESULT
 from sat.stack import load_pins
+from sat.usecases.hess_dr1 import PUBLISHED_1D
 from sat.usecases.lightcurve import (
     N_SIGMA,
     P_VALUE_MIN,
@@ -29,7 +30,6 @@ from sat.usecases.lightcurve import (
     constant_reference,
 )
 from sat.usecases.runner import run_usecase
-from sat.usecases.spectrum_1d import PUBLISHED
 from tests.conftest import assert_matches_measured, hess_run_file
 
 pytestmark = [
@@ -38,7 +38,7 @@ pytestmark = [
 ]
 
 PKS_RUNS = (47802, 47803, 47804, 47827, 47828, 47829)
-PAPER = PUBLISHED["PKS 2155-304 (steady)"]
+PAPER = PUBLISHED_1D["PKS 2155-304 (steady)"]
 # Measured with gammapy 2.1, joint fit of the 6 runs (../shared/REFERENCES.md:
 # 3.53 ± 0.25 and 1.89 ± 0.23e-11): the regression reference of the pinned stack.
 MEASURED = {"index": (3.520, 0.247), "amplitude": (1.889e-11, 0.227e-11)}
@@ -173,9 +173,8 @@ def test_missing_containment_correction_fails_validation(tmp_path):
     # third: the 1 sigma tolerance must fail it. Also covers the stacked fit and
     # a configured light-curve threshold.
     config = {
-        "containment_correction": False,
-        "spectral_fit": "stacked",
-        "energy_min_tev": 1.0,
+        "datasets": {"containment_correction": False, "stack": True},
+        "light_curve": {"energy_edges": {"min": "1 TeV"}},
     }
     output = tmp_path / "nocc"
     with pytest.raises(ValidationFailed, match=r"amplitude = 1\.4\d*e-11 "):
@@ -192,7 +191,8 @@ def test_missing_containment_correction_fails_validation(tmp_path):
 
 def test_one_run_is_not_a_light_curve(tmp_path):
     with pytest.raises(DataError, match="1 run\\(s\\) of PKS 2155-304"):
-        run_usecase("lightcurve", {"obs_ids": [47802]}, tmp_path / "one", quiet=True)
+        config = {"observations": {"obs_ids": [47802]}}
+        run_usecase("lightcurve", config, tmp_path / "one", quiet=True)
     assert not (tmp_path / "one").exists()
 
 
@@ -216,25 +216,38 @@ def test_reference_note():
     runs = list(PKS_RUNS)
     assert _reference_note(LightCurveConfig(), runs, runs) is None
     assert "the 6 runs" in _reference_note(LightCurveConfig(), runs[:3], runs)
-    at = LightCurveConfig(position={"ra_deg": 329.7, "dec_deg": -30.2})
+    at = LightCurveConfig(
+        datasets={"on_region": {"lon": "329.7 deg", "lat": "-30.2 deg"}}
+    )
     assert "no published spectrum for these runs" in _reference_note(at, runs, runs)
-    wider = LightCurveConfig(on_radius_deg=0.2)
+    wider = LightCurveConfig(datasets={"on_region": {"radius": "0.2 deg"}})
     assert "r_on 0.11 deg" in _reference_note(wider, runs, runs)
 
 
 @pytest.mark.parametrize(
-    ("overrides", "key"),
+    ("overrides", "message"),
     [
-        ({"target": None}, "obs_ids"),
-        ({"spectral_fit": "both"}, "spectral_fit"),
-        ({"energy_min_tev": -1}, "energy_min_tev"),
-        ({"n_sigma_ul": 0}, "n_sigma_ul"),
-        ({"time_bins": 3}, "time_bins"),
+        ({"target": None}, "give a target (obs-index name) or datasets.on_region"),
+        ({"datasets": {"stack": "both"}}, "key 'datasets.stack'"),
+        ({"light_curve": {"energy_edges": {"nbins": 2}}}, "one band (nbins: 1)"),
+        (
+            {
+                "light_curve": {
+                    "time_intervals": {"start": "2004-12-04", "stop": "2004-12-05"}
+                }
+            },
+            "light_curve.time_intervals: the light curve is run-wise",
+        ),
+        ({"time_bins": 3}, "unknown key 'time_bins'"),
+        ({"spectral_fit": "stacked"}, "use datasets.stack"),
+        ({"energy_min_tev": 1}, "use light_curve.energy_edges.min"),
+        ({"n_sigma_ul": 3}, "use light_curve.parameters.n_sigma_ul"),
     ],
 )
-def test_invalid_config_names_the_key(overrides, key):
-    with pytest.raises(ConfigError, match=f"key '{key}"):
+def test_invalid_config_names_the_key(overrides, message):
+    with pytest.raises(ConfigError, match="invalid config") as error:
         load_config(LightCurveConfig, overrides)
+    assert message in str(error.value)
 
 
 def test_band_below_the_thresholds_is_a_config_error(tmp_path):
@@ -242,9 +255,11 @@ def test_band_below_the_thresholds_is_a_config_error(tmp_path):
     # highest safe threshold (1 TeV at 46-49 deg zenith), above 0.5 TeV.
     config = {
         "target": None,
-        "position": {"ra_deg": 83.633, "dec_deg": 22.014},
-        "obs_ids": [23523, 23526],
-        "energy_max_tev": 0.5,
+        "observations": {"obs_ids": [23523, 23526]},
+        "datasets": {"on_region": {"lon": "83.633 deg", "lat": "22.014 deg"}},
+        "light_curve": {"energy_edges": {"max": "0.5 TeV"}},
     }
-    with pytest.raises(ConfigError, match=r"key 'energy_max_tev': 0\.5 TeV is not"):
+    with pytest.raises(
+        ConfigError, match=r"key 'light_curve\.energy_edges\.max': 0\.5 TeV is not"
+    ):
         run_usecase("lightcurve", config, tmp_path / "high", quiet=True)

@@ -24,12 +24,12 @@ from sat.config import load_config
 from sat.errors import ConfigError, DataError
 from sat.result import RESULT
 from sat.stack import load_pins
+from sat.usecases.hess_dr1 import PUBLISHED_3D
 from sat.usecases.map_3d import (
     N_SIGMA,
-    PUBLISHED,
     Map3DConfig,
     _reference_applies,
-    references,
+    published_references,
 )
 from sat.usecases.runner import run_usecase
 from sat.validation import compare
@@ -54,21 +54,30 @@ MEASURED = {
 # HGPS (H.E.S.S. 2018, A&A 612, A1): HESS J1514-591 = MSH 15-52.
 MSH_15_52 = SkyCoord(228.499, -59.161, unit="deg")
 
+MSH = PUBLISHED_3D["MSH 15-52"]
+PUBLISHED = {"amplitude": MSH.amplitude, "index": MSH.index}
 # A small, fast analysis of two runs (plus a far run that misses the map) with the
 # other options: explicit centre, no exclusion, background fit with tilt.
 SMALL = {
     "target": None,
-    "obs_ids": [20136, 20137, 47802],
-    "geometry": {
-        "center": {"ra_deg": 228.53, "dec_deg": -59.16},
-        "width_deg": 1.5,
-        "binsz_deg": 0.05,
+    "observations": {"obs_ids": [20136, 20137, 47802]},
+    "datasets": {
+        "geom": {
+            "wcs": {
+                "skydir": {"lon": "228.53 deg", "lat": "-59.16 deg"},
+                "width": {"width": "1.5 deg", "height": "1.5 deg"},
+                "binsize": "0.05 deg",
+            },
+            "axes": {
+                "energy": {"min": "0.5 TeV", "max": "10 TeV", "nbins": 4},
+                "energy_true": {"min": "0.3 TeV", "max": "20 TeV", "nbins": 8},
+            },
+        },
+        "background": {"parameters": {"method": "fit"}},
     },
-    "energy_reco": {"min_tev": 0.5, "max_tev": 10, "nbins": 4},
-    "energy_true": {"min_tev": 0.3, "max_tev": 20, "nbins": 8},
     "exclusion_regions": [],
-    "background": {"method": "fit", "fit_tilt": True},
-    "source": {"sigma_deg": 0.1},
+    "fit_background_tilt": True,
+    "source_model": {"sigma": "0.1 deg"},
 }
 
 
@@ -125,7 +134,7 @@ def test_tolerance_fails_the_analyses_it_is_meant_to_fail():
     # Measured with gammapy 2.1 (module docstring and WHY): 4 bins per decade (first
     # safe bin at 0.56 TeV) and a free background tilt are no longer the paper's
     # analysis; 1.5 sigma fails them and passes the default.
-    by_name = {ref.quantity: ref for ref in references()}
+    by_name = {ref.quantity: ref for ref in published_references()}
     assert compare(by_name["amplitude"], 2.910e-12, 0.165e-12)["verdict"] == "PASS"
     assert compare(by_name["amplitude"], 3.385e-12, 0.185e-12)["verdict"] == "FAIL"
     assert compare(by_name["index"], 2.295, 0.049)["verdict"] == "FAIL"
@@ -252,11 +261,20 @@ def test_small_analysis_without_reference(tmp_path):
 
 def test_no_safe_counts_is_a_data_error(tmp_path):
     config = {
-        "obs_ids": [20136],
-        "geometry": {"width_deg": 1.0, "binsz_deg": 0.1},
-        "energy_reco": {"min_tev": 0.5, "max_tev": 10, "nbins": 2},
-        "energy_true": {"min_tev": 0.3, "max_tev": 20, "nbins": 4},
-        "safe_mask": {"methods": ["offset-max"], "offset_max_deg": 0.01},
+        "observations": {"obs_ids": [20136]},
+        "datasets": {
+            "geom": {
+                "wcs": {"width": {"width": "1 deg", "height": "1 deg"}},
+                "axes": {
+                    "energy": {"min": "0.5 TeV", "max": "10 TeV", "nbins": 2},
+                    "energy_true": {"min": "0.3 TeV", "max": "20 TeV", "nbins": 4},
+                },
+            },
+            "safe_mask": {
+                "methods": ["offset-max"],
+                "parameters": {"offset_max": "0.01 deg"},
+            },
+        },
     }
     with pytest.raises(DataError, match="no safe counts of MSH 15-52 in the map"):
         run_usecase("map-3d", config, tmp_path / "none", quiet=True)
@@ -267,25 +285,44 @@ def test_reference_applies_only_to_the_papers_analysis():
     runs = list(MSH_RUNS)
     assert _reference_applies(Map3DConfig(), runs, runs) is None
     assert "these 19 runs" in _reference_applies(Map3DConfig(), runs[1:], runs)
-    other_energy = Map3DConfig(source={"reference_energy_tev": 1.0})
+    other_energy = Map3DConfig(source_model={"reference_energy": "1 TeV"})
     assert "E0 1.0 TeV" in _reference_applies(other_energy, runs, runs)
 
 
 @pytest.mark.parametrize(
-    ("overrides", "key"),
+    ("overrides", "message"),
     [
-        ({"target": None}, "obs_ids"),
-        ({"geometry": {"width_deg": -1}}, "geometry.width_deg"),
-        ({"geometry": {"binsz": 0.1}}, "geometry.binsz"),
-        ({"background": {"method": "ring"}}, "background.method"),
-        ({"safe_mask": {"methods": ["edisp"]}}, "safe_mask.methods"),
-        ({"energy_true": {"min_tev": 10, "max_tev": 1, "nbins": 5}}, "energy_true"),
-        ({"source": {"amplitude": 0}}, "source.amplitude"),
+        ({"target": None}, "datasets.geom.wcs.skydir: give the map centre"),
+        (
+            {"datasets": {"geom": {"wcs": {"width": {"width": "-1 deg"}}}}},
+            "datasets.geom.wcs.width.width: -1.0 deg is not in (0, 10 deg]",
+        ),
+        (
+            {"datasets": {"geom": {"wcs": {"binsz": "0.1 deg"}}}},
+            "unknown key 'datasets.geom.wcs.binsz' (allowed: skydir, binsize,",
+        ),
+        (
+            {"datasets": {"background": {"method": "ring"}}},
+            "datasets.background.method must be fov_background",
+        ),
+        ({"datasets": {"stack": False}}, "type 3d and stack true"),
+        (
+            {"datasets": {"safe_mask": {"methods": ["edisp"]}}},
+            "key 'datasets.safe_mask.methods.0'",
+        ),
+        (
+            {"datasets": {"geom": {"axes": {"energy_true": {"min": "200 TeV"}}}}},
+            "datasets.geom.axes.energy_true: max must be above min",
+        ),
+        ({"source_model": {"amplitude": 0}}, "key 'source_model.amplitude'"),
+        ({"geometry": {"width_deg": 2}}, "use datasets.geom.wcs"),
+        ({"source": {"index": 2}}, "use source_model"),
     ],
 )
-def test_invalid_config_names_the_key(overrides, key):
-    with pytest.raises(ConfigError, match=f"key '{key}"):
+def test_invalid_config_names_the_key(overrides, message):
+    with pytest.raises(ConfigError, match="invalid config") as error:
         load_config(Map3DConfig, overrides)
+    assert message in str(error.value)
 
 
 @pytest.mark.verifies_requirement("C-SAT-0040")
@@ -296,14 +333,17 @@ def test_cli_position_needs_a_centre(tmp_path):
     assert yaml.safe_load(printed.output) == Map3DConfig().model_dump(mode="json")
 
     config = tmp_path / "runs.yaml"
-    config.write_text(yaml.safe_dump({"target": None, "obs_ids": [20136]}))
+    runs = {"target": None, "observations": {"obs_ids": [20136]}}
+    config.write_text(yaml.safe_dump(runs))
     output = tmp_path / "out"
     result = runner.invoke(
         main, ["run", "map-3d", "--config", str(config), "--output", str(output)]
     )
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
-    assert lines == [
-        "Error: key 'geometry.center': give the map centre when no target is named"
-    ]
+    assert len(lines) == 1 and lines[0].startswith(f"Error: invalid config {config}")
+    assert lines[0].endswith(
+        "datasets.geom.wcs.skydir: give the map centre (lon, lat) when no target is "
+        "named"
+    )
     assert not output.exists()

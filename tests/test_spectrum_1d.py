@@ -24,9 +24,9 @@ from sat.config import load_config
 from sat.errors import ConfigError, DataError
 from sat.result import RESULT
 from sat.stack import load_pins
+from sat.usecases.hess_dr1 import PUBLISHED_1D
 from sat.usecases.runner import run_usecase
 from sat.usecases.spectrum_1d import (
-    PUBLISHED,
     Spectrum1DConfig,
     _flux_point_range,
     _published_for,
@@ -187,9 +187,9 @@ def test_pks_2155_validates_through_config(tmp_path):
     config = tmp_path / "pks.yaml"
     config.write_text(
         "target: PKS 2155-304\n"
-        "reference_energy_tev: 0.65\n"
+        "reference_energy: 0.65 TeV\n"
         "spectral_models: [power-law]\n"
-        "flux_points: {bins_per_decade: 2}\n"
+        "flux_points: {energy: {nbins: 4}}\n"
     )
     result = run_usecase("spectrum-1d", config, tmp_path / "pks", quiet=True)
     assert len(result["runs"]) == 6
@@ -210,14 +210,14 @@ def test_position_without_reference(tmp_path):
     # alone and says that nothing validates it.
     config = {
         "target": None,
-        "position": {"ra_deg": 83.633, "dec_deg": 22.014},
-        "obs_ids": [23523, 23559],
+        "observations": {"obs_ids": [23523, 23559]},
+        "datasets": {"on_region": {"lon": "83.633 deg", "lat": "22.014 deg"}},
         "exclusion_regions": [
-            {"radius_deg": 1.1},
-            {"ra_deg": 84.411, "dec_deg": 21.142, "radius_deg": 0.3},
+            {"radius": "1.1 deg"},
+            {"lon": "84.411 deg", "lat": "21.142 deg", "radius": "0.3 deg"},
         ],
         "spectral_models": ["log-parabola"],
-        "flux_points": {"bins_per_decade": 1, "energy_max_tev": 30},
+        "flux_points": {"energy": {"max": "30 TeV", "nbins": 2}},
     }
     result = run_usecase("spectrum-1d", config, tmp_path / "here", quiet=True)
     assert result["validation"] == []
@@ -232,7 +232,10 @@ def test_position_without_reference(tmp_path):
 
 
 def test_no_off_region_at_all_is_an_error(tmp_path):
-    config = {"obs_ids": [23523], "exclusion_regions": [{"radius_deg": 1.1}]}
+    config = {
+        "observations": {"obs_ids": [23523]},
+        "exclusion_regions": [{"radius": "1.1 deg"}],
+    }
     with pytest.raises(DataError, match="no run of Crab has OFF regions"):
         run_usecase("spectrum-1d", config, tmp_path / "out", quiet=True)
     assert list(tmp_path.iterdir()) == []
@@ -253,22 +256,26 @@ def test_flux_point_range(crab):
     assert _flux_point_range(Spectrum1DConfig(), datasets) == pytest.approx(
         (lowest, 100)
     )
-    beyond = Spectrum1DConfig(flux_points={"energy_min_tev": 200})
-    with pytest.raises(ConfigError, match="key 'flux_points': empty energy range"):
+    beyond = Spectrum1DConfig(flux_points={"energy": {"min": "200 TeV"}})
+    with pytest.raises(ConfigError, match=r"key 'flux_points\.energy': empty energy"):
         _flux_point_range(beyond, datasets)
 
 
 def test_reference_applies_only_to_the_published_analysis():
     crab = {"Crab"}
-    assert _published_for(Spectrum1DConfig(), crab)[0] is PUBLISHED["Crab"]
+    assert _published_for(Spectrum1DConfig(), crab)[0] is PUBLISHED_1D["Crab"]
     cases = {
-        "this analysis of Crab": Spectrum1DConfig(reference_energy_tev=1.0),
-        "analysis of Crab": Spectrum1DConfig(on_radius_deg=0.2),
+        "this analysis of Crab": Spectrum1DConfig(reference_energy="1 TeV"),
+        "analysis of Crab": Spectrum1DConfig(
+            datasets={"on_region": {"radius": "0.2 deg"}}
+        ),
         "first model other than power-law": Spectrum1DConfig(
             spectral_models=["log-parabola", "power-law"]
         ),
         "this position": Spectrum1DConfig(
-            target=None, position={"ra_deg": 83.6, "dec_deg": 22.0}, obs_ids=[1]
+            target=None,
+            datasets={"on_region": {"lon": "83.6 deg", "lat": "22.0 deg"}},
+            observations={"obs_ids": [1]},
         ),
     }
     for expected, config in cases.items():
@@ -280,20 +287,89 @@ def test_reference_applies_only_to_the_published_analysis():
 
 
 @pytest.mark.parametrize(
-    ("overrides", "key"),
+    ("overrides", "message"),
     [
-        ({"target": None}, "obs_ids"),
-        ({"exclusion_regions": [{"radius_deg": 0.3, "ra_deg": 10.0}]}, "exclusion_"),
-        ({"energy_reco": {"min_tev": 10, "max_tev": 1, "nbins": 5}}, "energy_reco"),
-        ({"spectral_models": ["power-law", "power-law"]}, "spectral_models"),
-        ({"spectral_models": ["broken"]}, "spectral_models"),
-        ({"safe_mask": {"methods": ["edisp"]}}, "safe_mask.methods"),
-        ({"position": {"ra_deg": 10}}, "position.dec_deg"),
+        ({"target": None}, "give a target (obs-index name) or datasets.on_region"),
+        (
+            {"exclusion_regions": [{"radius": "0.3 deg", "lon": "10 deg"}]},
+            "exclusion_regions.0: give both lon and lat",
+        ),
+        (
+            {"datasets": {"geom": {"axes": {"energy": {"min": "200 TeV"}}}}},
+            "datasets.geom.axes.energy: max must be above min",
+        ),
+        ({"spectral_models": ["power-law", "power-law"]}, "key 'spectral_models'"),
+        ({"spectral_models": ["broken"]}, "key 'spectral_models.0'"),
+        (
+            {"datasets": {"safe_mask": {"methods": ["edisp"]}}},
+            "key 'datasets.safe_mask.methods.0'",
+        ),
+        ({"datasets": {"type": "3d"}}, "datasets.type must be 1d"),
+        ({"reference_energy": "1 m"}, "key 'reference_energy'"),
+        (
+            {"datasets": {"on_region": {"radius": 0.1}}},
+            "key 'datasets': Angle instances require units",
+        ),
+        ({"general": {"n_jobs": 0}}, "key 'general.n_jobs'"),
+        # Keys of release 2026.11 name their new home.
+        ({"on_radius_deg": 0.2}, "use datasets.on_region.radius"),
+        ({"position": {"ra_deg": 1}}, "use datasets.on_region.lon and .lat"),
+        ({"backend": "ray"}, "use general.parallel_backend"),
+        ({"flux_points": {"bins_per_decade": 2}}, "use flux_points.energy.nbins"),
+        ({"exclusion_regions": [{"radius_deg": 0.3}]}, "exclusion_regions: radius"),
     ],
 )
-def test_invalid_config_names_the_key(overrides, key):
-    with pytest.raises(ConfigError, match=f"key '{key}"):
+def test_invalid_config_names_the_key(overrides, message):
+    with pytest.raises(ConfigError, match="invalid config") as error:
         load_config(Spectrum1DConfig, overrides)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_gammapy_blocks_run_unchanged_and_as_gammapy_reduces_them(tmp_path):
+    """Gammapy's own example 1D config: its observations and datasets blocks.
+
+    They run in spectrum-1d as they are, and give what Gammapy's high-level
+    ``Analysis`` gives for the same blocks (with our reflected background and safe
+    mask, which that example leaves to the user): the same spectra, the same fit.
+    """
+    from importlib.resources import files
+
+    from gammapy.analysis import Analysis, AnalysisConfig
+
+    example = files("gammapy.analysis") / "config" / "example-1d.yaml"
+    blocks = yaml.safe_load(example.read_text())
+    config = {key: blocks[key] for key in ("observations", "datasets")}
+    config["spectral_models"] = ["power-law"]
+    result = run_usecase("spectrum-1d", config, tmp_path / "gammapy", quiet=True)
+    used = result["provenance"]["config"]
+    assert used["observations"]["obs_ids"] == [23592, 23559]
+    assert used["datasets"]["geom"]["axes"]["energy"]["nbins"] == 73
+    assert used["datasets"]["on_region"]["radius"] == "0.1 deg"
+    assert [run["obs_id"] for run in result["runs"]] == [23559, 23592]
+    assert result["summary"][-1] == "no published reference for Crab"
+
+    ours = Spectrum1DConfig.model_validate(config)
+    gammapy = AnalysisConfig(
+        observations=blocks["observations"],
+        datasets=ours.datasets.model_dump(),
+    )
+    analysis = Analysis(gammapy)
+    analysis.get_observations()
+    analysis.get_datasets()
+    reference = ours.reference_energy
+    analysis.set_models(
+        "components:\n- name: source\n  type: SkyModel\n  spectral:\n"
+        "    type: PowerLawSpectralModel\n    parameters:\n"
+        "    - {name: index, value: 2.0}\n"
+        "    - {name: amplitude, value: 1.0e-12, unit: cm-2 s-1 TeV-1}\n"
+        f"    - {{name: reference, value: {reference.value}, unit: TeV}}\n"
+    )
+    analysis.run_fit()
+    for name in ("index", "amplitude"):
+        parameter = analysis.models.parameters[name]
+        fitted = result["parameters"][name]
+        assert fitted["value"] == pytest.approx(parameter.value, rel=1e-6), name
+        assert fitted["error"] == pytest.approx(parameter.error, rel=1e-4), name
 
 
 @pytest.mark.verifies_requirement("C-SAT-0040")

@@ -109,18 +109,28 @@ def test_print_config_round_trips_through_config(name, tmp_path):
 def test_edited_config_round_trips(tmp_path):
     config = write_yaml(
         tmp_path / "msh.yaml",
-        "target: MSH 15-52\non_radius_deg: 0.3\nreference_energy_tev: 1.4\n"
-        "exclusion_regions:\n  - radius_deg: 0.35\n"
-        "  - {ra_deg: 228.5, dec_deg: -59.2, radius_deg: 0.1}\n",
+        "target: MSH 15-52\ndatasets:\n  on_region: {radius: 0.3 deg}\n"
+        "reference_energy: 1.4 TeV\n"
+        "exclusion_regions:\n  - radius: 0.35 deg\n"
+        "  - {lon: 228.5 deg, lat: -59.2 deg, radius: 0.1 deg}\n",
     )
     printed = invoke("run", "spectrum-1d", "--print-config", "--config", str(config))
     assert printed.exit_code == 0
     values = yaml.safe_load(printed.output)
-    assert values["on_radius_deg"] == 0.3
+    # The block given updated the default one: its other keys are kept.
+    assert values["datasets"]["on_region"] == {
+        "frame": "icrs",
+        "lon": None,
+        "lat": None,
+        "radius": "0.3 deg",
+    }
+    assert values["datasets"]["geom"]["axes"]["energy"]["nbins"] == 24
+    assert values["reference_energy"] == "1.4 TeV"
     assert values["exclusion_regions"][1] == {
-        "radius_deg": 0.1,
-        "ra_deg": 228.5,
-        "dec_deg": -59.2,
+        "frame": None,
+        "lon": "228.5 deg",
+        "lat": "-59.2 deg",
+        "radius": "0.1 deg",
     }
     assert Spectrum1DConfig.model_validate(values) == load_config(
         Spectrum1DConfig, config
@@ -133,21 +143,24 @@ def test_edited_config_round_trips(tmp_path):
     [
         (
             "on_radius: 0.2\n",
-            "unknown key 'on_radius' (allowed: target, obs_ids, position, "
-            "on_radius_deg, exclusion_regions,",
+            "unknown key 'on_radius' (allowed: observations, target, datasets, "
+            "exclusion_regions,",
         ),
         (
-            "exclusion_regions:\n  - {radius_deg: 0.3, center: 1}\n",
+            "exclusion_regions:\n  - {radius: 0.3 deg, center: 1}\n",
             "unknown key 'exclusion_regions.0.center' "
-            "(allowed: radius_deg, ra_deg, dec_deg)",
+            "(allowed: frame, lon, lat, radius)",
         ),
         (
-            "safe_mask: {bias: 5}\n",
-            "unknown key 'safe_mask.bias' (allowed: methods, bias_percent, "
-            "aeff_percent, offset_max_deg)",
+            "datasets: {safe_mask: {bias: 5}}\n",
+            "unknown key 'datasets.safe_mask.bias' (allowed: methods, parameters)",
         ),
-        ("on_radius_deg: wide\n", "key 'on_radius_deg': Input should be a valid"),
-        ("obs_ids: [23523, x]\n", "key 'obs_ids.1'"),
+        ("datasets: {stack: wide}\n", "key 'datasets.stack': Input should be a valid"),
+        ("observations: {obs_ids: [23523, x]}\n", "key 'observations.obs_ids.1'"),
+        (
+            "on_radius_deg: 0.2\n",
+            "key 'on_radius_deg' was renamed: use datasets.on_region.radius",
+        ),
     ],
 )
 def test_bad_key_or_type_names_the_key(tmp_path, text, expected):
@@ -304,8 +317,8 @@ def test_missed_reference_fails_but_keeps_the_products(tmp_path):
     # the Crab flux. The validation must catch it, and keep what was computed.
     config = write_yaml(
         tmp_path / "no-containment.yaml",
-        "containment_correction: false\nspectral_models: [power-law]\n"
-        "flux_points: {bins_per_decade: 1}\n",
+        "datasets: {containment_correction: false}\nspectral_models: [power-law]\n"
+        "flux_points: {energy: {nbins: 3}}\n",
     )
     output = tmp_path / "out"
     result = CliRunner().invoke(

@@ -306,7 +306,10 @@ def failed_fit(tmp_path_factory):
     Without it the Crab flux drops by about a third, 4 sigma from the paper.
     """
     folder = tmp_path_factory.mktemp("usecases")
-    config = {"containment_correction": False, "spectral_models": ["power-law"]}
+    config = {
+        "datasets": {"containment_correction": False},
+        "spectral_models": ["power-law"],
+    }
     with pytest.raises(ValidationFailed, match="validation failed for amplitude"):
         run_usecase("spectrum-1d", config, folder / "spectrum-1d", quiet=True)
     return folder

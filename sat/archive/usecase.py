@@ -1,8 +1,10 @@
 """Use cases taking their observations from an archive query or a fetched folder.
 
-A use-case config gets two optional keys (see `ArchiveSource`)::
+A use-case config names its data store as Gammapy does, or an archive (see
+`ArchiveSource`)::
 
-    datastore: crab-dl3        # a folder made by `ctao-sat archive fetch`
+    observations:
+      datastore: crab-dl3      # a folder made by `ctao-sat archive fetch`
     # or
     archive:
       url: http://127.0.0.1:8080/tap
@@ -12,7 +14,9 @@ A use-case config gets two optional keys (see `ArchiveSource`)::
 and calls `observations_folder` for the data store folder to read. With
 ``archive``, the runs of the use case's target (by name, or within ``radius_deg``
 of its position) are searched on the archive and fetched first; runs already in
-the folder are not downloaded again.
+the folder are not downloaded again. A ``datastore`` that is a registered dataset
+under ``$GAMMAPY_DATA`` (Gammapy's default ``$GAMMAPY_DATA/hess-dl3-dr1``) is
+checked as that dataset (`sat.data.require`), with its download hint.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ from pydantic import Field
 
 from sat.config import BaseConfig
 
-__all__ = ["CACHE_ENV", "ArchiveSource", "cache_folder", "observations_folder"]
+__all__ = [
+    "CACHE_ENV",
+    "ArchiveSource",
+    "cache_folder",
+    "is_dataset",
+    "local_datasets",
+    "observations_folder",
+]
 
 CACHE_ENV = "CTAO_SAT_ARCHIVE_CACHE"
 
@@ -63,6 +74,26 @@ def cache_folder(url: str) -> Path:
     return Path(root, f"{host}-{hashlib.sha256(url.encode()).hexdigest()[:10]}")
 
 
+def is_dataset(datastore, dataset: str) -> bool:
+    """Whether ``datastore`` is the folder of registered ``dataset``.
+
+    Either spelled ``$GAMMAPY_DATA/<folder>`` (GAMMAPY_DATA unset) or that folder
+    under ``$GAMMAPY_DATA``, as Gammapy's ``make_path`` expands it.
+    """
+    from sat.data import datasets
+
+    folder = datasets()[dataset].path
+    if Path(datastore) == Path("$GAMMAPY_DATA", folder):
+        return True
+    root = os.environ.get("GAMMAPY_DATA")
+    return bool(root) and Path(datastore).absolute() == Path(root, folder).absolute()
+
+
+def local_datasets(datastore, dataset: str, archive=None) -> tuple[str, ...]:
+    """Return ``(dataset,)`` when the runs are read from it, else ``()``."""
+    return (dataset,) if archive is None and is_dataset(datastore, dataset) else ()
+
+
 def observations_folder(
     datastore,
     archive: ArchiveSource | None,
@@ -77,12 +108,14 @@ def observations_folder(
 
     Parameters
     ----------
-    datastore : str or Path or None
-        A data store folder given in the config (wins over ``archive``).
+    datastore : str or Path
+        The data store folder of the config (Gammapy's
+        ``observations.datastore``): registered ``dataset`` by default.
     archive : ArchiveSource or None
-        Fetch the runs from this archive first.
+        Fetch the runs from this archive first (``datastore`` must then be the
+        default).
     dataset : str
-        The registered dataset used when neither is given (`sat.data.require`).
+        The registered dataset of the default datastore (`sat.data.require`).
     target : str, optional
         Target name searched in the archive.
     position : tuple of float, optional
@@ -101,16 +134,22 @@ def observations_folder(
     from sat.data import require
     from sat.errors import ConfigError
 
-    if datastore is not None:
+    default = is_dataset(datastore, dataset)
+    if archive is None and default:
+        return require(dataset)
+    if archive is None:
         folder = Path(datastore).expanduser()
         if not (folder / "obs-index.fits.gz").is_file():
             raise ConfigError(
-                f"key 'datastore': {folder} has no obs-index.fits.gz: give a "
-                "folder made by ctao-sat archive fetch (or any GADF data store)"
+                f"key 'observations.datastore': {folder} has no obs-index.fits.gz: "
+                "give a folder made by ctao-sat archive fetch (or any GADF data store)"
             )
         return folder
-    if archive is None:
-        return require(dataset)
+    if not default:
+        raise ConfigError(
+            "keys 'observations.datastore' and 'archive': give one of them, the "
+            "archive fetches into archive.dest"
+        )
     from sat.archive.fetch import datastore as fetch_datastore
     from sat.archive.query import ObsQuery
 

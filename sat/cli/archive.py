@@ -196,7 +196,7 @@ def fetch(archive, timeout, dest, retries, **criteria):
     )
     click.echo(
         f"  Gammapy: DataStore.from_dir({str(report.folder)!r}); "
-        f"a use-case config: datastore: {report.folder}"
+        f"a use-case config: observations: {{datastore: {report.folder}}}"
     )
 
 

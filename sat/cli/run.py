@@ -25,6 +25,18 @@ def _print_summary(result, output: Path) -> None:
         )
 
 
+def _general(backend, n_jobs, skip_failed) -> dict:
+    """Return the ``general`` keys that --backend, --n-jobs, --skip-failed set."""
+    if backend == "serial" and (n_jobs or 1) > 1:
+        raise click.UsageError("--backend serial runs one job: drop --n-jobs")
+    general = {"n_jobs": 1 if backend == "serial" else n_jobs}
+    if backend in ("multiprocessing", "ray"):
+        general["parallel_backend"] = backend
+    if skip_failed:
+        general["skip_failed"] = True
+    return {key: value for key, value in general.items() if value is not None}
+
+
 @click.command()
 @click.argument("usecase", required=False)
 @click.option(
@@ -57,16 +69,16 @@ def _print_summary(result, output: Path) -> None:
 @click.option(
     "--backend",
     type=click.Choice(["serial", "multiprocessing", "ray"]),
-    help="Override the config's backend: how observations are reduced "
-    "(ray: RAY_ADDRESS names a running cluster, else a local one is started).",
+    help="Override how observations are reduced (general.parallel_backend; serial: "
+    "general.n_jobs 1; ray: RAY_ADDRESS names a running cluster, else a local one "
+    "is started).",
 )
-@click.option(
-    "--n-jobs", type=click.IntRange(min=1), help="Override the config's n_jobs."
-)
+@click.option("--n-jobs", type=click.IntRange(min=1), help="Override general.n_jobs.")
 @click.option(
     "--skip-failed",
     is_flag=True,
-    help="Go on without observations that fail to reduce (listed in result.json).",
+    help="Go on without observations that fail to reduce (general.skip_failed; "
+    "listed in result.json).",
 )
 def run(
     usecase,
@@ -120,17 +132,16 @@ def run(
     if not usecase:
         raise click.UsageError("give a USECASE, --list or --all")
     case = get_usecase(usecase)
-    overrides = {"backend": backend, "n_jobs": n_jobs, "skip_failed": skip_failed}
-    overrides = {key: value for key, value in overrides.items() if value}
-    if overrides:
-        if "backend" not in case.Config.model_fields:
+    general = _general(backend, n_jobs, skip_failed)
+    if general:
+        if "general" not in case.Config.model_fields:
             raise click.UsageError(
                 f"{usecase} does not loop over observations: --backend, --n-jobs "
                 "and --skip-failed do not apply"
             )
         # Overrides go through the config, so result.json's provenance has them.
         values = load_config(case.Config, config).model_dump(mode="json")
-        config = {**values, **overrides}
+        config = {**values, "general": {**values["general"], **general}}
     if print_config:
         click.echo(dump_config(load_config(case.Config, config)), nl=False)
         return

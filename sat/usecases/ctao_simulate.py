@@ -24,9 +24,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from sat.usecases.base import Outcome, RunContext, UseCase, UseCaseConfig
+from sat.usecases.models import AMPLITUDE_UNIT
 from sat.validation import Reference, compare
 
-AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
 # Sky-map pixel size of the simulation and the 3D analysis (deg): several pixels
 # per PSF 68 % radius (0.05 to 0.2 deg for the prod5 IRFs above 0.1 TeV).
 BINSZ_DEG = 0.02

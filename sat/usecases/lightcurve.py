@@ -10,71 +10,89 @@ with upper limits where a run's detection is weak.
 The six DR1 runs of PKS 2155-304 are its 'steady state' sample, so the light curve
 is validated by being compatible with a constant flux (chi2 of the weighted mean),
 and the spectrum against the 1D analysis of Mohrmann et al. 2019 (A&A 632, A72).
+
+The config is Gammapy's ``AnalysisConfig`` blocks (``observations``,
+``datasets``, ``fit``, ``light_curve``; `sat.usecases.options`) with our keys
+beside them; ``datasets.stack: true`` fits the spectrum to the stacked runs.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from pathlib import Path
-from typing import Literal
+from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from sat.parallel import with_parallel_keys
-from sat.usecases.base import (
-    Outcome,
-    RunContext,
-    UseCase,
-    fitted_parameters,
-)
+from sat.parallel import ParallelConfig
+from sat.usecases.base import Outcome, RunContext, UseCase, fitted_parameters
+from sat.usecases.hess_dr1 import PAPER, PUBLISHED_1D, STEADY_SAMPLE, references
+from sat.usecases.models import power_law
 from sat.usecases.options import (
-    Circle,
-    EnergyAxis,
-    RunSelection,
-    SafeMask,
-    SkyPosition,
+    RENAMED,
+    Datasets,
+    DL3Config,
+    Energy,
+    Fit,
+    check_reflected_regions,
+    reflected_regions_datasets,
 )
-from sat.usecases.spectrum_1d import PUBLISHED
+from sat.usecases.options import LightCurve as LightCurveBlock
+from sat.usecases.reflected import apply_fit_range, reflected_regions_runs
 from sat.validation import Reference, compare
 
-AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
-STEADY_SAMPLE = "PKS 2155-304 (steady)"  # TARGET_NAME of the runs of the paper
 
+class LightCurveConfig(DL3Config):
+    """Configuration of the run-wise light curve.
 
-class LightCurveConfig(RunSelection):
-    """Configuration of the run-wise light curve."""
+    Gammapy's ``observations``, ``datasets`` (type 1d; ``stack: true`` fits the
+    spectrum to the stacked runs), ``fit`` and ``light_curve`` blocks,
+    ``target``, ``exclusion_regions`` and:
+
+    - ``light_curve``: one bin per run (``time_intervals`` null), one energy
+      band (``energy_edges.nbins`` 1) whose ``min`` null is the highest safe
+      threshold of the runs, so that no run's flux is an extrapolation below its
+      threshold; ``parameters`` go to Gammapy's ``LightCurveEstimator``;
+    - ``reference_energy`` of the power law;
+    - ``general``: ``n_jobs``, ``parallel_backend``, ``skip_failed``.
+    """
+
+    renamed: ClassVar[dict[str, str]] = {
+        **RENAMED,
+        "spectral_fit": "datasets.stack (true: fit the stacked runs)",
+        "energy_min_tev": "light_curve.energy_edges.min (e.g. 1 TeV)",
+        "energy_max_tev": "light_curve.energy_edges.max (e.g. 100 TeV)",
+        "n_sigma_ul": "light_curve.parameters.n_sigma_ul",
+    }
 
     target: str | None = "PKS 2155-304"
-    position: SkyPosition | None = None
-    on_radius_deg: float = Field(default=0.11, gt=0)
-    exclusion_regions: list[Circle] = Field(default_factory=list)
-    energy_reco: EnergyAxis = Field(
-        default_factory=lambda: EnergyAxis(min_tev=0.1, max_tev=100, nbins=24)
+    datasets: Datasets = Field(default_factory=reflected_regions_datasets)
+    fit: Fit = Field(default_factory=dict)
+    light_curve: LightCurveBlock = Field(
+        default_factory=lambda: {
+            "energy_edges": {"max": "100 TeV", "nbins": 1},
+            "parameters": {"n_sigma_ul": 2, "selection_optional": ["ul"]},
+        }
     )
-    energy_true: EnergyAxis = Field(
-        default_factory=lambda: EnergyAxis(min_tev=0.05, max_tev=150, nbins=48)
-    )
-    containment_correction: bool = True
-    safe_mask: SafeMask = Field(default_factory=SafeMask)
-    reference_energy_tev: float = Field(default=0.65, gt=0)
-    # "joint": one likelihood over the runs (what the paper and spectrum-1d do);
-    # "stacked": the runs' ON/OFF counts summed first.
-    spectral_fit: Literal["joint", "stacked"] = "joint"
-    # Light-curve band; without a lower edge, the highest safe threshold of the
-    # runs, so that no run's flux is an extrapolation below its threshold.
-    energy_min_tev: float | None = Field(default=None, gt=0)
-    energy_max_tev: float = Field(default=100, gt=0)
-    n_sigma_ul: float = Field(default=2, gt=0)
+    reference_energy: Energy = "0.65 TeV"
+    general: ParallelConfig = Field(default_factory=ParallelConfig)
 
-
-# backend, n_jobs, skip_failed: how the runs are reduced (sat.parallel).
-LightCurveConfig = with_parallel_keys(LightCurveConfig)
+    @model_validator(mode="after")
+    def _run_wise_in_one_band(self):
+        check_reflected_regions(self)
+        block = self.light_curve
+        if block.time_intervals.start is not None:
+            raise ValueError(
+                "light_curve.time_intervals: the light curve is run-wise, leave it null"
+            )
+        if block.energy_edges.nbins != 1 or block.energy_edges.max is None:
+            raise ValueError(
+                "light_curve.energy_edges: one band (nbins: 1) up to a max energy"
+            )
+        return self
 
 
 # --- validation ------------------------------------------------------------------
 
-SOURCE = "Mohrmann et al. 2019, A&A 632, A72, 1D power law of PKS 2155-304"
+SOURCE = f"{PAPER}, 1D power law of PKS 2155-304"
 # Same runs, on region (0.11 deg) and reference energy (0.65 TeV) as the paper: the
 # difference is the analysis (gammapy 2.1, edisp-bias threshold, binning), not
 # statistics. Measured: joint fit 0.2 sigma (index) and 0.5 sigma (amplitude) off,
@@ -97,17 +115,6 @@ CONSTANT_WHY = (
 )
 
 
-def references() -> list[Reference]:
-    """Return the published PKS 2155-304 power law (the fact lives in spectrum-1d)."""
-    published = PUBLISHED[STEADY_SAMPLE]
-    return [
-        Reference("index", *published.index, "", SOURCE, N_SIGMA, WHY),
-        Reference(
-            "amplitude", *published.amplitude, AMPLITUDE_UNIT, SOURCE, N_SIGMA, WHY
-        ),
-    ]
-
-
 def constant_reference() -> Reference:
     """Variability significance (sigma equivalent of the chi2 p-value) vs none."""
     z_max = _normal_isf(P_VALUE_MIN)
@@ -116,7 +123,7 @@ def constant_reference() -> Reference:
         0.0,
         1.0,
         "sigma",
-        "steady-state sample (Mohrmann et al. 2019): constant flux",
+        f"steady-state sample ({PAPER}): constant flux",
         round(z_max, 3),
         CONSTANT_WHY,
     )
@@ -176,19 +183,18 @@ def _reference_note(
     The paper fitted all the runs of its steady-state sample (``sample``: the runs
     of that name in the obs-index) at the target position.
     """
-    published = PUBLISHED[STEADY_SAMPLE]
-    if config.position is not None or sorted(obs_ids) != sorted(sample):
+    published = PUBLISHED_1D[STEADY_SAMPLE]
+    at_position = config.datasets.on_region.lon is not None
+    if at_position or sorted(obs_ids) != sorted(sample):
         return (
             "no published spectrum for these runs (the paper's: the "
             f"{len(sample)} runs of {STEADY_SAMPLE})"
         )
-    same = math.isclose(
-        config.reference_energy_tev, published.reference_energy_tev, rel_tol=1e-6
-    ) and math.isclose(config.on_radius_deg, published.on_radius_deg, rel_tol=1e-6)
-    if not same:
+    radius = config.datasets.on_region.radius
+    if not published.matches(config.reference_energy, radius):
         return (
-            "no published spectrum for this analysis (published: E0 "
-            f"{published.reference_energy_tev} TeV, r_on {published.on_radius_deg} deg)"
+            "no published spectrum for this analysis (published: "
+            f"{published.describe()})"
         )
     return None
 
@@ -205,66 +211,29 @@ class LightCurve(UseCase):
     Config = LightCurveConfig
     datasets = ("hess-dl3-dr1",)
 
+    def required_datasets(self, config: LightCurveConfig) -> tuple[str, ...]:
+        """Return no local dataset when the runs come from another data store."""
+        from sat.archive.usecase import local_datasets
+
+        return local_datasets(config.observations.datastore, self.datasets[0])
+
     def run(self, config: LightCurveConfig, context: RunContext) -> Outcome:
         """Reduce the runs, fit the spectrum, estimate the light curve, validate."""
-        import astropy.units as u
-        from gammapy.datasets import Datasets
-        from gammapy.estimators import LightCurveEstimator
         from gammapy.modeling import Fit
         from gammapy.modeling.models import Models
 
-        from sat.data import require
-        from sat.errors import ConfigError, DataError
-        from sat.observations import runs_of, source_position
-        from sat.reduction import checked_runs, reflected_regions_spectra
-
-        selection = checked_runs(
-            context, require("hess-dl3-dr1"), config.target, config.obs_ids
-        )
-        observations, obs_ids = selection.observations, selection.obs_ids
-        sample = runs_of(selection.store.obs_table, STEADY_SAMPLE)
-        given = None if config.position is None else config.position.coord()
-        position, label = source_position(selection.store, config.target, given)
-
-        reduction, usable, dropped = reflected_regions_spectra(
-            context, config, position, observations, selection.files
-        )
-        if len(usable) < 2:
-            raise DataError(
-                f"{len(usable)} run(s) of {label} with OFF regions and a safe energy "
-                "range: a light curve needs at least 2"
-            )
-        datasets = Datasets(usable)
-        thresholds = [_safe_range_tev(d) for d in datasets]
-        energy_min = config.energy_min_tev or max(low for low, _ in thresholds)
-        if not config.energy_max_tev > energy_min:
-            raise ConfigError(
-                f"key 'energy_max_tev': {config.energy_max_tev} TeV is not above the "
-                f"light-curve threshold {energy_min:.3g} TeV"
-            )
-
-        source = re.sub(r"[^A-Za-z0-9_.+-]+", "_", label)
-        sky_model = _power_law(source, config.reference_energy_tev)
-        fit_datasets = (
-            Datasets([datasets.stack_reduce(name="stacked")])
-            if config.spectral_fit == "stacked"
-            else datasets
-        )
-        with context.step(f"fitting a power law ({config.spectral_fit})"):
+        runs = reflected_regions_runs(config, context, self.datasets[0], minimum=2)
+        datasets = runs.datasets
+        energy_min, energy_max = _band(config, datasets)
+        sky_model = power_law(config.light_curve.source, config.reference_energy)
+        fit_datasets = runs.fit_datasets(config.datasets.stack)
+        apply_fit_range(fit_datasets, config.fit)
+        mode = "stacked" if config.datasets.stack else "joint"
+        with context.step(f"fitting a power law ({mode})"):
             fit_datasets.models = [sky_model]
             fit = Fit().run(fit_datasets)
         parameters = fitted_parameters(Models([sky_model]))
-
-        with context.step(f"estimating the flux above {energy_min:.3g} TeV per run"):
-            sky_model.spectral_model.index.frozen = True
-            datasets.models = [sky_model]
-            estimator = LightCurveEstimator(
-                energy_edges=[energy_min, config.energy_max_tev] * u.TeV,
-                source=source,
-                n_sigma_ul=config.n_sigma_ul,
-                selection_optional=["ul"],
-            )
-            light_curve = estimator.run(datasets)
+        light_curve = _light_curve(config, datasets, sky_model, energy_min, context)
 
         with context.step("writing products"):
             light_curve.write(
@@ -281,57 +250,84 @@ class LightCurve(UseCase):
             _plot(
                 rows,
                 constant,
-                label,
-                energy_min,
+                runs.label,
+                (energy_min, energy_max),
                 config,
                 context.product("lightcurve.png"),
             )
 
         extra = {
             "fit": {
-                "mode": config.spectral_fit,
+                "mode": mode,
                 "success": bool(fit.success),
                 "total_stat": float(fit.total_stat),
             },
-            "energy_range_tev": [float(energy_min), float(config.energy_max_tev)],
+            "energy_range_tev": [float(energy_min), float(energy_max)],
             "light_curve": rows,
             "constant_flux": constant,
-            "dropped_runs": dropped,
+            "dropped_runs": runs.dropped,
             # With skip_failed: the runs that could not be reduced, and why.
-            "failed_runs": [f.message for f in reduction.maker.failures],
+            "failed_runs": runs.failed,
         }
-        validation = []
-        note = _reference_note(config, obs_ids, sample)
-        if note is None:
-            validation = [
-                compare(
-                    ref,
-                    parameters[ref.quantity]["value"],
-                    parameters[ref.quantity]["error"],
-                )
-                for ref in references()
-            ]
-        # Any runs of the steady-state sample must be compatible with a constant.
-        if set(obs_ids) <= set(sample) and "p_value" in constant:
-            validation.append(
-                compare(constant_reference(), constant["variability_significance"])
-            )
-        summary = _summary(label, parameters, extra, config)
+        sample = runs.sample_of(STEADY_SAMPLE)
+        validation = _validation(config, parameters, constant, runs.obs_ids, sample)
+        summary = _summary(runs.label, parameters, extra, config)
+        note = _reference_note(config, runs.obs_ids, sample)
         summary.append(note or f"validated against {SOURCE} and a constant flux")
         return Outcome(parameters, validation, summary, extra)
 
 
-def _power_law(source: str, reference_tev: float):
-    """Return a fresh power law to fit (start values as in spectrum-1d)."""
-    import astropy.units as u
-    from gammapy.modeling.models import PowerLawSpectralModel, SkyModel
+def _band(config: LightCurveConfig, datasets) -> tuple[float, float]:
+    """Return the band in TeV: ``light_curve.energy_edges`` (min: top threshold)."""
+    from sat.errors import ConfigError
 
-    spectral = PowerLawSpectralModel(
-        index=2.0,
-        amplitude=1e-12 * u.Unit(AMPLITUDE_UNIT),
-        reference=reference_tev * u.TeV,
-    )
-    return SkyModel(spectral_model=spectral, name=source)
+    edges = config.light_curve.energy_edges
+    energy_max = float(edges.max.to_value("TeV"))
+    thresholds = [_safe_range_tev(d)[0] for d in datasets]
+    energy_min = max(thresholds) if edges.min is None else edges.min.to_value("TeV")
+    if not energy_max > energy_min:
+        raise ConfigError(
+            f"key 'light_curve.energy_edges.max': {energy_max:g} TeV is not above "
+            f"the light-curve threshold {energy_min:.3g} TeV"
+        )
+    return float(energy_min), energy_max
+
+
+def _light_curve(config, datasets, sky_model, energy_min: float, context):
+    """Return the flux of every run above ``energy_min``, the index frozen."""
+    import astropy.units as u
+    from gammapy.estimators import LightCurveEstimator
+
+    block = config.light_curve
+    with context.step(f"estimating the flux above {energy_min:.3g} TeV per run"):
+        sky_model.spectral_model.index.frozen = True
+        datasets.models = [sky_model]
+        estimator = LightCurveEstimator(
+            energy_edges=[energy_min, block.energy_edges.max.to_value("TeV")] * u.TeV,
+            source=block.source,
+            **block.parameters,
+        )
+        return estimator.run(datasets)
+
+
+def _validation(config, parameters, constant, obs_ids, sample) -> list:
+    """Check the spectrum against the paper, the runs of its sample for constancy."""
+    validation = []
+    if _reference_note(config, obs_ids, sample) is None:
+        validation = [
+            compare(
+                ref,
+                parameters[ref.quantity]["value"],
+                parameters[ref.quantity]["error"],
+            )
+            for ref in references(PUBLISHED_1D[STEADY_SAMPLE], SOURCE, N_SIGMA, WHY)
+        ]
+    # Any runs of the steady-state sample must be compatible with a constant.
+    if set(obs_ids) <= set(sample) and "p_value" in constant:
+        validation.append(
+            compare(constant_reference(), constant["variability_significance"])
+        )
+    return validation
 
 
 def _safe_range_tev(dataset) -> tuple[float, float]:
@@ -378,7 +374,7 @@ def _summary(label, parameters, extra, config) -> list[str]:
     index, amplitude = parameters["index"], parameters["amplitude"]
     lines = [
         f"{label}: {len(rows)} runs, power law ({extra['fit']['mode']}) at E0 "
-        f"{config.reference_energy_tev} TeV: index {index['value']:.3f} ± "
+        f"{config.reference_energy}: index {index['value']:.3f} ± "
         f"{index['error']:.3f}, amplitude {amplitude['value']:.4g} ± "
         f"{amplitude['error']:.2g} cm-2 s-1 TeV-1",
         f"flux {low:.3g}-{high:.3g} TeV per run (cm-2 s-1): "
@@ -400,7 +396,7 @@ def _summary(label, parameters, extra, config) -> list[str]:
     return lines
 
 
-def _plot(rows, constant, label, energy_min, config, path: Path) -> None:
+def _plot(rows, constant, label, band, config, path) -> None:
     """Flux per run (upper limits where weak) and the constant flux with its band."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -414,6 +410,7 @@ def _plot(rows, constant, label, energy_min, config, path: Path) -> None:
     flux = np.array([row["flux"] for row in rows])
     error = np.array([row["flux_err"] for row in rows])
     ul = np.array([bool(row["is_ul"]) for row in rows])
+    n_sigma_ul = config.light_curve.parameters.get("n_sigma_ul", 2)
 
     # The runs come in nights a day apart: one panel per night keeps them readable.
     nights = np.split(np.arange(len(rows)), np.flatnonzero(np.diff(t0) > 6) + 1)
@@ -442,7 +439,7 @@ def _plot(rows, constant, label, energy_min, config, path: Path) -> None:
                 uplims=True,
                 fmt="v",
                 color="C1",
-                label=f"{config.n_sigma_ul:g} sigma upper limit (TS < 4)",
+                label=f"{n_sigma_ul:g} sigma upper limit (TS < 4)",
             )
             # The chi2 uses every run's flux, the weak ones too: show them faintly.
             axes.errorbar(
@@ -469,7 +466,7 @@ def _plot(rows, constant, label, energy_min, config, path: Path) -> None:
         axes.set_title(f"night of {night_start.iso[:10]}")
         axes.set_xlabel(f"hours since {start.iso[:16]} UTC")
     left = panels[0][0]
-    left.set_ylabel(f"flux {energy_min:.2g}-{config.energy_max_tev:g} TeV (cm-2 s-1)")
+    left.set_ylabel(f"flux {band[0]:.2g}-{band[1]:g} TeV (cm-2 s-1)")
     left.set_ylim(0, None)
     left.legend(loc="lower left")
     title = f"{label}: run-wise light curve (H.E.S.S. DR1)"

@@ -18,109 +18,170 @@ every 0.2 deg, runs up to 1.5 deg from the pointing) take about 40 s of CPU time
 coarser energy bins speed nothing up much but move the safe threshold: with 4 bins
 per decade the first safe bin starts at 0.56 TeV instead of 0.42 TeV and the
 amplitude rises by 2 sigma (see ``WHY`` below).
+
+The config is Gammapy's ``AnalysisConfig`` blocks (``observations``,
+``datasets``, ``fit``, ``excess_map``; `sat.usecases.options`) with our keys
+beside them: ``target``, ``exclusion_regions``, the start values of the source
+model (``source_model``), ``fit_background_tilt`` and ``general``.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from typing import Literal
+from dataclasses import dataclass
+from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from sat.parallel import with_parallel_keys
-from sat.usecases.base import (
-    Outcome,
-    RunContext,
-    UseCase,
-    UseCaseConfig,
-    fitted_parameters,
-)
+from sat.config import BaseConfig
+from sat.parallel import ParallelConfig
+from sat.usecases.base import Outcome, RunContext, UseCase, fitted_parameters
+from sat.usecases.hess_dr1 import PAPER, PUBLISHED_3D, references
+from sat.usecases.models import AMPLITUDE_UNIT
 from sat.usecases.options import (
+    RENAMED,
+    Angle,
     Circle,
-    EnergyAxis,
-    RunSelection,
-    SafeMask,
-    SkyPosition,
+    Datasets,
+    DL3Config,
+    Energy,
+    ExcessMap,
+    Fit,
+    SkyDirection,
+    check_energy_axes,
 )
-from sat.validation import Reference, compare
+from sat.validation import compare
 
-AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
-
-
-class MapGeometry(UseCaseConfig):
-    """The sky cube: centre, size and pixels; IRF maps on a coarser grid."""
-
-    center: SkyPosition | None = None  # None: the target position (obs-index)
-    width_deg: float = Field(default=3.0, gt=0, le=10)
-    binsz_deg: float = Field(default=0.02, gt=0, le=0.5)
-    irf_binsz_deg: float = Field(default=0.2, gt=0, le=2)
+# The biggest map a run may ask for: a 10 deg cube of 0.02 deg pixels is 25 M
+# pixels per energy bin, about what 24 GiB hold through the reduction.
+MAX_WIDTH_DEG, MAX_BINSIZE_DEG, MAX_BINSIZE_IRF_DEG = 10, 0.5, 2
 
 
-class Background(UseCaseConfig):
-    """`FoVBackgroundMaker` per run, then the stacked template's norm (and tilt)."""
+def _cube_datasets() -> dict:
+    """Return the default ``datasets`` block: a stacked 3 x 3 deg cube."""
+    return {
+        "type": "3d",
+        "stack": True,
+        "geom": {
+            "wcs": {
+                "skydir": {"frame": "icrs"},  # lon, lat null: the target
+                "binsize": "0.02 deg",
+                "width": {"width": "3 deg", "height": "3 deg"},
+                "binsize_irf": "0.2 deg",
+            },
+            # Runs are reduced on a cutout of twice this around their pointing.
+            "selection": {"offset_max": "1.5 deg"},
+            # 8 bins per decade: the first safe bin then starts at 0.42 TeV, the
+            # threshold of the paper (its Table 5: 0.422-0.562 TeV).
+            "axes": {
+                "energy": {"min": "0.1 TeV", "max": "100 TeV", "nbins": 24},
+                "energy_true": {"min": "0.05 TeV", "max": "150 TeV", "nbins": 28},
+            },
+        },
+        "map_selection": ["counts", "exposure", "background", "psf", "edisp"],
+        "background": {"method": "fov_background", "parameters": {"method": "scale"}},
+        # The DL3 safe threshold of each run and events up to 1.5 deg from the
+        # pointing, as in the paper (Table 5).
+        "safe_mask": {
+            "methods": ["aeff-default", "offset-max"],
+            "parameters": {"offset_max": "1.5 deg"},
+        },
+    }
 
-    method: Literal["scale", "fit"] = "scale"
-    fit_tilt: bool = False
 
-
-class SourceModel(UseCaseConfig):
-    """Start values of the Gaussian + power-law source model."""
-
-    position: SkyPosition | None = None  # None: the map centre
-    position_range_deg: float = Field(default=0.5, gt=0)
-    sigma_deg: float = Field(default=0.15, gt=0)
-    sigma_range_deg: tuple[float, float] = (0.01, 1.0)
-    index: float = 2.4
-    amplitude: float = Field(default=3e-12, gt=0)  # cm-2 s-1 TeV-1
-    reference_energy_tev: float = Field(default=1.4, gt=0)
-
-
-def _default_exclusions() -> list[Circle]:
+def _default_exclusions() -> list[dict]:
     # MSH 15-52 itself (Gaussian sigma ~0.1 deg, so 0.5 deg is > 4 sigma + PSF)
     # and HESS J1503-582 (HGPS, 0.28 deg), at the edge of the default map.
     return [
-        Circle(radius_deg=0.5),
-        Circle(ra_deg=225.83, dec_deg=-58.26, radius_deg=0.4),
+        {"radius": "0.5 deg"},
+        {
+            "frame": "icrs",
+            "lon": "225.83 deg",
+            "lat": "-58.26 deg",
+            "radius": "0.4 deg",
+        },
     ]
 
 
-class Map3DConfig(RunSelection):
-    """Configuration of the 3D analysis."""
+class SourceModel(BaseConfig):
+    """Start values of the Gaussian + power-law source model."""
+
+    position: SkyDirection = Field(default_factory=dict)  # lon null: map centre
+    position_range: Angle = "0.5 deg"
+    sigma: Angle = "0.15 deg"
+    sigma_range: tuple[Angle, Angle] = ("0.01 deg", "1 deg")
+    index: float = 2.4
+    amplitude: float = Field(default=3e-12, gt=0, description=AMPLITUDE_UNIT)
+    reference_energy: Energy = "1.4 TeV"
+
+
+class Map3DConfig(DL3Config):
+    """Configuration of the 3D analysis.
+
+    Gammapy's ``observations``, ``datasets`` (type 3d, stacked; ``geom.wcs``
+    ``skydir`` null is the target), ``fit`` and ``excess_map`` blocks,
+    ``target``, ``exclusion_regions`` (where the background is not normalised)
+    and:
+
+    - ``source_model``: start values of the Gaussian + power law;
+    - ``fit_background_tilt``: fit the spectral tilt of the background model
+      with its norm;
+    - ``general``: ``n_jobs``, ``parallel_backend``, ``skip_failed``.
+    """
+
+    renamed: ClassVar[dict[str, str]] = {
+        **RENAMED,
+        "geometry": "datasets.geom.wcs (skydir, binsize, width, binsize_irf)",
+        "background": "datasets.background (parameters: {method: scale or fit}) "
+        "and fit_background_tilt",
+        "source": "source_model (position, sigma, index, amplitude, "
+        "reference_energy...)",
+        "correlation_radius_deg": "excess_map.correlation_radius (e.g. 0.1 deg)",
+    }
 
     target: str | None = "MSH 15-52"
-    geometry: MapGeometry = Field(default_factory=MapGeometry)
-    # 8 bins per decade: the first safe bin then starts at 0.42 TeV, the
-    # threshold of the paper (its Table 5: 0.422-0.562 TeV).
-    energy_reco: EnergyAxis = Field(
-        default_factory=lambda: EnergyAxis(min_tev=0.1, max_tev=100, nbins=24)
-    )
-    energy_true: EnergyAxis = Field(
-        default_factory=lambda: EnergyAxis(min_tev=0.05, max_tev=150, nbins=28)
-    )
+    datasets: Datasets = Field(default_factory=_cube_datasets)
     exclusion_regions: list[Circle] = Field(default_factory=_default_exclusions)
-    # The DL3 safe threshold of each run and events up to 1.5 deg from the
-    # pointing, as in the paper (Table 5).
-    safe_mask: SafeMask = Field(
-        default_factory=lambda: SafeMask(
-            methods=["aeff-default", "offset-max"], offset_max_deg=1.5
-        )
+    fit: Fit = Field(default_factory=dict)
+    excess_map: ExcessMap = Field(
+        default_factory=lambda: {"correlation_radius": "0.1 deg"}
     )
-    background: Background = Field(default_factory=Background)
-    source: SourceModel = Field(default_factory=SourceModel)
-    correlation_radius_deg: float = Field(default=0.1, gt=0)
+    source_model: SourceModel = Field(default_factory=SourceModel)
+    fit_background_tilt: bool = False
+    general: ParallelConfig = Field(default_factory=ParallelConfig)
 
-
-# backend, n_jobs, skip_failed: how the runs are reduced (sat.parallel).
-Map3DConfig = with_parallel_keys(Map3DConfig)
+    @model_validator(mode="after")
+    def _a_stacked_cube(self):
+        datasets = self.datasets
+        if datasets.type != "3d" or not datasets.stack:
+            raise ValueError("datasets: type 3d and stack true (a stacked cube)")
+        if datasets.background.method != "fov_background":
+            raise ValueError("datasets.background.method must be fov_background")
+        check_energy_axes(datasets)
+        wcs = datasets.geom.wcs
+        if wcs.skydir.lon is None and not self.target:
+            raise ValueError(
+                "datasets.geom.wcs.skydir: give the map centre (lon, lat) when no "
+                "target is named"
+            )
+        limits = (
+            ("width.width", wcs.width.width, MAX_WIDTH_DEG),
+            ("width.height", wcs.width.height, MAX_WIDTH_DEG),
+            ("binsize", wcs.binsize, MAX_BINSIZE_DEG),
+            ("binsize_irf", wcs.binsize_irf, MAX_BINSIZE_IRF_DEG),
+        )
+        for key, angle, limit in limits:
+            if not 0 < angle.to_value("deg") <= limit:
+                raise ValueError(
+                    f"datasets.geom.wcs.{key}: {angle} is not in (0, {limit} deg]"
+                )
+        return self
 
 
 # --- validation ------------------------------------------------------------------
 
-SOURCE = "Mohrmann et al. 2019, A&A 632, A72, 3D analysis of MSH 15-52 (E0 1.4 TeV)"
+SOURCE = f"{PAPER}, 3D analysis of MSH 15-52 (E0 1.4 TeV)"
 PUBLISHED_TARGET = "MSH 15-52"  # TARGET_NAME of the 20 runs the paper analysed
-PUBLISHED = {"amplitude": (2.914e-12, 0.136e-12), "index": (2.413, 0.053)}
-PUBLISHED_REFERENCE_TEV = 1.4
 # Same events, but the analysis differs: the paper fitted its own background model
 # per run, we scale the DL3 template per run (FoVBackgroundMaker) and fit its norm
 # on the stack; the symmetric Gaussian, the binning and Gammapy itself differ too.
@@ -141,13 +202,9 @@ WHY = (
 )
 
 
-def references() -> list[Reference]:
-    """Return the published 3D power law of MSH 15-52 as references."""
-    amplitude, index = PUBLISHED["amplitude"], PUBLISHED["index"]
-    return [
-        Reference("index", *index, "", SOURCE, N_SIGMA, WHY),
-        Reference("amplitude", *amplitude, AMPLITUDE_UNIT, SOURCE, N_SIGMA, WHY),
-    ]
+def published_references() -> list:
+    """Return the paper's 3D power law of MSH 15-52 as validation references."""
+    return references(PUBLISHED_3D[PUBLISHED_TARGET], SOURCE, N_SIGMA, WHY)
 
 
 def _reference_applies(
@@ -163,12 +220,11 @@ def _reference_applies(
             f"no published 3D reference for these {len(obs_ids)} runs (the paper's: "
             f"the {len(sample)} runs of {PUBLISHED_TARGET})"
         )
-    if not math.isclose(
-        config.source.reference_energy_tev, PUBLISHED_REFERENCE_TEV, rel_tol=1e-6
-    ):
+    published = PUBLISHED_3D[PUBLISHED_TARGET]
+    if not published.matches(config.source_model.reference_energy):
         return (
-            "no published reference at E0 "
-            f"{config.source.reference_energy_tev} TeV (published: 1.4 TeV)"
+            f"no published reference at E0 {config.source_model.reference_energy} "
+            f"(published: {published.reference_energy_tev} TeV)"
         )
     return None
 
@@ -185,97 +241,33 @@ class Map3D(UseCase):
     Config = Map3DConfig
     datasets = ("hess-dl3-dr1",)
 
+    def required_datasets(self, config: Map3DConfig) -> tuple[str, ...]:
+        """Return no local dataset when the runs come from another data store."""
+        from sat.archive.usecase import local_datasets
+
+        return local_datasets(config.observations.datastore, self.datasets[0])
+
     def run(self, config: Map3DConfig, context: RunContext) -> Outcome:
         """Reduce and stack the runs, fit, make maps, validate."""
-        import astropy.units as u
-        from gammapy.datasets import MapDataset
-        from gammapy.makers import FoVBackgroundMaker, MapDatasetMaker, SafeMaskMaker
-        from gammapy.maps import WcsGeom
         from gammapy.modeling import Fit
         from gammapy.modeling.models import FoVBackgroundModel, Models
 
-        from sat.data import require
-        from sat.errors import ConfigError, DataError
-        from sat.observations import runs_of, source_position
-        from sat.reduction import checked_runs, reduce_observations
-        from sat.stacking import StackingMaker, stacked_runs
+        from sat.usecases.models import slug
+        from sat.usecases.reflected import apply_fit_range
 
-        geometry = config.geometry
-        if geometry.center is None and not config.target:
-            raise ConfigError(
-                "key 'geometry.center': give the map centre when no target is named"
-            )
-        selection = checked_runs(
-            context, require("hess-dl3-dr1"), config.target, config.obs_ids
-        )
-        observations, obs_ids = selection.observations, selection.obs_ids
-        sample = runs_of(selection.store.obs_table, PUBLISHED_TARGET)
-        given = None if geometry.center is None else geometry.center.coord()
-        center, label = source_position(selection.store, config.target, given)
-
-        energy_axis = config.energy_reco.axis("energy")
-        energy_axis_true = config.energy_true.axis("energy_true")
-        geom = WcsGeom.create(
-            skydir=center,
-            width=geometry.width_deg,
-            binsz=geometry.binsz_deg,
-            frame="icrs",
-            proj="TAN",
-            axes=[energy_axis],
-        )
-        stacked = MapDataset.create(
-            geom,
-            energy_axis_true=energy_axis_true,
-            binsz_irf=geometry.irf_binsz_deg,
-            name="stacked",
-        )
-        exclusion = _exclusion_mask(geom, center, config.exclusion_regions)
-        makers = [
-            MapDatasetMaker(
-                selection=["counts", "exposure", "background", "psf", "edisp"]
-            ),
-            SafeMaskMaker(
-                methods=list(config.safe_mask.methods),
-                bias_percent=config.safe_mask.bias_percent,
-                aeff_percent=config.safe_mask.aeff_percent,
-                offset_max=config.safe_mask.offset_max_deg * u.deg,
-            ),
-            FoVBackgroundMaker(
-                method=config.background.method, exclusion_mask=exclusion
-            ),
-        ]
-        stacked = reduce_observations(
-            context,
-            config,
-            makers,
-            stacked,
-            observations,
-            selection.files,
-            f"reducing and stacking {len(obs_ids)} runs",
-            maker_class=StackingMaker,
-        ).datasets[0]
-        runs = stacked_runs(stacked)
-        outside = sorted(set(obs_ids) - set(runs))
-        if not stacked.mask_safe.data.any() or stacked.counts.data.sum() == 0:
-            raise DataError(
-                f"no safe counts of {label} in the map ({len(outside)} of "
-                f"{len(obs_ids)} runs outside it): check the map centre, its width "
-                "and the safe-mask settings"
-            )
-
-        source_name = re.sub(r"[^A-Za-z0-9_.+-]+", "_", label)
-        sky_model = _sky_model(config.source, center, source_name)
+        cube = _stacked_cube(config, context, self.datasets[0])
+        stacked, center, label = cube.dataset, cube.center, cube.label
+        sky_model = _sky_model(config.source_model, center, slug(label))
         background = FoVBackgroundModel(dataset_name=stacked.name)
-        background.spectral_model.tilt.frozen = not config.background.fit_tilt
+        background.spectral_model.tilt.frozen = not config.fit_background_tilt
         stacked.models = Models([sky_model, background])
+        apply_fit_range([stacked], config.fit)
         with context.step("fitting the Gaussian and the background norm"):
             result = Fit().run([stacked])
         fitted = Models([sky_model, background])
 
         with context.step("making the significance and residual maps"):
-            maps = _significance_maps(
-                stacked, background, config.correlation_radius_deg
-            )
+            maps = _significance_maps(stacked, background, config.excess_map)
 
         with context.step("writing products"):
             stacked.write(context.product("dataset/stacked.fits"), overwrite=True)
@@ -292,7 +284,7 @@ class Map3D(UseCase):
                 sky_model,
                 config,
                 center,
-                exclusion,
+                cube.exclusion,
                 label,
                 context.product("overview.png"),
             )
@@ -305,12 +297,12 @@ class Map3D(UseCase):
                 "total_stat": float(result.total_stat),
                 "background": fitted_parameters(Models([background])),
             },
-            "runs": runs,
-            "runs_outside_map": outside,
+            "runs": cube.runs,
+            "runs_outside_map": cube.outside,
             "stacked": _stacked_stats(stacked),
-            "maps": _map_stats(maps, _off_source(stacked, exclusion)),
+            "maps": _map_stats(maps, _off_source(stacked, cube.exclusion)),
         }
-        no_reference = _reference_applies(config, runs, sample)
+        no_reference = _reference_applies(config, cube.runs, cube.sample)
         validation = []
         if no_reference is None:
             validation = [
@@ -319,25 +311,107 @@ class Map3D(UseCase):
                     parameters[ref.quantity]["value"],
                     parameters[ref.quantity]["error"],
                 )
-                for ref in references()
+                for ref in published_references()
             ]
         summary = _summary(label, parameters, extra, config)
-        if outside:
-            summary.append(f"runs outside the map, not stacked: {outside}")
+        if cube.outside:
+            summary.append(f"runs outside the map, not stacked: {cube.outside}")
         summary.append(no_reference or f"validated against {SOURCE}")
         return Outcome(parameters, validation, summary, extra)
 
 
-def _exclusion_mask(geom, center, circles: list[Circle]):
+@dataclass(frozen=True)
+class _Cube:
+    """The stacked runs and what the analysis needs to know about them."""
+
+    dataset: object
+    center: object
+    label: str
+    exclusion: object
+    runs: list[int]
+    outside: list[int]
+    sample: list[int]
+
+
+def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cube:
+    """Select, check, reduce and stack the runs on the cube of ``datasets``."""
+    from gammapy.datasets import MapDataset
+    from gammapy.makers import FoVBackgroundMaker, MapDatasetMaker
+    from gammapy.maps import WcsGeom
+
+    from sat.archive.usecase import observations_folder
+    from sat.errors import DataError
+    from sat.observations import runs_of, source_position
+    from sat.reduction import (
+        checked_runs,
+        energy_axis,
+        reduce_observations,
+        safe_mask_maker,
+        sky_coord,
+    )
+    from sat.stacking import StackingMaker, stacked_runs
+
+    block = config.datasets
+    root = observations_folder(config.observations.datastore, None, dataset=dataset)
+    selection = checked_runs(context, root, config.target, block=config.observations)
+    given = sky_coord(block.geom.wcs.skydir)
+    center, label = source_position(selection.store, config.target, given)
+    wcs = block.geom.wcs
+    geom = WcsGeom.create(
+        skydir=center,
+        width=(wcs.width.width.to_value("deg"), wcs.width.height.to_value("deg")),
+        binsz=wcs.binsize.to_value("deg"),
+        frame="icrs",
+        proj="TAN",
+        axes=[energy_axis(block.geom.axes.energy)],
+    )
+    reference = MapDataset.create(
+        geom,
+        energy_axis_true=energy_axis(block.geom.axes.energy_true, "energy_true"),
+        binsz_irf=wcs.binsize_irf.to_value("deg"),
+        name="stacked",
+    )
+    exclusion = _exclusion_mask(geom, center, config.exclusion_regions)
+    makers = [
+        MapDatasetMaker(selection=list(block.map_selection)),
+        safe_mask_maker(block.safe_mask),
+        FoVBackgroundMaker(exclusion_mask=exclusion, **block.background.parameters),
+    ]
+    obs_ids = selection.obs_ids
+    stacked = reduce_observations(
+        context,
+        config.general,
+        makers,
+        reference,
+        selection.observations,
+        selection.files,
+        f"reducing and stacking {len(obs_ids)} runs",
+        maker_class=StackingMaker,
+        cutout_width=2 * block.geom.selection.offset_max,
+    ).datasets[0]
+    runs = stacked_runs(stacked)
+    outside = sorted(set(obs_ids) - set(runs))
+    if not stacked.mask_safe.data.any() or stacked.counts.data.sum() == 0:
+        raise DataError(
+            f"no safe counts of {label} in the map ({len(outside)} of "
+            f"{len(obs_ids)} runs outside it): check the map centre, its width "
+            "and the safe-mask settings"
+        )
+    sample = runs_of(selection.store.obs_table, PUBLISHED_TARGET)
+    return _Cube(stacked, center, label, exclusion, runs, outside, sample)
+
+
+def _exclusion_mask(geom, center, circles):
     """Boolean image of the map: True where the background may be normalised."""
     import numpy as np
     from gammapy.maps import Map
 
+    from sat.reduction import circle
+
     image = geom.to_image()
     if not circles:
         return Map.from_geom(image, data=np.ones(image.data_shape, dtype=bool))
-    regions = [circle.region(center) for circle in circles]
-    return image.region_mask(regions, inside=False)
+    return image.region_mask([circle(c, center) for c in circles], inside=False)
 
 
 def _sky_model(source: SourceModel, center, name: str):
@@ -353,38 +427,49 @@ def _sky_model(source: SourceModel, center, name: str):
         SkyModel,
     )
 
-    start = center if source.position is None else source.position.coord()
+    from sat.reduction import sky_coord
+
+    start = (sky_coord(source.position) or center).icrs
     spatial = GaussianSpatialModel(
-        lon_0=start.ra, lat_0=start.dec, sigma=source.sigma_deg * u.deg, frame="icrs"
+        lon_0=start.ra, lat_0=start.dec, sigma=source.sigma, frame="icrs"
     )
-    reach = source.position_range_deg
+    # A Python float: the bounds keep the precision of the obs-index position.
+    reach = float(source.position_range.to_value("deg"))
     spatial.lon_0.min = start.ra.deg - reach / max(math.cos(start.dec.radian), 0.01)
     spatial.lon_0.max = start.ra.deg + reach / max(math.cos(start.dec.radian), 0.01)
     spatial.lat_0.min = max(start.dec.deg - reach, -90)
     spatial.lat_0.max = min(start.dec.deg + reach, 90)
-    spatial.sigma.min, spatial.sigma.max = source.sigma_range_deg
+    spatial.sigma.min, spatial.sigma.max = (
+        angle.to_value("deg") for angle in source.sigma_range
+    )
     spectral = PowerLawSpectralModel(
         index=source.index,
         amplitude=source.amplitude * u.Unit(AMPLITUDE_UNIT),
-        reference=source.reference_energy_tev * u.TeV,
+        reference=source.reference_energy,
     )
     return SkyModel(spectral_model=spectral, spatial_model=spatial, name=name)
 
 
-def _significance_maps(stacked, background, radius_deg: float) -> dict:
+def _significance_maps(stacked, background, block) -> dict:
     """Significance (background only) and residual significance (all models).
 
-    `ExcessMapEstimator` takes the dataset's predicted counts as the background:
-    with the fitted background model alone that is the source significance, with
-    the source model too the residual significance.
+    `ExcessMapEstimator` (Gammapy's ``excess_map`` block: ``correlation_radius``,
+    ``energy_edges``, null: the whole cube, and ``parameters``) takes the
+    dataset's predicted counts as the background: with the fitted background
+    model alone that is the source significance, with the source model too the
+    residual significance.
     """
-    import astropy.units as u
     from gammapy.estimators import ExcessMapEstimator
     from gammapy.modeling.models import Models
 
+    from sat.reduction import energy_axis
+
+    axis = energy_axis(block.energy_edges)
     edges = stacked.counts.geom.axes["energy"].edges[[0, -1]]
     estimator = ExcessMapEstimator(
-        correlation_radius=radius_deg * u.deg, energy_edges=edges
+        correlation_radius=block.correlation_radius,
+        energy_edges=edges if axis is None else axis.edges,
+        **block.parameters,
     )
     models = stacked.models
     maps = {}
@@ -460,7 +545,7 @@ def _summary(label, parameters, extra, config) -> list[str]:
         f"{low:.2f}-{high:.0f} TeV, counts {stacked['counts']:.0f}, excess "
         f"{stacked['excess']:.0f}, peak significance "
         f"{maps['peak_significance']:.1f} sigma",
-        f"power law at E0 {config.source.reference_energy_tev} TeV: amplitude "
+        f"power law at E0 {config.source_model.reference_energy}: amplitude "
         f"{value('amplitude', '.4g')} cm-2 s-1 TeV-1, index "
         f"{value('index', '.3f')}{state}",
         f"Gaussian: RA {value('lon_0', '.3f')} deg, Dec {value('lat_0', '.3f')} deg, "
@@ -473,7 +558,6 @@ def _summary(label, parameters, extra, config) -> list[str]:
 
 def _plot_overview(stacked, maps, sky_model, config, center, exclusion, label, path):
     """Plot counts, significance and fitted Gaussian, residuals, their histogram."""
-    import astropy.units as u
     import matplotlib.pyplot as plt
     import numpy as np
     from regions import CircleSkyRegion
@@ -481,9 +565,8 @@ def _plot_overview(stacked, maps, sky_model, config, center, exclusion, label, p
     figure = plt.figure(figsize=(15, 12))
     wcs = maps["significance"].geom.wcs
     counts = stacked.counts * stacked.mask_safe
-    counts_image = counts.sum_over_axes(keepdims=False).smooth(
-        config.correlation_radius_deg / 2 * u.deg
-    )
+    radius = config.excess_map.correlation_radius
+    counts_image = counts.sum_over_axes(keepdims=False).smooth(radius / 2)
     spatial = sky_model.spatial_model
     gaussian = [
         CircleSkyRegion(spatial.position, n * spatial.sigma.quantity) for n in (1, 2)
@@ -505,8 +588,7 @@ def _plot_overview(stacked, maps, sky_model, config, center, exclusion, label, p
         region.to_pixel(wcs).plot(ax=axes, edgecolor="cyan", linestyle=style, lw=1.5)
     _plot_exclusions(axes, wcs, center, config.exclusion_regions)
     axes.set_title(
-        f"significance (r = {config.correlation_radius_deg} deg): contours 5, 10, "
-        "20; fitted Gaussian 1, 2 sigma"
+        f"significance (r = {radius}): contours 5, 10, 20; fitted Gaussian 1, 2 sigma"
     )
 
     axes = figure.add_subplot(2, 2, 3, projection=wcs)
@@ -531,18 +613,11 @@ def _plot_overview(stacked, maps, sky_model, config, center, exclusion, label, p
     plt.close(figure)
 
 
-def _plot_exclusions(axes, wcs, center, circles: list[Circle]) -> None:
-    import astropy.units as u
-    from astropy.coordinates import SkyCoord
-    from regions import CircleSkyRegion
+def _plot_exclusions(axes, wcs, center, circles) -> None:
+    from sat.reduction import circle
 
-    for circle in circles:
-        position = (
-            center
-            if circle.ra_deg is None
-            else SkyCoord(circle.ra_deg, circle.dec_deg, unit="deg")
-        )
-        CircleSkyRegion(position, circle.radius_deg * u.deg).to_pixel(wcs).plot(
+    for block in circles:
+        circle(block, center).to_pixel(wcs).plot(
             ax=axes, edgecolor="0.6", linestyle=":", lw=1
         )
 

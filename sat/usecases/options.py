@@ -1,122 +1,176 @@
-"""Config blocks shared by the use cases that analyse DL3 runs.
+"""Config of the use cases that analyse DL3 runs: Gammapy's own config blocks.
 
-Which runs (`RunSelection`), where on the sky (`SkyPosition`, `Circle`), the
-energy binning (`EnergyAxis`) and which energies of each run to trust
-(`SafeMask`): spectrum-1d, lightcurve and map-3d spell them the same way, so a
-key means the same thing in every config.
+spectrum-1d, lightcurve and map-3d do what Gammapy's high-level ``Analysis``
+does, so they take its ``AnalysisConfig`` blocks key for key, with Gammapy's
+defaults and spelling (quantities as ``0.1 TeV``): ``observations``,
+``datasets``, ``fit``, ``flux_points``, ``light_curve``, ``excess_map``. A
+Gammapy user's YAML blocks work unchanged; a block given updates the use case's
+default block key by key (as ``AnalysisConfig.update`` does). Our keys come
+beside them:
+
+- ``target``: the runs and the position of a source by its obs-index name
+  (TARGET_NAME, TARGET_TAG or OBJECT); ``observations`` selects among them;
+- ``exclusion_regions``: circles kept out of the background estimate, spelled
+  as Gammapy's ``on_region`` (``lon``/``lat`` null: centred on the target);
+- ``general``: ``n_jobs`` as Gammapy's ``general.n_jobs``, the
+  ``parallel_backend`` of Gammapy's makers, ``skip_failed`` (`sat.parallel`).
+
+The blocks are Gammapy's classes, imported when a config is validated
+(`sat.config.upstream`): listing the use cases imports no scientific package.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from pydantic import Field, model_validator
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
-
+from sat import parallel
+from sat.config import upstream
 from sat.usecases.base import UseCaseConfig
 
 __all__ = [
+    "RENAMED",
+    "Angle",
     "Circle",
-    "EnergyAxis",
-    "RunSelection",
-    "SafeMask",
-    "SafeMaskMethod",
-    "SkyPosition",
+    "DL3Config",
+    "Datasets",
+    "Energy",
+    "ExcessMap",
+    "Fit",
+    "FluxPoints",
+    "LightCurve",
+    "Observations",
+    "Quantity",
+    "SkyDirection",
+    "check_energy_axes",
+    "check_reflected_regions",
+    "reflected_regions_datasets",
 ]
 
-SafeMaskMethod = Literal[
-    "aeff-default", "aeff-max", "edisp-bias", "offset-max", "bkg-peak"
-]
+_GAMMAPY = "gammapy.analysis.config"
+Observations = upstream(f"{_GAMMAPY}:ObservationsConfig")
+Datasets = upstream(f"{_GAMMAPY}:DatasetsConfig")
+Fit = upstream(f"{_GAMMAPY}:FitConfig")
+FluxPoints = upstream(f"{_GAMMAPY}:FluxPointsConfig")
+LightCurve = upstream(f"{_GAMMAPY}:LightCurveConfig")
+ExcessMap = upstream(f"{_GAMMAPY}:ExcessMapConfig")
+Circle = upstream(f"{_GAMMAPY}:SpatialCircleConfig")
+SkyDirection = upstream(f"{_GAMMAPY}:SkyCoordConfig")
+Energy = upstream("gammapy.utils.types:EnergyType")
+Angle = upstream("gammapy.utils.types:AngleType")
+Quantity = upstream("gammapy.utils.types:QuantityType")
+
+# Keys of the DL3 use cases before they took Gammapy's blocks (release 2026.11).
+RENAMED = {
+    "obs_ids": "observations.obs_ids",
+    "datastore": "observations.datastore",
+    "position": "datasets.on_region.lon and .lat (with frame: icrs)",
+    "on_radius_deg": "datasets.on_region.radius (e.g. 0.11 deg)",
+    "energy_reco": "datasets.geom.axes.energy (min, max as 0.1 TeV; nbins)",
+    "energy_true": "datasets.geom.axes.energy_true (min, max as 0.1 TeV; nbins)",
+    "containment_correction": "datasets.containment_correction",
+    "safe_mask": "datasets.safe_mask (methods; parameters: bias_percent, "
+    "aeff_percent, offset_max as 3 deg)",
+    "reference_energy_tev": "reference_energy (e.g. 1 TeV)",
+    "exclusion_regions.*.radius_deg": "exclusion_regions: radius (e.g. 0.3 deg)",
+    "exclusion_regions.*.ra_deg": "exclusion_regions: lon (e.g. 83.6 deg), frame",
+    "exclusion_regions.*.dec_deg": "exclusion_regions: lat (e.g. 22.0 deg), frame",
+    **parallel.RENAMED,
+}
 
 
-class RunSelection(UseCaseConfig):
-    """Runs of the obs-index: those of a target, given ids, or the target's among them.
+class DL3Config(UseCaseConfig):
+    """Keys of every use case that reduces DL3 runs (blocks of Gammapy's config).
 
-    A use case sets its own default ``target``.
+    Each use case sets the default ``target`` and ``datasets`` block.
     """
 
+    renamed = RENAMED
+
+    observations: Observations = Field(default_factory=dict)
     target: str | None = None
-    obs_ids: list[int] = Field(default_factory=list, validate_default=True)
-
-    @field_validator("obs_ids", mode="after")
-    @classmethod
-    def _runs_selectable(cls, obs_ids: list[int], info: ValidationInfo):
-        if not obs_ids and not info.data.get("target"):
-            raise ValueError("give a target (obs-index name) or obs_ids, or both")
-        return obs_ids
-
-
-class SkyPosition(UseCaseConfig):
-    """A sky position in ICRS degrees."""
-
-    ra_deg: float = Field(ge=0, lt=360)
-    dec_deg: float = Field(ge=-90, le=90)
-
-    def coord(self):
-        """Return this position as a `~astropy.coordinates.SkyCoord`."""
-        from astropy.coordinates import SkyCoord
-
-        return SkyCoord(self.ra_deg, self.dec_deg, unit="deg")
-
-
-class Circle(UseCaseConfig):
-    """A circular sky region (ICRS); without ra/dec it is centred on the target."""
-
-    radius_deg: float = Field(gt=0)
-    ra_deg: float | None = Field(default=None, ge=0, lt=360)
-    dec_deg: float | None = Field(default=None, ge=-90, le=90)
+    datasets: Datasets = Field(default_factory=dict)
+    exclusion_regions: list[Circle] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _both_or_neither(self):
-        if (self.ra_deg is None) != (self.dec_deg is None):
-            raise ValueError("give both ra_deg and dec_deg, or neither (the target)")
+    def _exclusions_have_a_radius(self):
+        for index, circle in enumerate(self.exclusion_regions):
+            if circle.radius is None:
+                raise ValueError(f"exclusion_regions.{index}: give a radius")
+            if (circle.lon is None) != (circle.lat is None):
+                raise ValueError(
+                    f"exclusion_regions.{index}: give both lon and lat, or neither "
+                    "(centred on the target)"
+                )
         return self
 
-    def region(self, target):
-        """Return this circle as a `regions.CircleSkyRegion`.
 
-        Parameters
-        ----------
-        target : `~astropy.coordinates.SkyCoord`
-            The centre of a circle given without ``ra_deg`` and ``dec_deg``.
-        """
-        import astropy.units as u
-        from astropy.coordinates import SkyCoord
-        from regions import CircleSkyRegion
+def reflected_regions_datasets() -> dict:
+    """Return the default ``datasets`` block of a reflected-regions analysis.
 
-        center = (
-            target
-            if self.ra_deg is None
-            else SkyCoord(self.ra_deg, self.dec_deg, unit="deg")
+    Per-run ON/OFF spectra (``stack: false``) with reflected OFF regions in a
+    0.11 deg ON region (the H.E.S.S. DR1 point-source cut), PSF containment
+    corrected; energies trusted where the energy bias is below 10 %.
+    """
+    return {
+        "type": "1d",
+        "stack": False,
+        "geom": {
+            "axes": {
+                "energy": {"min": "0.1 TeV", "max": "100 TeV", "nbins": 24},
+                "energy_true": {"min": "0.05 TeV", "max": "150 TeV", "nbins": 48},
+            }
+        },
+        "background": {"method": "reflected"},
+        "safe_mask": {"methods": ["edisp-bias"], "parameters": {"bias_percent": 10}},
+        "on_region": {"frame": "icrs", "radius": "0.11 deg"},
+        "containment_correction": True,
+    }
+
+
+def check_energy_axes(datasets) -> None:
+    """Refuse energy axes of a ``datasets`` block that make no binning.
+
+    Raises
+    ------
+    ValueError
+        ``energy`` without min, max or nbins; ``max`` not above ``min``.
+    """
+    axes = datasets.geom.axes
+    for name, axis in (("energy", axes.energy), ("energy_true", axes.energy_true)):
+        key = f"datasets.geom.axes.{name}"
+        bounded = axis.min is not None and axis.max is not None
+        if name == "energy" and not (bounded and axis.nbins):
+            raise ValueError(f"{key}: give min, max and nbins")
+        if bounded and not axis.max > axis.min:
+            raise ValueError(f"{key}: max must be above min")
+
+
+def check_reflected_regions(config: DL3Config) -> None:
+    """Refuse a ``datasets`` block a reflected-regions analysis cannot run.
+
+    Raises
+    ------
+    ValueError
+        Naming the key: not ``type: 1d``, another background method, no ON
+        radius or energy axis, or neither a target nor an ON-region position.
+    """
+    datasets = config.datasets
+    if datasets.type != "1d":
+        raise ValueError("datasets.type must be 1d (a 1D ON/OFF analysis)")
+    if datasets.background.method != "reflected":
+        raise ValueError(
+            "datasets.background.method must be reflected (reflected OFF regions)"
         )
-        return CircleSkyRegion(center, self.radius_deg * u.deg)
-
-
-class EnergyAxis(UseCaseConfig):
-    """Log-spaced energy bins from ``min_tev`` to ``max_tev``."""
-
-    min_tev: float = Field(gt=0)
-    max_tev: float = Field(gt=0)
-    nbins: int = Field(gt=0)
-
-    @model_validator(mode="after")
-    def _increasing(self):
-        if self.max_tev <= self.min_tev:
-            raise ValueError("max_tev must be larger than min_tev")
-        return self
-
-    def axis(self, name: str = "energy"):
-        """Return Gammapy's `~gammapy.maps.MapAxis` (``energy`` or ``energy_true``)."""
-        from gammapy.maps import MapAxis
-
-        return MapAxis.from_energy_bounds(
-            self.min_tev, self.max_tev, self.nbins, unit="TeV", name=name
+    if datasets.on_region.radius is None:
+        raise ValueError("datasets.on_region.radius: give the ON-region radius")
+    if (datasets.on_region.lon is None) != (datasets.on_region.lat is None):
+        raise ValueError("datasets.on_region: give both lon and lat, or neither")
+    if datasets.on_region.lon is None and not config.target:
+        raise ValueError(
+            "give a target (obs-index name) or datasets.on_region lon and lat"
         )
-
-
-class SafeMask(UseCaseConfig):
-    """Gammapy's `SafeMaskMaker` settings (which energies of each run to trust)."""
-
-    methods: list[SafeMaskMethod] = Field(default_factory=lambda: ["edisp-bias"])
-    bias_percent: float = Field(default=10, gt=0)
-    aeff_percent: float = Field(default=10, gt=0)
-    offset_max_deg: float = Field(default=3.0, gt=0)
+    check_energy_axes(datasets)
+    if datasets.background.exclusion is not None and config.exclusion_regions:
+        raise ValueError(
+            "give exclusion_regions or datasets.background.exclusion, not both"
+        )

@@ -11,82 +11,88 @@ the data release, for the sources it published: the Crab Nebula (the default),
 PKS 2155-304 and MSH 15-52. Any other source (target name from the obs-index, or a
 position and observation ids) runs the same analysis without a reference.
 
-Example config for MSH 15-52, the extended source of the paper (its nebula must not
-leak into the OFF regions, but a wider exclusion leaves half of the runs without
-any OFF region)::
+The config is Gammapy's ``AnalysisConfig`` blocks (``observations``,
+``datasets``, ``fit``, ``flux_points``; `sat.usecases.options`) with our keys
+beside them. Example config for MSH 15-52, the extended source of the paper (its
+nebula must not leak into the OFF regions, but a wider exclusion leaves half of
+the runs without any OFF region)::
 
     target: MSH 15-52
-    on_radius_deg: 0.3
-    reference_energy_tev: 1.4
+    datasets:
+      on_region: {radius: 0.3 deg}
+    reference_energy: 1.4 TeV
     exclusion_regions:
-      - radius_deg: 0.35   # centred on the target: the on region + 0.05 deg
+      - radius: 0.35 deg   # centred on the target: the on region + 0.05 deg
 """
 
 from __future__ import annotations
 
 import math
-import re
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from sat.archive.usecase import ArchiveSource
-from sat.parallel import with_parallel_keys
-from sat.usecases.base import (
-    Outcome,
-    RunContext,
-    UseCase,
-    UseCaseConfig,
-    fitted_parameters,
-)
+from sat.parallel import ParallelConfig
+from sat.usecases.base import Outcome, RunContext, UseCase, fitted_parameters
+from sat.usecases.hess_dr1 import PAPER, PUBLISHED_1D, references
+from sat.usecases.models import AMPLITUDE_UNIT, power_law
 from sat.usecases.options import (
-    Circle,
-    EnergyAxis,
-    RunSelection,
-    SafeMask,
-    SkyPosition,
+    RENAMED,
+    Datasets,
+    DL3Config,
+    Energy,
+    Fit,
+    FluxPoints,
+    check_reflected_regions,
+    reflected_regions_datasets,
 )
-from sat.validation import Reference, compare
+from sat.usecases.reflected import apply_fit_range, reflected_regions_runs
+from sat.validation import compare
 
 SpectralModelName = Literal["power-law", "log-parabola"]
-AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
+# Flux points per decade of energy when flux_points.energy.nbins is null.
+BINS_PER_DECADE = 4
 
 
-class FluxPointsSettings(UseCaseConfig):
-    """Flux point bins; a missing bound is the safe energy range of the runs."""
+class Spectrum1DConfig(DL3Config):
+    """Configuration of the 1D reflected-regions spectrum.
 
-    energy_min_tev: float | None = Field(default=None, gt=0)
-    energy_max_tev: float | None = Field(default=None, gt=0)
-    bins_per_decade: int = Field(default=4, gt=0)
+    Gammapy's ``observations``, ``datasets`` (type 1d), ``fit`` and
+    ``flux_points`` blocks, ``target``, ``exclusion_regions`` and:
 
+    - ``flux_points``: ``energy`` min/max null: where any run is safe; ``nbins``
+      null: 4 per decade; ``source``: the name of the fitted models;
+    - ``spectral_models``: fitted in turn, the first one validated and used for
+      the flux points;
+    - ``reference_energy`` of the models;
+    - ``archive``: fetch the runs from an IVOA archive first (instead of
+      ``observations.datastore``);
+    - ``general``: ``n_jobs``, ``parallel_backend``, ``skip_failed``.
+    """
 
-class Spectrum1DConfig(RunSelection):
-    """Configuration of the 1D reflected-regions spectrum."""
+    renamed: ClassVar[dict[str, str]] = {
+        **RENAMED,
+        "flux_points.energy_min_tev": "flux_points.energy.min (e.g. 1 TeV)",
+        "flux_points.energy_max_tev": "flux_points.energy.max (e.g. 30 TeV)",
+        "flux_points.bins_per_decade": "flux_points.energy.nbins (the number of "
+        f"bins; null: {BINS_PER_DECADE} per decade)",
+    }
 
     target: str | None = "Crab"
-    position: SkyPosition | None = None
-    on_radius_deg: float = Field(default=0.11, gt=0)
-    exclusion_regions: list[Circle] = Field(default_factory=list)
-    energy_reco: EnergyAxis = Field(
-        default_factory=lambda: EnergyAxis(min_tev=0.1, max_tev=100, nbins=24)
+    datasets: Datasets = Field(default_factory=reflected_regions_datasets)
+    fit: Fit = Field(default_factory=dict)
+    flux_points: FluxPoints = Field(
+        default_factory=lambda: {"parameters": {"selection_optional": ["ul"]}}
     )
-    energy_true: EnergyAxis = Field(
-        default_factory=lambda: EnergyAxis(min_tev=0.05, max_tev=150, nbins=48)
-    )
-    containment_correction: bool = True
-    safe_mask: SafeMask = Field(default_factory=SafeMask)
     spectral_models: list[SpectralModelName] = Field(
         default_factory=lambda: ["power-law", "log-parabola"], min_length=1
     )
-    reference_energy_tev: float = Field(default=1.45, gt=0)
-    flux_points: FluxPointsSettings = Field(default_factory=FluxPointsSettings)
-    # Where the runs are (default: the hess-dl3-dr1 dataset): a data store folder
-    # (`ctao-sat archive fetch --dest`), or an IVOA archive to fetch them from.
-    datastore: str | None = None
+    reference_energy: Energy = "1.45 TeV"
     archive: ArchiveSource | None = None
+    general: ParallelConfig = Field(default_factory=ParallelConfig)
 
     @field_validator("spectral_models", mode="after")
     @classmethod
@@ -95,34 +101,15 @@ class Spectrum1DConfig(RunSelection):
             raise ValueError("each spectral model at most once")
         return models
 
-
-# backend, n_jobs, skip_failed: how the runs are reduced (sat.parallel).
-Spectrum1DConfig = with_parallel_keys(Spectrum1DConfig)
+    @model_validator(mode="after")
+    def _a_reflected_regions_spectrum(self):
+        check_reflected_regions(self)
+        return self
 
 
 # --- validation ------------------------------------------------------------------
 
-SOURCE = "Mohrmann et al. 2019, A&A 632, A72, 1D reflected-regions power law"
-
-
-@dataclass(frozen=True)
-class Published:
-    """A published 1D power-law spectrum and the analysis choices that define it."""
-
-    amplitude: tuple[float, float]  # value, error in cm-2 s-1 TeV-1
-    index: tuple[float, float]
-    reference_energy_tev: float
-    on_radius_deg: float
-
-
-# Keyed by TARGET_NAME of the H.E.S.S. DR1 obs-index: the paper used these runs.
-PUBLISHED = {
-    "Crab": Published((1.629e-11, 0.088e-11), (2.629, 0.074), 1.45, 0.11),
-    "PKS 2155-304 (steady)": Published(
-        (1.749e-11, 0.207e-11), (3.464, 0.246), 0.65, 0.11
-    ),
-    "MSH 15-52": Published((2.698e-12, 0.158e-12), (2.346, 0.059), 1.4, 0.3),
-}
+SOURCE = f"{PAPER}, 1D reflected-regions power law"
 # Both fits use the same events, so the difference between them is not statistical
 # noise but the analysis (Gammapy version, safe energy threshold, binning,
 # reflected-region layout): with gammapy 2.1 the Crab index is 1.0 sigma from the
@@ -138,20 +125,6 @@ WHY = (
 )
 
 
-def references(published: Published, target: str) -> list[Reference]:
-    """Return the power-law references of a published spectrum."""
-    source = (
-        f"{SOURCE}, {target} (E0 {published.reference_energy_tev} TeV, "
-        f"r_on {published.on_radius_deg} deg)"
-    )
-    return [
-        Reference("index", *published.index, "", source, N_SIGMA, WHY),
-        Reference(
-            "amplitude", *published.amplitude, AMPLITUDE_UNIT, source, N_SIGMA, WHY
-        ),
-    ]
-
-
 def _published_for(config: Spectrum1DConfig, target_names: set[str]):
     """Return the published spectrum this analysis repeats, if any.
 
@@ -160,24 +133,22 @@ def _published_for(config: Spectrum1DConfig, target_names: set[str]):
     tuple
         ``(Published, target name)``, or ``(None, why there is no reference)``.
         A reference applies when the runs are those of a published target, found
-        by name (not by a position override), with the published reference energy
-        and on-region radius and a power law as the first model.
+        by name (not at a position given in ``datasets.on_region``), with the
+        published reference energy and ON-region radius and a power law as the
+        first model.
     """
     names = sorted(target_names)
     label = names[0] if len(names) == 1 else ", ".join(names)
-    published = PUBLISHED.get(label)
-    if config.position is not None or not config.target or published is None:
+    published = PUBLISHED_1D.get(label)
+    at_position = config.datasets.on_region.lon is not None
+    if at_position or not config.target or published is None:
         return None, f"no published reference for {config.target or 'this position'}"
     if "power-law" != config.spectral_models[0]:
         return None, "no published reference for a first model other than power-law"
-    same = math.isclose(
-        config.reference_energy_tev, published.reference_energy_tev, rel_tol=1e-6
-    ) and math.isclose(config.on_radius_deg, published.on_radius_deg, rel_tol=1e-6)
-    if not same:
+    if not published.matches(config.reference_energy, config.datasets.on_region.radius):
         return None, (
             f"no published reference for this analysis of {label} (published: "
-            f"E0 {published.reference_energy_tev} TeV, "
-            f"r_on {published.on_radius_deg} deg)"
+            f"{published.describe()})"
         )
     return published, label
 
@@ -196,85 +167,23 @@ class Spectrum1D(UseCase):
 
     def required_datasets(self, config: Spectrum1DConfig) -> tuple[str, ...]:
         """Return no local dataset when the runs come from a store or an archive."""
-        if config.datastore is not None or config.archive is not None:
-            return ()
-        return self.datasets
+        from sat.archive.usecase import local_datasets
+
+        datastore = config.observations.datastore
+        return local_datasets(datastore, self.datasets[0], config.archive)
 
     def run(self, config: Spectrum1DConfig, context: RunContext) -> Outcome:
         """Reduce the runs, fit the models, estimate flux points, validate."""
-        from gammapy.datasets import Datasets
-        from gammapy.estimators import FluxPointsEstimator
-        from gammapy.maps import MapAxis
-        from gammapy.modeling import Fit
         from gammapy.modeling.models import Models
 
-        from sat.archive.usecase import observations_folder
-        from sat.errors import DataError
-        from sat.observations import source_position
-        from sat.reduction import checked_runs, reflected_regions_spectra
-
-        root = observations_folder(
-            config.datastore,
-            config.archive,
-            dataset="hess-dl3-dr1",
-            target=config.target,
-            position=None
-            if config.position is None
-            else (config.position.ra_deg, config.position.dec_deg),
-            obs_ids=config.obs_ids,
-            context=context,
-        )
-        selection = checked_runs(context, root, config.target, config.obs_ids)
-        observations, obs_ids = selection.observations, selection.obs_ids
-        table = selection.store.obs_table
-        target_names = (
-            {str(row["TARGET_NAME"]) for row in table if int(row["OBS_ID"]) in obs_ids}
-            if "TARGET_NAME" in table.colnames
-            else set()
-        )
-        given = None if config.position is None else config.position.coord()
-        position, label = source_position(selection.store, config.target, given)
-
-        reduction, usable, dropped = reflected_regions_spectra(
-            context, config, position, observations, selection.files
-        )
-        if not usable:
-            raise DataError(
-                f"no run of {label} has OFF regions and a safe energy range: "
-                "shrink the exclusion regions or the on region"
-            )
-        datasets = Datasets(usable)
-
-        source = re.sub(r"[^A-Za-z0-9_.+-]+", "_", label)
-        fits, sky_models = {}, {}
-        for name in config.spectral_models:
-            with context.step(f"fitting a {name} to {len(datasets)} runs"):
-                sky_model = _sky_model(name, source, config.reference_energy_tev)
-                datasets.models = [sky_model]
-                result = Fit().run(datasets)
-            sky_models[name] = sky_model
-            fits[name] = {
-                "success": bool(result.success),
-                "total_stat": float(result.total_stat),
-                "parameters": fitted_parameters(Models([sky_model])),
-            }
+        runs = reflected_regions_runs(config, context, self.datasets[0], config.archive)
+        datasets = runs.fit_datasets(config.datasets.stack)
+        apply_fit_range(datasets, config.fit)
+        source = config.flux_points.source
+        fits, sky_models = _fit_models(config, datasets, source, context)
         main = config.spectral_models[0]
         datasets.models = [sky_models[main]]
-
-        with context.step("estimating flux points"):
-            energy_min, energy_max = _flux_point_range(config, datasets)
-            decades = math.log10(energy_max / energy_min)
-            edges = MapAxis.from_energy_bounds(
-                energy_min,
-                energy_max,
-                max(1, round(decades * config.flux_points.bins_per_decade)),
-                unit="TeV",
-            ).edges
-            estimator = FluxPointsEstimator(
-                energy_edges=edges, source=source, selection_optional=["ul"], n_jobs=1
-            )
-            with _gammapy_progress(not context.quiet):
-                flux_points = estimator.run(datasets)
+        flux_points = _flux_points(config, datasets, source, context)
 
         with context.step("writing products"):
             flux_points.write(
@@ -284,48 +193,74 @@ class Spectrum1D(UseCase):
             )
             for name, sky_model in sky_models.items():
                 context.write_models(Models([sky_model]), f"models/{name}.yaml")
-            for dataset in [datasets.stack_reduce(name="stacked"), *datasets]:
+            for dataset in [runs.stacked, *runs.datasets]:
                 _write_ogip(dataset, context)
-            runs = datasets.info_table(cumulative=False)
-            cumulative = datasets.info_table(cumulative=True)
+            table, cumulative = runs.info_tables()
             _plot_spectrum(
-                flux_points, sky_models, main, label, context.product("spectrum.png")
+                flux_points,
+                sky_models,
+                main,
+                runs.label,
+                context.product("spectrum.png"),
             )
-            _plot_runs(runs, cumulative, label, context.product("runs.png"))
+            _plot_runs(table, cumulative, runs.label, context.product("runs.png"))
 
-        total = cumulative[-1]
-        extra = {
-            "fits": fits,
-            "runs": [_run_row(runs, i, dataset) for i, dataset in enumerate(datasets)],
-            "dropped_runs": dropped,
-            "failed_runs": [f.message for f in reduction.maker.failures],
-            "stacked": {
-                "livetime_s": float(cumulative["livetime"].quantity[-1].to_value("s")),
-                "n_on": int(total["counts"]),
-                "n_off": int(total["counts_off"]),
-                "excess": float(total["excess"]),
-                "significance": float(total["sqrt_ts"]),
-            },
-        }
+        extra = {"fits": fits, **runs.statistics()}
         if {"power-law", "log-parabola"} <= set(fits):
             # Nested models (beta = 0 is the power law): TS of the curvature.
             ts = fits["power-law"]["total_stat"] - fits["log-parabola"]["total_stat"]
             extra["curvature_ts"] = ts
         parameters = fits[main]["parameters"]
-        published, note = _published_for(config, target_names)
+        published, note = _published_for(config, runs.target_names)
         validation = []
         if published is not None:
+            source_text = f"{SOURCE}, {note} ({published.describe()})"
             validation = [
                 compare(
                     ref,
                     parameters[ref.quantity]["value"],
                     parameters[ref.quantity]["error"],
                 )
-                for ref in references(published, note)
+                for ref in references(published, source_text, N_SIGMA, WHY)
             ]
-        summary = _summary(label, extra, fits, config, dropped)
+        summary = _summary(runs.label, extra, fits, config)
         summary.append(f"validated against {SOURCE}" if published else note)
         return Outcome(parameters, validation, summary, extra)
+
+
+def _fit_models(config, datasets, source: str, context) -> tuple[dict, dict]:
+    """Fit each configured spectral model in turn; return the fits and the models."""
+    from gammapy.modeling import Fit
+    from gammapy.modeling.models import Models
+
+    fits, sky_models = {}, {}
+    for name in config.spectral_models:
+        with context.step(f"fitting a {name} to {len(datasets)} runs"):
+            sky_model = _sky_model(name, source, config.reference_energy)
+            datasets.models = [sky_model]
+            result = Fit().run(datasets)
+        sky_models[name] = sky_model
+        fits[name] = {
+            "success": bool(result.success),
+            "total_stat": float(result.total_stat),
+            "parameters": fitted_parameters(Models([sky_model])),
+        }
+    return fits, sky_models
+
+
+def _flux_points(config, datasets, source: str, context):
+    """Flux points of the fitted model ``source`` (Gammapy's estimator)."""
+    from gammapy.estimators import FluxPointsEstimator
+
+    with context.step("estimating flux points"):
+        estimator = FluxPointsEstimator(
+            energy_edges=_flux_point_edges(config, datasets),
+            source=source,
+            n_jobs=1,  # the parallel backend serves the reduction
+            **config.flux_points.parameters,
+        )
+        with _gammapy_progress(not context.quiet):
+            return estimator.run(datasets)
 
 
 @contextmanager
@@ -341,28 +276,23 @@ def _gammapy_progress(show: bool):
         pbar.SHOW_PROGRESS_BAR = before
 
 
-def _sky_model(name: str, source: str, reference_tev: float):
+def _sky_model(name: str, source: str, reference):
     """Return a fresh sky model ``name`` (power-law or log-parabola) to fit.
 
     The start values (Gammapy's tutorial ones) keep the minimiser out of regions
     where the prediction overflows; fixed start values make the fit reproducible.
     """
     import astropy.units as u
-    from gammapy.modeling.models import (
-        LogParabolaSpectralModel,
-        PowerLawSpectralModel,
-        SkyModel,
-    )
+    from gammapy.modeling.models import LogParabolaSpectralModel, SkyModel
 
-    amplitude = 1e-12 * u.Unit(AMPLITUDE_UNIT)
     if name == "power-law":
-        spectral = PowerLawSpectralModel(
-            index=2.0, amplitude=amplitude, reference=reference_tev * u.TeV
-        )
-    else:
-        spectral = LogParabolaSpectralModel(
-            alpha=2.0, beta=0.1, amplitude=amplitude, reference=reference_tev * u.TeV
-        )
+        return power_law(source, reference)
+    spectral = LogParabolaSpectralModel(
+        alpha=2.0,
+        beta=0.1,
+        amplitude=1e-12 * u.Unit(AMPLITUDE_UNIT),
+        reference=u.Quantity(reference, "TeV"),
+    )
     return SkyModel(spectral_model=spectral, name=source)
 
 
@@ -388,40 +318,36 @@ def _flux_point_range(config: Spectrum1DConfig, datasets) -> tuple[float, float]
         low, high = dataset.energy_range_safe
         lows.append(low.quantity.to_value("TeV").item())
         highs.append(high.quantity.to_value("TeV").item())
-    energy_min = config.flux_points.energy_min_tev or float(np.nanmin(lows))
-    energy_max = config.flux_points.energy_max_tev or float(np.nanmax(highs))
+    block = config.flux_points.energy
+    energy_min = float(np.nanmin(lows)) if block.min is None else block.min.to("TeV")
+    energy_max = float(np.nanmax(highs)) if block.max is None else block.max.to("TeV")
+    energy_min, energy_max = (
+        float(getattr(e, "value", e)) for e in (energy_min, energy_max)
+    )
     if not energy_max > energy_min:
         from sat.errors import ConfigError
 
         raise ConfigError(
-            f"key 'flux_points': empty energy range {energy_min:.3g}-"
+            f"key 'flux_points.energy': empty energy range {energy_min:.3g}-"
             f"{energy_max:.3g} TeV"
         )
     return energy_min, energy_max
 
 
-def _run_row(runs, index: int, dataset) -> dict:
-    """Statistics of run ``index`` of the info table ``runs``, for result.json."""
-    low, high = dataset.energy_range_safe
-    row = runs[index]
-    return {
-        "obs_id": int(dataset.name.removeprefix("obs_")),
-        "livetime_s": float(runs["livetime"].quantity[index].to_value("s")),
-        "n_on": int(row["counts"]),
-        "n_off": int(row["counts_off"]),
-        "alpha": float(row["alpha"]),
-        "excess": float(row["excess"]),
-        "significance": float(row["sqrt_ts"]),
-        "safe_energy_tev": [
-            float(low.quantity.to_value("TeV").item()),
-            float(high.quantity.to_value("TeV").item()),
-        ],
-    }
+def _flux_point_edges(config: Spectrum1DConfig, datasets):
+    """Flux-point energy edges: ``flux_points.energy``, else 4 bins per decade."""
+    from gammapy.maps import MapAxis
+
+    energy_min, energy_max = _flux_point_range(config, datasets)
+    nbins = config.flux_points.energy.nbins or max(
+        1, round(math.log10(energy_max / energy_min) * BINS_PER_DECADE)
+    )
+    return MapAxis.from_energy_bounds(energy_min, energy_max, nbins, unit="TeV").edges
 
 
-def _summary(label, extra, fits, config, dropped) -> list[str]:
+def _summary(label, extra, fits, config) -> list[str]:
     """Human-readable lines for the end of the run."""
-    stacked = extra["stacked"]
+    stacked, dropped = extra["stacked"], extra["dropped_runs"]
     lines = [
         f"{label}: {len(extra['runs'])} runs, {stacked['livetime_s'] / 3600:.2f} h, "
         f"ON {stacked['n_on']}, OFF {stacked['n_off']}, excess "
@@ -431,14 +357,14 @@ def _summary(label, extra, fits, config, dropped) -> list[str]:
         lines.append(
             f"dropped {', '.join(dropped)}: no OFF region or no safe energy range"
         )
-    e0 = config.reference_energy_tev
+    e0 = config.reference_energy
     for name, fit in fits.items():
         values = ", ".join(
             f"{key} {p['value']:.4g} ± {p['error']:.2g}"
             for key, p in fit["parameters"].items()
         )
         state = "" if fit["success"] else " (fit did NOT converge)"
-        lines.append(f"{name} at E0 {e0} TeV: {values}{state}")
+        lines.append(f"{name} at E0 {e0}: {values}{state}")
     if "curvature_ts" in extra:
         ts = extra["curvature_ts"]
         lines.append(

@@ -6,9 +6,9 @@ circle of radius ``offset_deg`` around it (a small survey field, wobble-like), a
 simulated with Gammapy's `MapDatasetEventSampler` and a public CTAO IRF, written
 as GADF DL3 and indexed (`sat.simulate`). They are then reduced one by one into
 reflected-regions ON/OFF spectra by `sat.reduction.ObservationsMaker`, i.e.
-Gammapy's `DatasetsMaker` with the configured ``backend`` (serial,
-multiprocessing or Ray) and ``n_jobs``, and a power law is fitted jointly to all
-runs (WStat) in the main process.
+Gammapy's `DatasetsMaker` with the configured ``general`` block (``n_jobs``,
+``parallel_backend``: multiprocessing or Ray; `sat.parallel`), and a power law is
+fitted jointly to all runs (WStat) in the main process.
 
 Memory: a run's events are read inside the worker that reduces it and dropped
 with it; only the small 1D spectra come back, so no backend holds all event
@@ -24,9 +24,12 @@ benchmark simulates once and reduces with every backend).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, model_validator
 
-from sat.parallel import with_parallel_keys
+from sat import parallel
+from sat.parallel import ParallelConfig
 from sat.usecases.base import (
     Outcome,
     RunContext,
@@ -34,7 +37,8 @@ from sat.usecases.base import (
     UseCaseConfig,
     fitted_parameters,
 )
-from sat.usecases.ctao_simulate import AMPLITUDE_UNIT, BINSZ_DEG, MARGIN_DEG, Spectrum
+from sat.usecases.ctao_simulate import BINSZ_DEG, MARGIN_DEG, Spectrum
+from sat.usecases.models import AMPLITUDE_UNIT
 from sat.validation import Reference, compare
 
 # A joint fit of many runs is one fit of the summed data: its pull against the
@@ -50,6 +54,8 @@ WHY = (
 
 class SurveyConfig(UseCaseConfig):
     """Configuration of the survey scaling workload."""
+
+    renamed: ClassVar[dict[str, str]] = parallel.RENAMED
 
     irf: str = "prod5-south-z20-50h"
     n_runs: int = Field(default=200, ge=2)
@@ -69,6 +75,7 @@ class SurveyConfig(UseCaseConfig):
     # An existing folder of runs (obs-index, hdu-index) to reduce instead (its
     # first n_runs runs).
     datastore: str | None = None
+    general: ParallelConfig = Field(default_factory=ParallelConfig)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -80,9 +87,6 @@ class SurveyConfig(UseCaseConfig):
                 f"({2 * self.on_radius_deg:g}) for reflected OFF regions"
             )
         return self
-
-
-SurveyConfig = with_parallel_keys(SurveyConfig)
 
 
 def pointings(config: SurveyConfig):
@@ -236,7 +240,6 @@ class Survey(UseCase):
         from sat.errors import DataError
         from sat.irf import energy_axes, load_irf
         from sat.observations import observation_files, open_store
-        from sat.parallel import maker_options
         from sat.reduction import reduce_observations
 
         if config.datastore:
@@ -269,13 +272,13 @@ class Survey(UseCase):
         ]
         reduction = reduce_observations(
             context,
-            config,
+            config.general,
             makers,
             reference,
             observations,
             files,
-            f"reducing {len(obs_ids)} runs ({config.backend}, "
-            f"{maker_options(config)['n_jobs']} jobs)",
+            f"reducing {len(obs_ids)} runs ({config.general.backend}, "
+            f"{config.general.n_jobs} jobs)",
         )
         reduced, maker = reduction.datasets, reduction.maker
         usable = [d for d in reduced if d.counts_off is not None]
@@ -344,7 +347,8 @@ class Survey(UseCase):
         }
         peaks = ", ".join(f"{m:.0f}" for m in reduction["peak_rss_mib_per_worker"])
         summary = [
-            f"{len(datasets)} of {len(obs_ids)} runs reduced with {config.backend} "
+            f"{len(datasets)} of {len(obs_ids)} runs reduced with "
+            f"{config.general.backend} "
             f"({reduction['n_jobs']} jobs) in {reduction['wall_s']:.1f} s "
             f"({reduction['runs_per_s']:.2f} runs/s); worker CPU "
             f"{reduction['worker_cpu_s']:.1f} s; peak memory per worker "

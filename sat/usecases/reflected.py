@@ -1,0 +1,184 @@
+"""The runs of a reflected-regions analysis: selected, reduced, ready to fit.
+
+spectrum-1d and lightcurve start alike: the runs of their ``observations`` block
+and ``target`` are opened and checked (`sat.reduction.checked_runs`), reduced into
+per-run ON/OFF spectra with reflected OFF regions on the configured backend, and
+the runs without OFF regions or safe energies are dropped (named). `ReflectedRuns`
+holds what they need afterwards: the usable spectra, their stack, where the
+analysis points and the per-run statistics of ``result.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+__all__ = ["ReflectedRuns", "apply_fit_range", "reflected_regions_runs"]
+
+
+@dataclass
+class ReflectedRuns:
+    """Reduced runs of a reflected-regions analysis.
+
+    Attributes
+    ----------
+    datasets : `gammapy.datasets.Datasets`
+        The usable per-run ON/OFF spectra (``obs_<id>``), in obs-index order.
+    label : str
+        The target name, or the position given.
+    target_names : set of str
+        The obs-index TARGET_NAME of the selected runs.
+    obs_ids : list of int
+        Every selected run (usable or not).
+    sample_of : callable
+        ``sample_of(name)``: the obs ids of TARGET_NAME ``name`` in the store.
+    dropped : list of str
+        Runs without OFF regions or safe energies.
+    failed : list of str
+        Runs that could not be reduced (with ``general.skip_failed``).
+    """
+
+    datasets: object
+    label: str
+    target_names: set[str]
+    obs_ids: list[int]
+    sample_of: object
+    dropped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @cached_property
+    def stacked(self):
+        """The usable spectra stacked into one (``stacked``)."""
+        return self.datasets.stack_reduce(name="stacked")
+
+    def fit_datasets(self, stack: bool):
+        """Return the datasets to fit: the per-run spectra, or their stack."""
+        from gammapy.datasets import Datasets
+
+        return Datasets([self.stacked]) if stack else self.datasets
+
+    def info_tables(self):
+        """Return Gammapy's info tables of the runs: per run and cumulative."""
+        return (
+            self.datasets.info_table(cumulative=False),
+            self.datasets.info_table(cumulative=True),
+        )
+
+    def statistics(self) -> dict:
+        """Return per-run and stacked numbers, dropped and failed runs."""
+        runs, cumulative = self.info_tables()
+        total = cumulative[-1]
+        return {
+            "runs": [_run_row(runs, i, d) for i, d in enumerate(self.datasets)],
+            "dropped_runs": self.dropped,
+            "failed_runs": self.failed,
+            "stacked": {
+                "livetime_s": float(cumulative["livetime"].quantity[-1].to_value("s")),
+                "n_on": int(total["counts"]),
+                "n_off": int(total["counts_off"]),
+                "excess": float(total["excess"]),
+                "significance": float(total["sqrt_ts"]),
+            },
+        }
+
+
+def reflected_regions_runs(
+    config, context, dataset: str, archive=None, minimum: int = 1
+) -> ReflectedRuns:
+    """Select, check and reduce the runs of a reflected-regions analysis.
+
+    Parameters
+    ----------
+    config : `sat.usecases.options.DL3Config`
+        ``observations``, ``target``, ``datasets``, ``exclusion_regions`` and
+        ``general``.
+    context : `sat.usecases.base.RunContext`
+        The run.
+    dataset : str
+        The registered dataset the runs are in by default.
+    archive : `sat.archive.usecase.ArchiveSource`, optional
+        Fetch the runs from an archive first.
+    minimum : int
+        How many usable runs the analysis needs.
+
+    Raises
+    ------
+    DataError
+        Fewer than ``minimum`` runs have OFF regions and a safe energy range.
+    """
+    from gammapy.datasets import Datasets
+
+    from sat.archive.usecase import observations_folder
+    from sat.errors import DataError
+    from sat.observations import runs_of, source_position
+    from sat.reduction import checked_runs, reflected_regions_spectra, sky_coord
+
+    block = config.observations
+    given = sky_coord(config.datasets.on_region)
+    root = observations_folder(
+        block.datastore,
+        archive,
+        dataset=dataset,
+        target=config.target,
+        position=None if given is None else (given.icrs.ra.deg, given.icrs.dec.deg),
+        obs_ids=block.obs_ids,
+        context=context,
+    )
+    selection = checked_runs(context, root, config.target, block=block)
+    table = selection.store.obs_table
+    names = (
+        {str(r["TARGET_NAME"]) for r in table if int(r["OBS_ID"]) in selection.obs_ids}
+        if "TARGET_NAME" in table.colnames
+        else set()
+    )
+    position, label = source_position(selection.store, config.target, given)
+    reduction, usable, dropped = reflected_regions_spectra(
+        context, config, position, selection.observations, selection.files
+    )
+    if not usable:
+        raise DataError(
+            f"no run of {label} has OFF regions and a safe energy range: "
+            "shrink the exclusion regions or the on region"
+        )
+    if len(usable) < minimum:
+        raise DataError(
+            f"{len(usable)} run(s) of {label} with OFF regions and a safe energy "
+            f"range: the analysis needs at least {minimum}"
+        )
+    return ReflectedRuns(
+        datasets=Datasets(usable),
+        label=label,
+        target_names=names,
+        obs_ids=selection.obs_ids,
+        sample_of=lambda name: runs_of(table, name),
+        dropped=dropped,
+        failed=[failure.message for failure in reduction.maker.failures],
+    )
+
+
+def apply_fit_range(datasets, fit) -> None:
+    """Restrict the fit to Gammapy's ``fit.fit_range``, as its ``Analysis`` does."""
+    low, high = fit.fit_range.min, fit.fit_range.max
+    if low is None and high is None:
+        return
+    for dataset in datasets:
+        dataset.mask_fit = dataset.counts.geom.energy_mask(low, high)
+
+
+def _run_row(runs, index: int, dataset) -> dict:
+    """Statistics of run ``index`` of the info table ``runs``, for result.json."""
+    low, high = dataset.energy_range_safe
+    row = runs[index]
+    return {
+        "obs_id": int(dataset.name.removeprefix("obs_")),
+        "livetime_s": float(runs["livetime"].quantity[index].to_value("s")),
+        "n_on": int(row["counts"]),
+        "n_off": int(row["counts_off"]),
+        "alpha": float(row["alpha"]),
+        "excess": float(row["excess"]),
+        "significance": float(row["sqrt_ts"]),
+        "safe_energy_tev": [
+            float(low.quantity.to_value("TeV").item()),
+            float(high.quantity.to_value("TeV").item()),
+        ],
+    }
