@@ -34,25 +34,24 @@ the intrinsic spectrum) fails both parts.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from sat.parallel import with_parallel_keys
+from sat.parallel import ParallelConfig
 from sat.usecases.base import Outcome, RunContext, UseCase, UseCaseConfig
+from sat.usecases.hess_dr1 import PAPER, PUBLISHED_1D, STEADY_SAMPLE
+from sat.usecases.models import AMPLITUDE_UNIT
 from sat.usecases.options import (
-    Circle,
-    EnergyAxis,
-    RunSelection,
-    SafeMask,
-    SkyPosition,
+    RENAMED,
+    Datasets,
+    DL3Config,
+    Energy,
+    check_reflected_regions,
+    reflected_regions_datasets,
 )
 from sat.validation import Reference, compare
-
-AMPLITUDE_UNIT = "cm-2 s-1 TeV-1"
-
 
 # --- the EBL models -----------------------------------------------------------------
 
@@ -226,36 +225,35 @@ class EblSimulation(UseCaseConfig):
         return self
 
 
-class EblAbsorptionConfig(RunSelection):
-    """Configuration of the EBL-absorption use case."""
+class EblAbsorptionConfig(DL3Config):
+    """Configuration of the EBL-absorption use case.
+
+    (a) the real data: Gammapy's ``observations`` and ``datasets`` (type 1d,
+    reflected regions) blocks, ``target`` and ``exclusion_regions``
+    (`sat.usecases.options`), as in ``lightcurve``; (b) the ``simulation``.
+    """
+
+    renamed: ClassVar[dict[str, str]] = RENAMED
 
     # The analysis: the EBL model the intrinsic spectrum is corrected with.
     ebl_model: EblChoice = "dominguez"
     # (a) the real data.
     target: str | None = "PKS 2155-304"
-    position: SkyPosition | None = None
+    datasets: Datasets = Field(default_factory=reflected_regions_datasets)
     redshift: float = Field(default=0.116, gt=0)
-    on_radius_deg: float = Field(default=0.11, gt=0)
-    exclusion_regions: list[Circle] = Field(default_factory=list)
-    energy_reco: EnergyAxis = Field(
-        default_factory=lambda: EnergyAxis(min_tev=0.1, max_tev=100, nbins=24)
-    )
-    energy_true: EnergyAxis = Field(
-        default_factory=lambda: EnergyAxis(min_tev=0.05, max_tev=150, nbins=48)
-    )
-    containment_correction: bool = True
-    safe_mask: SafeMask = Field(default_factory=SafeMask)
-    reference_energy_tev: float = Field(default=0.65, gt=0)
+    reference_energy: Energy = "0.65 TeV"
     flux_points_per_decade: int = Field(default=4, gt=0)
     # Flux points up to here (or the runs' safe maximum if lower): beyond a few
     # TeV the EBL leaves nothing of a z = 0.116 source's steep spectrum.
     flux_points_max_tev: float = Field(default=10.0, gt=0)
     # (b) the simulation.
     simulation: EblSimulation = Field(default_factory=EblSimulation)
+    general: ParallelConfig = Field(default_factory=ParallelConfig)
 
-
-# backend, n_jobs, skip_failed: how the runs are reduced (sat.parallel).
-EblAbsorptionConfig = with_parallel_keys(EblAbsorptionConfig)
+    @model_validator(mode="after")
+    def _a_reflected_regions_spectrum(self):
+        check_reflected_regions(self)
+        return self
 
 
 # --- validation ---------------------------------------------------------------------
@@ -287,8 +285,7 @@ class ObservedSpectrum:
         return at_e0 * (energy_tev / e0) ** -gamma
 
 
-STEADY_SAMPLE = "PKS 2155-304 (steady)"  # TARGET_NAME of the paper's runs
-MOHRMANN = "Mohrmann et al. 2019, A&A 632, A72 (these runs)"
+MOHRMANN = f"{PAPER} (these runs)"
 HESS_2010 = "H.E.S.S. Collaboration 2010, A&A 520, A83 (2005-2007 quiescent state)"
 
 
@@ -299,9 +296,7 @@ def published_spectra() -> dict[str, ObservedSpectrum]:
     H.E.S.S. 2010 gives Gamma = 3.53 ± 0.06 (stat) ± 0.10 (sys) and
     F(>200 GeV) = 4.32e-11 cm-2 s-1 for the quiescent state of 2005-2007.
     """
-    from sat.usecases.spectrum_1d import PUBLISHED
-
-    paper = PUBLISHED[STEADY_SAMPLE]
+    paper = PUBLISHED_1D[STEADY_SAMPLE]
     return {
         MOHRMANN: ObservedSpectrum(
             MOHRMANN, paper.index, paper.reference_energy_tev, paper.amplitude
@@ -341,14 +336,15 @@ WHY_OTHER_EPOCH = (
 def _reference_runs_note(config, obs_ids: list[int], sample: list[int]) -> str | None:
     """Why the published spectra do not apply to this analysis, or None."""
     published = published_spectra()[MOHRMANN]
-    if config.position is not None or sorted(obs_ids) != sorted(sample):
+    at_position = config.datasets.on_region.lon is not None
+    if at_position or sorted(obs_ids) != sorted(sample):
         return (
             f"no published spectrum for these runs (the papers': the {len(sample)} "
             f"runs of {STEADY_SAMPLE})"
         )
-    same = math.isclose(
-        config.reference_energy_tev, published.reference_tev, rel_tol=1e-6
-    ) and math.isclose(config.on_radius_deg, 0.11, rel_tol=1e-6)
+    same = PUBLISHED_1D[STEADY_SAMPLE].matches(
+        config.reference_energy, config.datasets.on_region.radius
+    )
     if not same or not math.isclose(config.redshift, 0.116, rel_tol=1e-6):
         return (
             "no published spectrum for this analysis (published: E0 "
@@ -412,32 +408,17 @@ def _check_inputs(config: EblAbsorptionConfig) -> None:
 
 def _real_data(config: EblAbsorptionConfig, context: RunContext) -> dict:
     """Reduce the runs, fit observed and intrinsic power laws, validate."""
-    from gammapy.datasets import Datasets
     from gammapy.modeling import Fit
     from gammapy.modeling.models import Models
 
-    from sat.data import require
-    from sat.errors import DataError
-    from sat.observations import runs_of, source_position
-    from sat.reduction import checked_runs, reflected_regions_spectra
+    from sat.usecases.models import slug
+    from sat.usecases.reflected import reflected_regions_runs
 
-    selection = checked_runs(
-        context, require("hess-dl3-dr1"), config.target, config.obs_ids
-    )
-    sample = runs_of(selection.store.obs_table, STEADY_SAMPLE)
-    given = None if config.position is None else config.position.coord()
-    position, label = source_position(selection.store, config.target, given)
-    reduction, usable, dropped = reflected_regions_spectra(
-        context, config, position, selection.observations, selection.files
-    )
-    if not usable:
-        raise DataError(
-            f"no run of {label} has OFF regions and a safe energy range: "
-            "shrink the exclusion regions or the on region"
-        )
-    datasets = Datasets(usable)
-    source = re.sub(r"[^A-Za-z0-9_.+-]+", "_", label)
-    e0 = config.reference_energy_tev
+    runs = reflected_regions_runs(config, context, "hess-dl3-dr1")
+    datasets, label = runs.datasets, runs.label
+    sample = runs.sample_of(STEADY_SAMPLE)
+    source = slug(label)
+    e0 = float(config.reference_energy.to_value("TeV"))
     reference_ebl = DEFAULT_EBL if config.ebl_model == "none" else config.ebl_model
 
     with context.step(f"fitting the observed and intrinsic spectra ({label})"):
@@ -458,7 +439,7 @@ def _real_data(config: EblAbsorptionConfig, context: RunContext) -> dict:
         parameters["index"]["value"] - parameters["intrinsic_index"]["value"]
     )
 
-    note = _reference_runs_note(config, selection.obs_ids, sample)
+    note = _reference_runs_note(config, runs.obs_ids, sample)
     validation, deabsorbed = [], {}
     if note is None:
         with context.step(f"de-absorbing the published spectra ({reference_ebl})"):
@@ -496,8 +477,8 @@ def _real_data(config: EblAbsorptionConfig, context: RunContext) -> dict:
         "ebl_model": config.ebl_model,
         "ebl_reference": EBL_TABLES[reference_ebl].reference,
         "n_runs": len(datasets),
-        "dropped_runs": dropped,
-        "failed_runs": [f.message for f in reduction.maker.failures],
+        "dropped_runs": runs.dropped,
+        "failed_runs": runs.failed,
         "livetime_h": float(info["livetime"].quantity[-1].to_value("h")),
         "excess": float(info["excess"][-1]),
         "significance": float(info["sqrt_ts"][-1]),
@@ -565,7 +546,7 @@ def _deabsorb(spectrum: ObservedSpectrum, datasets, ebl_model, redshift, e0) -> 
 
 def _real_checks(parameters: dict, deabsorbed: dict, reference_ebl: str) -> list:
     """Observed power law vs the paper; intrinsic vs the de-absorbed papers."""
-    from sat.usecases.lightcurve import references as observed_references
+    from sat.usecases.lightcurve import published_references
 
     fit = "PKS 2155-304, H.E.S.S. DR1"
     checks = [
@@ -575,7 +556,7 @@ def _real_checks(parameters: dict, deabsorbed: dict, reference_ebl: str) -> list
             parameters[ref.quantity]["error"],
             fit=fit,
         )
-        for ref in observed_references()
+        for ref in published_references()
     ]
     ebl = EBL_TABLES[reference_ebl].reference
     for name, values in deabsorbed.items():
@@ -664,7 +645,7 @@ def _real_summary(label, parameters, extra, config, note) -> list[str]:
     lines = [
         f"{label}: {extra['n_runs']} runs, {extra['livetime_h']:.2f} h, excess "
         f"{extra['excess']:.0f}, {extra['significance']:.1f} sigma",
-        f"observed power law at E0 {config.reference_energy_tev} TeV: index "
+        f"observed power law at E0 {config.reference_energy}: index "
         f"{observed['value']:.3f} ± {observed['error']:.3f}",
     ]
     if config.ebl_model == "none":

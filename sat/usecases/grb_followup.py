@@ -46,12 +46,12 @@ from pydantic import Field, model_validator
 
 from sat.usecases.base import Outcome, RunContext, UseCase, UseCaseConfig
 from sat.usecases.ebl_absorption import (
-    AMPLITUDE_UNIT,
     EBL_TABLES,
     EblChoice,
     intrinsic,
     power_law,
 )
+from sat.usecases.models import AMPLITUDE_UNIT
 from sat.validation import Reference, compare
 
 DecayModel = Literal["power-law", "exponential"]

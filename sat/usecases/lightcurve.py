@@ -115,6 +115,11 @@ CONSTANT_WHY = (
 )
 
 
+def published_references() -> list[Reference]:
+    """Return the paper's power law of the steady-state sample as references."""
+    return references(PUBLISHED_1D[STEADY_SAMPLE], SOURCE, N_SIGMA, WHY)
+
+
 def constant_reference() -> Reference:
     """Variability significance (sigma equivalent of the chi2 p-value) vs none."""
     z_max = _normal_isf(P_VALUE_MIN)
@@ -320,7 +325,7 @@ def _validation(config, parameters, constant, obs_ids, sample) -> list:
                 parameters[ref.quantity]["value"],
                 parameters[ref.quantity]["error"],
             )
-            for ref in references(PUBLISHED_1D[STEADY_SAMPLE], SOURCE, N_SIGMA, WHY)
+            for ref in published_references()
         ]
     # Any runs of the steady-state sample must be compatible with a constant.
     if set(obs_ids) <= set(sample) and "p_value" in constant:
