@@ -64,6 +64,7 @@ _state = {
     "defer": 0,  # depth of `deferred` blocks
     "pending": None,  # a signal held back by `deferred`
     "echoes": 0,  # signals sent again by `_unraisable`, not by the user
+    "sockets": (),  # the wake-up pair: kept alive while the watcher may need it
 }
 _scratch: set[Path] = set()
 _lock = threading.Lock()
@@ -204,18 +205,11 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def exit_now(signum: int) -> None:
-    """End the command stopped by ``signum``: one line, exit 128 + ``signum``.
-
-    The scratch folders still registered are removed and every process this
-    one started (pool workers, a local Ray cluster) is killed; the interpreter's
-    own shutdown is skipped (Ray's takes seconds more on a busy machine). Never
-    returns.
-    """
-    announce(signum)
+def _clean_up() -> None:
+    """Remove the registered scratch paths; kill every process this one started."""
     with _lock:
-        folders = list(_scratch)
-    for path in folders:
+        paths = list(_scratch)
+    for path in paths:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
@@ -225,6 +219,18 @@ def exit_now(signum: int) -> None:
             os.kill(child, signal.SIGKILL)
         except OSError:
             pass
+
+
+def exit_now(signum: int) -> None:
+    """End the command stopped by ``signum``: one line, exit 128 + ``signum``.
+
+    The scratch folders still registered are removed and every process this
+    one started (pool workers, a local Ray cluster) is killed; the interpreter's
+    own shutdown is skipped (Ray's takes seconds more on a busy machine). Never
+    returns.
+    """
+    announce(signum)
+    _clean_up()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -242,6 +248,7 @@ def _watch(reader: socket.socket, stopped: threading.Event) -> None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 exit_now(first)
+                return
             reader.settimeout(remaining)
         try:
             data = reader.recv(64)
@@ -261,6 +268,7 @@ def _watch(reader: socket.socket, stopped: threading.Event) -> None:
                 continue
             if first is not None:  # a second signal: the user wants out now
                 exit_now(first)
+                return
             first = byte
             with _lock:
                 if _state["signum"] is None:
@@ -292,6 +300,10 @@ def handled():
         defer=0,
         pending=None,
         echoes=0,
+        # After a signal this frame ends while the watcher still counts down:
+        # the pair must outlive it (a collected writer would close the wake-up
+        # fd under the C handler's feet).
+        sockets=(reader, writer),
     )
     old_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     old_hook = sys.unraisablehook
@@ -318,7 +330,7 @@ def handled():
                 signal.signal(signum, handler)
             writer.close()
             reader.close()
-            _state.update(main_pid=None, wakeup_fd=-1)
+            _state.update(main_pid=None, wakeup_fd=-1, sockets=())
 
 
 def reclaim() -> None:
