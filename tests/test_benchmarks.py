@@ -10,6 +10,7 @@ reduced the same runs, and how the verdicts follow the measured intervals
 
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -114,6 +115,15 @@ def test_scaling_reduces_the_same_runs_on_both_sides(bench):
         )
         assert samples["speedup_vs_plain"][repeat] == pytest.approx(
             ours / plain, rel=1e-3
+        )
+        cpu = {
+            (r["side"], r["backend"]): r["reduction_cpu_s"]
+            for r in rows
+            if r["repeat"] == repeat
+        }
+        cores = min(2, os.cpu_count())
+        assert samples["cpu_speedup_bound"][repeat] == pytest.approx(
+            cores * cpu[plan[0]] / cpu[plan[1]], abs=1e-4
         )
     # ... and each metric the median of its samples, never the best one.
     for key, values in samples.items():
