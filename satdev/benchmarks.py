@@ -8,8 +8,9 @@ one recorded in ``benchmarks/history/`` and flags regressions.
 Record format (``build/bench/<version>.json``, kept in ``benchmarks/history/``)
 ------------------------------------------------------------------------------
 ``format`` (2), ``release``, ``date``, ``python``, ``machine``, ``platform``,
-``cpus``, ``partial`` (``--only``: never stored in the history), ``results`` and
-``comparison`` (`compare`). Each result:
+``cpus``, ``partial`` (``--only``, or other scaling settings than gates.yaml's:
+never stored in the history), ``results`` and ``comparison`` (`compare`). Each
+result:
 
 - ``name`` (``cli-startup``, ``usecase:<name>``, ``overhead:spectrum-1d``,
   ``scaling:survey``, ``quicklook``, ``check``, ``datavolume:agreement``) and
@@ -20,6 +21,12 @@ Record format (``build/bench/<version>.json``, kept in ``benchmarks/history/``)
   pair or repeat (e.g. the overhead of each ctao-sat/plain-Gammapy pair): the
   interval of a budget comes from them (`median_interval`);
 - ``error`` (optional): why the benchmark could not measure (its budgets FAIL);
+- the raw measurements, for the report and for a reader's own analysis: every
+  `measure` dict (wall and CPU time, peak memory, exit code,
+  ``background_cores``: the CPU other processes used meanwhile), in ``pairs``
+  (overhead) or ``rows`` (scaling: one per process, with its repeat, position,
+  reduction wall and CPU time, ON/OFF counts, load); ``intervals`` (scaling:
+  `median_interval` of every sample list, informational);
 - ``checks``: one per budget, as `budget_checks` returns them:
   ``metric``, ``value``, ``limit``, ``unit``, ``op`` (``"<="`` or ``">="``),
   ``interval`` (``[low, high]`` of the median, or None for a single
@@ -66,6 +73,7 @@ __all__ = [
     "expected_benchmarks",
     "judge",
     "load_history",
+    "machine_busy_s",
     "measure",
     "median_interval",
     "previous_record",
