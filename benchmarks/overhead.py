@@ -45,7 +45,7 @@ def same_analysis(ours: Path, plain: Path) -> float:
     )
 
 
-def measure_pairs(ours, plain, repeats: int) -> list[dict]:
+def measure_pairs(ours, plain, repeats: int, timeout_s=None) -> list[dict]:
     """Measure ``repeats`` interleaved pairs of whole processes.
 
     Parameters
@@ -54,6 +54,8 @@ def measure_pairs(ours, plain, repeats: int) -> list[dict]:
         ``pair number -> command`` of the ctao-sat run and of the plain one.
     repeats : int
         Pairs; even pairs run ctao-sat first, odd pairs the plain script first.
+    timeout_s : float, optional
+        Kill a run that takes longer (`satdev.benchmarks.measure`).
 
     Returns
     -------
@@ -64,12 +66,12 @@ def measure_pairs(ours, plain, repeats: int) -> list[dict]:
     for pair in range(repeats):
         if pair % 2 == 0:
             first = "ctao_sat"
-            measured = {"ctao_sat": measure(ours(pair))}
-            measured["plain_gammapy"] = measure(plain(pair))
+            measured = {"ctao_sat": measure(ours(pair), timeout_s)}
+            measured["plain_gammapy"] = measure(plain(pair), timeout_s)
         else:
             first = "plain_gammapy"
-            measured = {"plain_gammapy": measure(plain(pair))}
-            measured["ctao_sat"] = measure(ours(pair))
+            measured = {"plain_gammapy": measure(plain(pair), timeout_s)}
+            measured["ctao_sat"] = measure(ours(pair), timeout_s)
         pairs.append({"pair": pair, "first": first, **measured})
     return pairs
 
@@ -130,7 +132,10 @@ def run() -> dict | None:
     if OVERHEAD_USECASE not in usecases():
         print(f"overhead: no {OVERHEAD_USECASE} use case registered yet", flush=True)
         return None
-    repeats = load_thresholds()["benchmarks"]["overhead_repeats"]
+    thresholds = load_thresholds()["benchmarks"]
+    repeats = thresholds["overhead_repeats"]
+    # A hung run is killed after a use case's wall-time budget.
+    timeout = thresholds["usecase_wall_time_s"]["default"]
     ctao_sat = Path(sys.executable).parent / "ctao-sat"
     error, difference = None, None
     with tempfile.TemporaryDirectory(prefix="sat-overhead-") as scratch:
@@ -140,11 +145,17 @@ def run() -> dict | None:
             lambda pair: [*usecase, str(Path(scratch, f"sat-{pair}"))],
             lambda pair: [*plain, str(Path(scratch, f"plain-{pair}"))],
             repeats,
+            timeout,
         )
         runs = [m for p in pairs for m in (p["ctao_sat"], p["plain_gammapy"])]
         failed = [m for m in runs if m["exit_code"] != 0]
         if failed:
-            error = f"a run failed: exit codes {[m['exit_code'] for m in failed]}"
+            error = "a run failed: " + ", ".join(
+                f"killed after {m['wall_time_s']:.0f} s"
+                if m["timed_out"]
+                else f"exit {m['exit_code']}"
+                for m in failed
+            )
         else:
             difference = same_analysis(Path(scratch, "sat-0"), Path(scratch, "plain-0"))
             if difference > 0.01:

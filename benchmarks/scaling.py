@@ -91,13 +91,20 @@ def _ray_environment() -> dict:
 
 
 def _measure(command: list[str], log: Path, env=None) -> dict:
-    """`measure` ``command`` with its output in ``log`` (Gammapy warns per run)."""
+    """`measure` ``command`` with its output in ``log`` (Gammapy warns per run).
+
+    A run longer than a use case's wall-time budget is killed: a hung run fails
+    the benchmark instead of hanging the release.
+    """
+    timeout = load_thresholds()["benchmarks"]["usecase_wall_time_s"]["default"]
     with log.open("w") as out:
-        return measure(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return measure(command, timeout, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _failure(command: list[str], measured: dict, output: Path) -> str:
     """One line: the command, its exit code and the last line of its log."""
+    if measured["timed_out"]:
+        return f"{' '.join(command)}: killed after {measured['wall_time_s']:.0f} s"
     lines = output.with_suffix(".log").read_text(errors="replace").splitlines()
     last = next((line for line in reversed(lines) if line.strip()), "")
     return f"{' '.join(command)}: exit {measured['exit_code']}: {last.strip()}"

@@ -115,15 +115,24 @@ OPERATIONS = ("quicklook", "check", "datavolume:agreement")
 # the memory of the process that spawned it (Linux records the old address space's
 # high-water mark at exec): spawned from this small interpreter, the command's
 # peak is its own, whatever the size of the caller (a benchmark script, pytest).
+# A command still running after the timeout (argv[2], seconds; 0: none) is killed,
+# and reported as such, so that a hung run cannot hang the benchmarks.
 _SPAWNER = """
-import json, os, subprocess, sys, time
+import json, os, subprocess, sys, threading, time
 start = time.perf_counter()
-process = subprocess.Popen(sys.argv[2:])
+process = subprocess.Popen(sys.argv[3:])
+timeout = float(sys.argv[2])
+timer = threading.Timer(timeout, process.kill) if timeout else None
+if timer:
+    timer.start()
 _, status, usage = os.wait4(process.pid, 0)
 wall = time.perf_counter() - start
+killed = bool(timer) and not timer.is_alive() and wall >= timeout
+if timer:
+    timer.cancel()
 with open(sys.argv[1], "w") as out:
     json.dump([wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
-               os.waitstatus_to_exitcode(status)], out)
+               os.waitstatus_to_exitcode(status), killed], out)
 """
 
 
@@ -142,7 +151,7 @@ def machine_busy_s() -> float | None:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(command: list[str], **popen) -> dict:
+def measure(command: list[str], timeout_s: float | None = None, **popen) -> dict:
     """Run ``command`` once; return its wall and CPU time, peak memory, exit code.
 
     The numbers are those of the command's own process (``os.wait4`` on it, with
@@ -156,6 +165,8 @@ def measure(command: list[str], **popen) -> dict:
     ----------
     command : list of str
         The program and its arguments.
+    timeout_s : float, optional
+        Kill the command if it runs longer (``timed_out`` true, exit code -9).
     **popen
         Passed to `subprocess.Popen` (``env``, ``cwd``, ``stdout``...).
     """
@@ -164,12 +175,13 @@ def measure(command: list[str], **popen) -> dict:
     with tempfile.TemporaryDirectory(prefix="sat-measure-") as scratch:
         report = Path(scratch, "rusage.json")
         spawner = [sys.executable, "-I", "-S", "-c", _SPAWNER, str(report)]
+        spawner.append(str(timeout_s or 0))
         busy = machine_busy_s()
         subprocess.run([*spawner, *command], check=False, **popen)
         after = machine_busy_s()
         if not report.is_file():
             raise RuntimeError(f"could not run {command[0]!r}: see the error above")
-        wall, cpu, maxrss_kib, code = json.loads(report.read_text())
+        wall, cpu, maxrss_kib, code, killed = json.loads(report.read_text())
     background = None
     if busy is not None and after is not None and wall > 0:
         background = round(max(0.0, after - busy - cpu) / wall, 3)
@@ -181,6 +193,7 @@ def measure(command: list[str], **popen) -> dict:
         "peak_rss_mib": round(maxrss_kib / 1024, 1),
         "exit_code": code,
         "background_cores": background,
+        "timed_out": killed,
     }
 
 

@@ -29,6 +29,7 @@ from satdev.benchmarks import (
     budget_checks,
     compare,
     expected_benchmarks,
+    measure,
     median_interval,
 )
 from tests.conftest import REPO
@@ -272,10 +273,20 @@ def test_regressions_are_flagged_beyond_the_noise_only(bench):
         assert found["better"] == "higher"
         return found
 
-    # Ten times faster before, beyond any overlap of the intervals: flagged.
-    flagged = row(previous([10 * value for value in samples]))
-    assert flagged["regression"] and flagged["ratio"] == pytest.approx(0.1, rel=1e-3)
+    # Faster before by more than the spread of the samples, so that the
+    # intervals cannot overlap: flagged.
+    faster = 2 * max(samples) / min(samples)
+    flagged = row(previous([faster * value for value in samples]))
+    assert flagged["regression"]
+    assert flagged["ratio"] == pytest.approx(1 / faster, rel=1e-3)
     # Three times faster before, but with intervals that overlap: not flagged.
     noisy = row(previous([0.5 * median, 3 * median, 3 * median]))
     assert noisy["ratio"] < 1 / 1.25 and not noisy["regression"]
     assert noisy["previous_interval"] == [0.5 * median, 3 * median]
+
+
+def test_a_hung_run_is_killed_not_waited_for():
+    hung = measure([sys.executable, "-c", "import time; time.sleep(600)"], 1)
+    assert hung["timed_out"] and hung["exit_code"] == -9
+    done = measure([sys.executable, "-c", "pass"], 60)
+    assert not done["timed_out"] and done["exit_code"] == 0
