@@ -6,11 +6,14 @@ newest earlier release in ``benchmarks/history/``; ``--record`` stores this
 release there (the ``release`` session does) so that the next release is
 compared with it.
 
-What each part costs on 2 quiet cores (release 2026.11.0 and 2026.12 figures):
-CLI start-up ~1 min (5 interleaved pairs after warm-ups); every use case once,
-~5 min (survey alone 2.5 min; its 200 simulated runs are reused by the scaling
-benchmark); the overhead pairs ~3 min (5 x (17 + 18) s); the operations ~1 min;
-scaling ~6-8 min (5 repeats x 4 runs of the survey reduction on 50 runs).
+What each part costs on 2 quiet cores (estimated from the CPU times measured
+for 2026.11.0 and, for the new parts, on a loaded machine in 2026.12): CLI
+start-up ~0.5 min (warm-ups and 5 interleaved runs of each); every use case
+once, ~5 min for the nine of 2026.11.0 (survey alone 2.5 min; its 200 simulated
+runs are reused by the scaling benchmark), plus the use cases added since; the
+overhead ~2.5 min (5 pairs of ~16 s + ~15 s of CPU); the operations ~1 min;
+scaling ~7.5 min (5 repeats of 4 processes on 50 runs: ~112 s of CPU, ~90 s of
+wall time per repeat). About 17 min in all before the new use cases.
 """
 
 from __future__ import annotations
