@@ -253,8 +253,8 @@ def bench(session):
 
     Budgets in satdev/gates.yaml, judged with their noise (satdev/benchmarks.py);
     compared with the previous release in benchmarks/history/ (`nox -s bench --
-    --record` stores this one there). About 20 min on 2 quiet cores, 7.5 of them
-    the scaling benchmark (benchmarks/run.py says what each part costs).
+    --record` stores this one there). About 27-31 min on 2 quiet cores, 15-19 of
+    them the scaling benchmark (benchmarks/run.py says what each part costs).
     """
     install_release(session, BENCH_EXTRAS)
     session.run(
