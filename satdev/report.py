@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from satdev.benchmarks import budget_checks
 from satdev.gates import load_thresholds
+from satdev.junit import summarise
 from satdev.traceability import NOT_VERIFIED, VERIFIED, Trace, write_csv
 
 __all__ = [
@@ -157,7 +158,10 @@ class Report(_Model):
     blocking: list[str] = []
     traceability: list[TraceRow]
     sessions: list[SessionRow] = []
+    # `satdev.junit.summarise` of the test suite: total and each outcome.
     tests: dict[str, int]
+    # Test-suite cases tracing to no requirement (CTAO's "unlinked tests").
+    unlinked: list[TestRow] = []
     usecases: dict[str, UseCaseRow]
     benchmarks: dict | None = None
     environment: dict
@@ -291,10 +295,12 @@ def build_report(
         gates=[GateRow(**gate.as_dict()) for gate in verification.gates],
         traceability=[trace_row(t) for t in verification.traces],
         sessions=session_rows(verification.sessions, verification.run_id),
-        tests={
-            "total": len(verification.tests),
-            "passed": sum(r.outcome == "passed" for r in verification.tests),
-        },
+        tests=summarise(verification.tests),
+        unlinked=[
+            TestRow(test=r.test, outcome=r.outcome, message=r.message)
+            for r in verification.tests
+            if not r.requirements
+        ],
         usecases=usecases,
         benchmarks=benchmarks,
         environment=environment,
