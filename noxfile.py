@@ -148,8 +148,17 @@ def install_chromium(session):
     )
 
 
+def install_texlive(session):
+    """pdfLaTeX and poppler for the AIV PDF (Debian, as root; ~80 s the first time).
+
+    Stdlib only: satdev/aiv/texlive.py (texlive-latex-base, -recommended,
+    poppler-utils); nothing happens when they are installed.
+    """
+    session.run("python", "-m", "satdev.aiv.texlive")
+
+
 def install_test_services(session):
-    """What the test suite runs for real besides Python: Chromium, DaCHS, podman.
+    """What the test suite runs for real besides Python: Chromium, DaCHS, podman, TeX.
 
     Debian packages, installed when missing (root; about 4 min the first time,
     nothing after): the test suite fails, never skips, without them.
@@ -159,6 +168,7 @@ def install_test_services(session):
     # stdlib only, configures the host as `nox -s container` does).
     session.run("python", "-m", "docker.engine")
     install_helm(session)  # tests/test_k8s.py renders the chart
+    install_texlive(session)  # the AIV PDF: tests/test_aiv.py, verify's report step
     # GAVO DaCHS + PostgreSQL for the archive tests (stdlib only, a no-op when
     # installed).
     session.run("python", "-m", "sat.archive.install")
@@ -432,6 +442,7 @@ def release(session):
     build/: commit it to benchmarks/history/ (the release says how).
     """
     install_release(session)
+    install_texlive(session)  # the AIV PDF of the release's traceability
     artifacts = [name for name in release.requires if name in ARTIFACT_SESSIONS]
     session.run(
         "python",

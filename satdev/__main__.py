@@ -37,7 +37,8 @@ def _reused(path: Path, session: str) -> Path:
 def verify(args) -> int:
     """Run the checks, evaluate the gates, write the report; 1 if a gate failed."""
     from sat import __version__
-    from satdev.report import write_report
+    from satdev.aiv import write_aiv
+    from satdev.report import render, write_report
     from satdev.verify import (
         Inputs,
         evaluate,
@@ -78,7 +79,14 @@ def verify(args) -> int:
             inputs.errors["benchmarks"] = str(error)
     verification = evaluate(inputs)
     report = build / "report"
-    write_report(verification, report, provenance=provenance)
+    content = write_report(verification, report, provenance=provenance)
+    # The AIV report in CTAO's form (satdev/aiv): its files and the PDF, read back.
+    print("verify: writing the AIV report (pdfLaTeX)", flush=True)
+    try:
+        aiv = write_aiv(content, report, root)
+        render(content, report)
+    except SatError as error:
+        aiv = error
     for gate in verification.gates:
         print(gate)
         if not gate.passed:
@@ -87,6 +95,13 @@ def verify(args) -> int:
         for line in gate.warnings:
             print(f"    warning: {line}")
     print(f"verify: report in {report / 'index.html'}")
+    if isinstance(aiv, SatError):
+        print(f"Error: no AIV report: {aiv}", file=sys.stderr)
+        return 1
+    print(
+        f"verify: AIV report {aiv.pdf} ({aiv.pages} pages, {aiv.findings} "
+        f"non-conformance(s); pdfLaTeX {aiv.seconds:.1f} s, {aiv.passes} passes)"
+    )
     if not verification.passed:
         failed = "; ".join(
             f"{g.name}: {g.figure} (threshold {g.threshold})"

@@ -3,7 +3,8 @@
 The sessions that build artifacts (``conda``, ``container``, ``docs``) and
 ``verify`` run first (nox ``requires``); `make_release` then builds the wheel and
 sdist, collects every artifact into ``build/release/`` and writes the SBOM, the
-release notes (towncrier fragments), the release document and ``SHA256SUMS``.
+release notes (towncrier fragments), the release document, the AIV report in
+CTAO's form (`satdev.aiv`, a PDF) and ``SHA256SUMS``.
 Before anything is written it checks the version against the month (CalVer), folds
 the artifact sessions' evidence of this run into the traceability (the docs
 session runs after verify) and refuses when a gate failed, a claimed requirement
@@ -442,6 +443,7 @@ def make_release(
         The release folder.
     """
     from sat import __version__
+    from satdev.aiv import write_aiv
     from satdev.provenance import current_stamp, stamp
     from satdev.report import Provenance, read_report, render
     from satdev.sbom import sbom
@@ -471,6 +473,9 @@ def make_release(
     report.provenance = Provenance(**provenance)
     report, traces, sessions = fold_evidence(build, report, catalogue, inspections)
     _refresh_aiv(report, traces, sessions, report_dir)
+    # The AIV report in CTAO's form of the release's traceability (satdev/aiv),
+    # written even when the release refuses: it names every non-conformance.
+    aiv = write_aiv(report, report_dir, root)
     render(report, report_dir)
     if report.blocking:
         raise SatError(
@@ -485,6 +490,9 @@ def make_release(
     artifacts = {"python": build_python(root, out / "dist")}
     artifacts.update(collect(build, out, required))
     shutil.copytree(report_dir, out / "verification")
+    # The document a CTAO review signs, at the top of the release.
+    artifacts["aiv"] = [out / aiv.pdf.name]
+    _place(aiv.pdf, artifacts["aiv"][0])
     source = build / "bench" / f"{__version__}.json"
     bench = out / "bench" / source.name if source.is_file() else None
     if bench:

@@ -564,6 +564,9 @@ def test_release_from_a_clean_clone_says_clean_and_writes_nothing_there(
     assert f"bench/{__version__}.json" in names
     assert "verification/index.html" in names and "verification/aiv/junit.xml" in names
     assert "verification/aiv/evidence/docs.xml" in names
+    # The AIV report in CTAO's form, at the top for the review (tests/test_aiv.py).
+    assert f"ctao-sat-{__version__}-aiv-report.pdf" in names
+    assert "verification/aiv/SUSS_Requirements_Traceability_Matrix.csv" in names
     assert check_sums(out) == []
     listed = (out / "SHA256SUMS").read_text().splitlines()
     assert len(listed) == len(names) - 1
@@ -582,6 +585,7 @@ def test_release_from_a_clean_clone_says_clean_and_writes_nothing_there(
     )
     assert "B-SUSS-1620 (requirement, test): NOT YET VERIFIED" in document
     assert "| docs | `docs/ctao-sat-docs-" in document
+    assert f"| aiv | `ctao-sat-{__version__}-aiv-report.pdf` |" in document
     # A partial benchmark record (--only) is no baseline, and says so.
     assert "a partial record (not every benchmark ran), not a baseline" in document
     final = read_report(out / "verification" / "report.json")
