@@ -31,6 +31,7 @@ from satdev.aiv.latex import (
     pdf_text,
     to_png,
 )
+from satdev.aiv.texlive import PACKAGES, missing
 from satdev.report import write_report
 from satdev.verify import evaluate, run_tests
 from tests.conftest import REPO
@@ -378,3 +379,9 @@ def test_the_signoff_and_change_log_come_from_the_project(aiv, tmp_path):
     document = build_document(report, read_config(root), root)
     assert [c.issue for c in document.changes] == ["2026.11.0", report.release]
     assert not [f for f in document.findings if f.subject.endswith(" by")]
+
+
+def test_the_session_installer_names_what_is_missing(monkeypatch, tmp_path):
+    assert missing() == []  # nox -s tests installed them
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine without TeX or poppler
+    assert missing() == list(PACKAGES)

@@ -43,13 +43,13 @@ STYLES = {
 def missing() -> list[str]:
     """Return the packages of `PACKAGES` whose commands or styles are not found."""
     absent = {package for tool, package in TOOLS.items() if not shutil.which(tool)}
-    if shutil.which("kpsewhich"):
-        for style, package in STYLES.items():
-            found = subprocess.run(
-                ["kpsewhich", style], capture_output=True, text=True, check=False
-            )
-            if not found.stdout.strip():
-                absent.add(package)
+    for style, package in STYLES.items():
+        # Without kpsewhich (no TeX at all) no style can be there either.
+        found = shutil.which("kpsewhich") and subprocess.run(
+            ["kpsewhich", style], capture_output=True, text=True, check=False
+        )
+        if not found or not found.stdout.strip():
+            absent.add(package)
     return [package for package in PACKAGES if package in absent]
 
 
