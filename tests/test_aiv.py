@@ -73,6 +73,8 @@ def verification(tmp_path_factory):
         "def test_one_is_two():\n"
         f"    assert one() == 2, {SPECIALS!r}\n\n"
         "def test_not_traced_helper():\n    assert one()\n\n"
+        "@pytest.mark.parametrize('case', ['multi-word_case'])\n"
+        "def test_not_traced_param(case):\n    assert case\n\n"
         "@pytest.mark.skip(reason='skipped on purpose')\n"
         "def test_not_traced_skipped():\n    assert one()\n"
     )
@@ -211,9 +213,10 @@ def test_non_conformances_name_every_failure_and_the_unlinked_tests(aiv):
     unlinked = _flat(_chapter(pages, "Unlinked tests"))
     assert [t.test for t in report.unlinked] == [
         "test_tiny::test_not_traced_helper",
+        "test_tiny::test_not_traced_param[multi-word_case]",  # brackets as typed
         "test_tiny::test_not_traced_skipped",
     ]
-    assert _flat("2 of 4 test cases") in unlinked
+    assert _flat("3 of 5 test cases") in unlinked
     for test in report.unlinked:
         assert _flat(test.test) in unlinked
 

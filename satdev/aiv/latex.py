@@ -62,6 +62,9 @@ _SPECIAL = {
     ">": r"\ensuremath{>}",
     "|": r"\ensuremath{|}",
     "-": "-{}",  # "--" would be an en dash: options and ranges stay as typed
+    # A bracket after \\ or \\item would be read as an optional argument.
+    "[": "{[}",
+    "]": "{]}",
     "\n": " ",
     "\t": " ",
     "\r": " ",
@@ -138,11 +141,12 @@ def escape(value) -> TeX:
 def ident(value) -> TeX:
     r"""Return an identifier (test id, path) as LaTeX that may break across lines.
 
-    It may break after ``/``, ``::`` or a dot before a letter, never inside a
-    number. Underscores may break too (the template redefines ``\_``).
+    It may break after ``/``, ``::``, ``[``, a hyphen or a dot before a letter,
+    never inside a number, so that a long parametrised test id stays in its
+    column. Underscores may break too (the template redefines ``\_``).
     """
     text = escape(value)
-    return TeX(re.sub(r"(/|::|\.(?=[A-Za-z]))", r"\1\\allowbreak{}", text))
+    return TeX(re.sub(r"(/|::|\{\[\}|-\{\}|\.(?=[A-Za-z]))", r"\1\\allowbreak{}", text))
 
 
 def verdict(label) -> TeX:
