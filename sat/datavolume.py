@@ -412,7 +412,8 @@ def simulate_runs(irf, cases, folder, half_width_deg, crab_fraction, seed=1):
     cases : list of (float, float)
         (live time in hours, target offset in deg) of each run.
     folder : path-like
-        Where the gzip event files go.
+        Where the gzip event files go (``obs_NNNNNN.fits.gz``, run ``i`` has
+        observation id ``i + 1``).
     half_width_deg : float
         Half-width of the simulated square field (as in `event_rate`).
     crab_fraction : float
@@ -434,47 +435,44 @@ def simulate_runs(irf, cases, folder, half_width_deg, crab_fraction, seed=1):
         create_crab_spectral_model,
     )
 
-    from sat.irf import irf_info, load_irf, true_energy_axis
+    from sat.irf import true_energy_axis
     from sat.simulate import (
+        SimulatedRun,
         create_observation,
-        sample_events,
+        instrument,
+        simulate_runs,
         simulation_dataset,
         transit_time,
     )
-    from sat.sites import get_site
 
-    irfs = load_irf(irf)
-    location = get_site(irf_info(irf).site)
+    array = instrument(irf)
+    irfs, location = array.irfs, array.location
     pointing = SkyCoord(0, 0, unit="deg")
-    folder = Path(folder)
-    written = []
-    for i, (hours, offset) in enumerate(cases):
+    geom = _field_geom(pointing, half_width_deg, 0.03, 200)
+    energy_axis_true = true_energy_axis(irfs, 0.03, 200, 5)
+
+    def run(i: int, hours: float, offset: float) -> SimulatedRun:
         livetime = hours * u.h
         start = transit_time(pointing, location) - livetime / 2
         observation = create_observation(
             irfs, pointing, location, livetime, i + 1, start
         )
-        geom = _field_geom(pointing, half_width_deg, 0.03, 200)
-        dataset = simulation_dataset(
-            observation, geom, true_energy_axis(irfs, 0.03, 200, 5)
-        )
         spectrum = create_crab_spectral_model("magic_lp")
         spectrum.amplitude.value *= crab_fraction
         source = pointing.directional_offset_by(0 * u.deg, offset * u.deg)
-        models = Models(
-            [
-                SkyModel(
-                    spectral_model=spectrum,
-                    spatial_model=PointSpatialModel.from_position(source),
-                    name="target",
-                )
-            ]
+        target = SkyModel(
+            spectral_model=spectrum,
+            spatial_model=PointSpatialModel.from_position(source),
+            name="target",
         )
-        sample_events(dataset, observation, models, seed + i)
-        path = folder / f"run_{i + 1:03d}.fits.gz"
-        observation.write(path, include_irfs=False, overwrite=True)
-        written.append((path, livetime.to_value(u.s)))
-    return written
+        dataset = simulation_dataset(observation, geom, energy_axis_true)
+        return SimulatedRun(observation, dataset, Models([target]), seed + i)
+
+    # One run at a time: a simulation dataset is large.
+    runs = (run(i, hours, offset) for i, (hours, offset) in enumerate(cases))
+    files = simulate_runs(runs, folder)
+    livetimes = [(hours * u.h).to_value(u.s) for hours, _ in cases]
+    return list(zip(files, livetimes, strict=True))
 
 
 def volume_table(scenario: Scenario, measured: dict, dl4: dict, rates: dict):
@@ -705,13 +703,12 @@ def check_real_runs(releases, progress=None) -> list[dict]:
 
     from astropy.io import fits
 
+    from sat.dl3.store import events_file, run_ids
+
     rows = []
     for name, store in releases.items():
-        runs = [int(obs_id) for obs_id in store.obs_table["OBS_ID"]]
-        files = {
-            obs_id: Path(store.hdu_table.hdu_location(obs_id, "events").path())
-            for obs_id in runs
-        }
+        runs = run_ids(store)
+        files = {obs_id: events_file(store, obs_id) for obs_id in runs}
         measured = {obs_id: measure_dl3([path]) for obs_id, path in files.items()}
         iterable = progress(runs, f"{name} runs") if progress else runs
         for obs_id in iterable:

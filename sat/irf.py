@@ -190,8 +190,7 @@ def load_irf(name: str) -> dict:
 
     from gammapy.irf import load_irf_dict_from_file
 
-    from sat.errors import DataError
-    from sat.observations import reading
+    from sat.errors import DataError, reading
 
     path = irf_path(name)
     # The 1DC background unit '1/s/MeV/sr' is not FITS-standard; astropy warns and

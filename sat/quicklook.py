@@ -72,9 +72,8 @@ class QuicklookSettings:
 def _position(store, observation, target):
     """Return (position, how it was found) of the quick look's target, or None."""
     import numpy as np
-    from astropy.coordinates import SkyCoord
 
-    from sat.observations import target_position
+    from sat.dl3.select import run_target, target_position
 
     if store is None:
         # A bare DL3 file: its events header names the target (RA_OBJ, DEC_OBJ).
@@ -85,11 +84,9 @@ def _position(store, observation, target):
         return None, "significance peak (no target position in the file)"
     if target:
         return target_position(store, target), f"obs-index position of {target!r}"
-    table = store.obs_table
-    row = table[table["OBS_ID"] == observation.obs_id]
-    if {"RA_OBJ", "DEC_OBJ"} <= set(table.colnames) and len(row):
-        name = str(row["OBJECT"][0]) if "OBJECT" in table.colnames else "object"
-        position = SkyCoord(row["RA_OBJ"][0], row["DEC_OBJ"][0], unit="deg")
+    known = run_target(store, observation.obs_id)
+    if known is not None:
+        position, name = known
         return position, f"obs-index RA_OBJ/DEC_OBJ ({name})"
     return None, "significance peak (no target position in the obs-index)"
 
@@ -189,15 +186,13 @@ def _spectrum(observation, position, settings):
     """Reflected-regions ON/OFF spectrum and its power-law fit."""
     import astropy.units as u
     from gammapy.datasets import SpectrumDataset
-    from gammapy.makers import (
-        ReflectedRegionsBackgroundMaker,
-        SafeMaskMaker,
-        SpectrumDatasetMaker,
-    )
+    from gammapy.makers import SafeMaskMaker
     from gammapy.maps import MapAxis, RegionGeom, WcsGeom
     from gammapy.modeling import Fit
     from gammapy.modeling.models import PowerLawSpectralModel, SkyModel
     from regions import CircleSkyRegion
+
+    from sat.dl3.makers import spectrum_makers
 
     energy = MapAxis.from_energy_bounds(
         settings.energy_min_tev,
@@ -221,16 +216,11 @@ def _spectrum(observation, position, settings):
     exclusion = ~mask_geom.region_mask(
         [CircleSkyRegion(position, settings.exclusion_radius_deg * u.deg)]
     )
-    empty = SpectrumDataset.create(geom=geom, energy_axis_true=energy_true)
-    dataset = SpectrumDatasetMaker(selection=["counts", "exposure", "edisp"]).run(
-        empty, observation
-    )
-    dataset = ReflectedRegionsBackgroundMaker(exclusion_mask=exclusion).run(
-        dataset, observation
-    )
-    dataset = SafeMaskMaker(methods=["aeff-max"], aeff_percent=10).run(
-        dataset, observation
-    )
+    dataset = SpectrumDataset.create(geom=geom, energy_axis_true=energy_true)
+    safe = SafeMaskMaker(methods=["aeff-max"], aeff_percent=10)
+    # No PSF containment correction: the quick look's first, rough spectrum.
+    for maker in spectrum_makers(False, exclusion, safe):
+        dataset = maker.run(dataset, observation)
     model = PowerLawSpectralModel(
         index=2.5, amplitude="1e-12 cm-2 s-1 TeV-1", reference="1 TeV"
     )
@@ -459,9 +449,8 @@ def _read_file(path: Path):
     """Read the observation of one DL3 file, its content checked first."""
     from gammapy.data import Observation
 
-    from sat.errors import DataError
-    from sat.observations import reading
-    from sat.reduction import verify_file
+    from sat.dl3.files import verify_file
+    from sat.errors import DataError, reading
 
     verify_file(path)  # a truncated file is named as such, not as missing IRFs
     with reading(path):
@@ -475,33 +464,16 @@ def _read_file(path: Path):
     return observation
 
 
-def _file_obs_id(path: Path) -> int | None:
-    """Return the OBS_ID in the headers of DL3 file ``path`` (None: unreadable)."""
-    import warnings
-
-    from astropy.io import fits
-
-    try:
-        # A damaged file's warnings say less than the error its run gets later.
-        with warnings.catch_warnings(), fits.open(path) as hdus:
-            warnings.simplefilter("ignore")
-            for hdu in hdus:
-                if "OBS_ID" in hdu.header:
-                    return int(hdu.header["OBS_ID"])
-    except (OSError, ValueError, EOFError, KeyError, TypeError):
-        return None
-    return None
-
-
 def _file_runs(files, obs_ids=None) -> list[_Run]:
     """Return the runs of DL3 files (those of ``obs_ids`` only, when given)."""
+    from sat.dl3.hdus import file_obs_id
     from sat.errors import DataError
 
     runs = []
     for path in map(Path, files):
         if not path.is_file():
             raise DataError(f"{path} does not exist: give DL3 files or a data store")
-        obs_id = _file_obs_id(path)
+        obs_id = file_obs_id(path)
         runs.append(_Run(obs_id, str(path), lambda path=path: _read_file(path)))
     if obs_ids:
         present = [run.obs_id for run in runs if run.obs_id is not None]
@@ -517,16 +489,11 @@ def _file_runs(files, obs_ids=None) -> list[_Run]:
 
 def _store_runs(where: Path, obs_ids=None, target=None) -> tuple[object, list[_Run]]:
     """Return the data store in ``where`` and its runs (``target``, ``obs_ids``)."""
-    from sat.errors import DataError
-    from sat.observations import open_store, select_observations
-    from sat.reduction import verify_files
+    from sat.dl3.files import verify_files
+    from sat.dl3.select import select_observations
+    from sat.dl3.store import open_store
 
-    if not (where / "obs-index.fits.gz").is_file():
-        raise DataError(
-            f"{where} is not a data store (no obs-index.fits.gz): give the folder "
-            "holding obs-index.fits.gz and hdu-index.fits.gz, or DL3 files"
-        )
-    store = open_store(where)
+    store = open_store(where)  # not a data store: one line naming what it lacks
     observations = select_observations(store, target=target, obs_ids=obs_ids)
 
     def opener(observation):

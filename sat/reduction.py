@@ -5,184 +5,34 @@ or parallel) with a one-line `DataError` naming the file when an observation can
 be read, per-observation dataset names and a progress callback. An observation
 that fails to reduce (in the main process or in a worker of any backend) does not
 stop the others: it is kept as a `ReductionFailure` and `run` raises one
-`DataError` naming every failed observation, unless ``skip_failed``. `verify_files`
-reads every file of the selected observations first: Gammapy reads HDUs lazily and
-turns a missing HDU of a truncated file into ``None``, so without it a truncated
-file surfaces much later as an unrelated ``AttributeError``.
+`DataError` naming every failed observation, unless ``skip_failed``. The files of
+the runs are read through before (`sat.dl3.runs.checked_runs`); the makers come
+from `sat.dl3.makers`.
 
 This module imports Gammapy at the top: import it inside a use case's ``run``.
 """
 
 from __future__ import annotations
 
-import gzip
 import os
 import time
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 from gammapy.makers import DatasetsMaker
 
-from sat.errors import DataError, SatError
-from sat.observations import reading
+from sat.dl3.files import damage
+from sat.dl3.makers import circle, energy_axis, reflected_regions_makers
+from sat.errors import DataError, SatError, reading
 
 __all__ = [
     "ObservationsMaker",
     "Reduction",
     "ReductionFailure",
-    "Runs",
     "WorkerStats",
-    "checked_runs",
-    "circle",
-    "energy_axis",
-    "exclusion_mask",
     "reduce_observations",
-    "reflected_regions_makers",
     "reflected_regions_spectra",
-    "safe_mask_maker",
-    "sky_coord",
     "usable_spectra",
-    "verify_file",
-    "verify_files",
 ]
-
-
-def _verify_file(path: Path, hdu_names: list[str]) -> None:
-    import io
-
-    from astropy.io import fits
-
-    with reading(path):
-        # One read, no table parsing: a truncated gzip stream (the usual damage)
-        # fails to decompress, and astropy compares every header's declared data
-        # size with the bytes present while it walks the HDUs.
-        if path.suffix == ".gz":
-            with gzip.open(path) as stream:
-                content = stream.read()
-        else:
-            content = path.read_bytes()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                with fits.open(io.BytesIO(content), lazy_load_hdus=False) as hdus:
-                    for name in hdu_names:
-                        hdus[name]  # KeyError names a missing HDU
-            finally:
-                # astropy only warns that a file is short, then fails obscurely
-                # (or not at all): the warning is the diagnosis to report.
-                for warning in caught:
-                    if "truncated" in str(warning.message):
-                        raise OSError(str(warning.message))
-
-
-def verify_file(path, hdu_names=()) -> None:
-    """Check that the DL3 file ``path`` reads completely and holds ``hdu_names``.
-
-    Raises
-    ------
-    DataError
-        The file is missing, truncated or corrupt, or lacks one of the HDUs
-        (one line naming it).
-    """
-    _verify_file(Path(path), list(hdu_names))
-
-
-def verify_files(store, obs_ids) -> dict[int, list[Path]]:
-    """Check that every file of the observations reads completely.
-
-    Parameters
-    ----------
-    store : `gammapy.data.DataStore`
-        The data store (its HDU index says which file holds which HDU).
-    obs_ids : iterable of int
-        The observations to check.
-
-    Returns
-    -------
-    dict
-        ``{obs_id: [files]}``, the files holding each observation.
-
-    Raises
-    ------
-    DataError
-        A file is missing, truncated or corrupt, or lacks an HDU the index lists;
-        the message names the file.
-    """
-    table = store.hdu_table
-    files = {}
-    for obs_id in obs_ids:
-        hdus: dict[Path, list[str]] = {}
-        for row in table[table["OBS_ID"] == obs_id]:
-            path = Path(table.base_dir) / row["FILE_DIR"] / row["FILE_NAME"]
-            hdus.setdefault(path, []).append(str(row["HDU_NAME"]))
-        for path, names in hdus.items():
-            _verify_file(path, names)
-        files[int(obs_id)] = sorted(hdus)
-    return files
-
-
-@dataclass(frozen=True)
-class Runs:
-    """Runs selected in a data store, every file of them checked.
-
-    Attributes
-    ----------
-    store : `gammapy.data.DataStore`
-        The data store.
-    observations : `gammapy.data.Observations`
-        The selected runs, in obs-index order.
-    files : dict
-        ``{obs_id: [files]}`` (`verify_files`).
-    """
-
-    store: object
-    observations: object
-    files: dict[int, list[Path]]
-
-    @property
-    def obs_ids(self) -> list[int]:
-        """The selected observation ids, in obs-index order."""
-        return list(self.files)
-
-
-def checked_runs(context, folder, target=None, obs_ids=None, block=None) -> Runs:
-    """Open a data store, select runs, check their files; record them as inputs.
-
-    Parameters
-    ----------
-    context : `sat.usecases.base.RunContext`
-        The run: the indexes and every file of the runs go into its provenance.
-    folder : path-like
-        The data store folder (obs-index.fits.gz, hdu-index.fits.gz).
-    target : str, optional
-        Target name in the obs-index (`sat.observations.select_observations`).
-    obs_ids : list of int, optional
-        Observation ids.
-    block : `gammapy.analysis.config.ObservationsConfig`, optional
-        Gammapy's ``observations`` block, instead of ``obs_ids``.
-
-    Returns
-    -------
-    Runs
-        The store, the runs and their files.
-
-    Raises
-    ------
-    DataError
-        No run matches, or a file is missing or damaged (named).
-    """
-    from sat.observations import open_store, select_observations
-
-    folder = Path(folder)
-    store = open_store(folder)
-    context.add_inputs(folder / "obs-index.fits.gz", folder / "hdu-index.fits.gz")
-    observations = select_observations(store, target, obs_ids, block)
-    ids = [int(observation.obs_id) for observation in observations]
-    with context.step(f"checking the files of {len(ids)} runs"):
-        files = verify_files(store, ids)
-    context.add_inputs(*(path for paths in files.values() for path in paths))
-    return Runs(store, observations, files)
 
 
 @dataclass(frozen=True)
@@ -245,7 +95,8 @@ class ObservationsMaker(DatasetsMaker):
     makers : list of `gammapy.makers.Maker`
         The makers to chain for every observation.
     files : dict
-        ``{obs_id: [files]}`` (from `verify_files`), named when a read fails.
+        ``{obs_id: [files]}`` (`sat.dl3.files.verify_files`), named when a read
+        fails.
     progress : callable, optional
         Called with no argument each time an observation is done.
     skip_failed : bool
@@ -309,11 +160,11 @@ class ObservationsMaker(DatasetsMaker):
         except Exception as error:  # a Gammapy failure on this run's content
             # A damaged file often surfaces as an unrelated error (a lazily read
             # HDU is None): read the run's files to name the damage instead.
-            try:
-                for path in self.files.get(obs_id, []):
-                    _verify_file(Path(path), [])
-            except SatError as damage:
-                return ReductionFailure(obs_id, f"run {obs_id}: {damage}")
+            for path in self.files.get(obs_id, []):
+                if (problem := damage(path)) is not None:
+                    return ReductionFailure(
+                        obs_id, f"run {obs_id}: cannot read {path}: {problem}"
+                    )
             message = " ".join(str(error).split()) or "no message"
             return ReductionFailure(
                 obs_id,
@@ -446,124 +297,6 @@ def reduce_observations(
     return Reduction(datasets, maker, where, wall, cpu)
 
 
-def energy_axis(block, name: str = "energy"):
-    """Return the `~gammapy.maps.MapAxis` of Gammapy's energy-axis config block.
-
-    Log-spaced bins from ``min`` to ``max`` as Gammapy's ``Analysis`` makes them;
-    None when the block leaves a bound or the number of bins unset.
-    """
-    from gammapy.maps import MapAxis
-
-    if block.min is None or block.max is None or not block.nbins:
-        return None
-    return MapAxis.from_energy_bounds(block.min, block.max, block.nbins, name=name)
-
-
-def sky_coord(block):
-    """Return the `~astropy.coordinates.SkyCoord` of a Gammapy position block.
-
-    ``frame``, ``lon`` and ``lat`` (``SkyCoordConfig``, ``SpatialCircleConfig``);
-    None without ``lon``; ICRS without ``frame``.
-    """
-    from astropy.coordinates import SkyCoord
-
-    if block.lon is None:
-        return None
-    return SkyCoord(block.lon, block.lat, frame=block.frame or "icrs")
-
-
-def circle(block, centre):
-    """Return a Gammapy circle block as a region, centred on ``centre`` without lon."""
-    from regions import CircleSkyRegion
-
-    return CircleSkyRegion(sky_coord(block) or centre, block.radius)
-
-
-def exclusion_mask(position, observations, circles, on_radius, path=None):
-    """Map of the sky where reflected OFF regions may lie, or None to exclude nothing.
-
-    Parameters
-    ----------
-    position : `~astropy.coordinates.SkyCoord`
-        The target.
-    observations : `gammapy.data.Observations`
-        The runs (their pointings set how far the OFF regions reach).
-    circles : list of `gammapy.analysis.config.SpatialCircleConfig`
-        Circles to exclude (``lon`` None: centred on the target).
-    on_radius : `~astropy.coordinates.Angle`
-        Radius of the ON region.
-    path : path-like, optional
-        A mask map instead (Gammapy's ``datasets.background.exclusion``: True
-        where OFF regions may lie), read as Gammapy's ``Analysis`` reads it.
-    """
-    from gammapy.maps import Map, WcsGeom
-
-    if path is not None:
-        from gammapy.utils.scripts import make_path
-
-        from sat.observations import reading
-
-        with reading(path):
-            mask = Map.read(make_path(path))
-        mask.data = mask.data.astype(bool)
-        return mask
-    if not circles:
-        return None
-    # Reflected regions lie on the circle through the target around each pointing:
-    # the mask must reach twice the largest offset (plus the on region) from it.
-    offset = max(
-        position.separation(obs.get_pointing_icrs(obs.tmid)).deg for obs in observations
-    )
-    width = 2 * (2 * offset + on_radius.to_value("deg")) + 0.5
-    geom = WcsGeom.create(
-        skydir=position, width=width, binsz=0.01, frame="icrs", proj="TAN"
-    )
-    return geom.region_mask([circle(c, position) for c in circles], inside=False)
-
-
-def safe_mask_maker(block):
-    """Return Gammapy's `SafeMaskMaker` of a ``datasets.safe_mask`` block."""
-    from gammapy.makers import SafeMaskMaker
-
-    return SafeMaskMaker(methods=list(block.methods), **block.parameters)
-
-
-def reflected_regions_makers(config, position, observations) -> list:
-    """Gammapy's makers of per-run ON/OFF spectra with reflected OFF regions.
-
-    Parameters
-    ----------
-    config : `sat.usecases.options.DL3Config`
-        Its ``datasets`` block (``containment_correction``, ``on_region``,
-        ``background`` and ``safe_mask``, as Gammapy's ``Analysis`` reads them)
-        and ``exclusion_regions`` (spectrum-1d, lightcurve).
-    position : `~astropy.coordinates.SkyCoord`
-        The target.
-    observations : `gammapy.data.Observations`
-        The runs.
-    """
-    from gammapy.makers import ReflectedRegionsBackgroundMaker, SpectrumDatasetMaker
-
-    datasets = config.datasets
-    mask = exclusion_mask(
-        position,
-        observations,
-        config.exclusion_regions,
-        datasets.on_region.radius,
-        datasets.background.exclusion,
-    )
-    return [
-        SpectrumDatasetMaker(
-            selection=["counts", "exposure", "edisp"],
-            containment_correction=datasets.containment_correction,
-        ),
-        ReflectedRegionsBackgroundMaker(
-            exclusion_mask=mask, **datasets.background.parameters
-        ),
-        safe_mask_maker(datasets.safe_mask),
-    ]
-
-
 def reflected_regions_spectra(context, config, position, observations, files):
     """Reduce runs into ON/OFF spectra with reflected OFF regions.
 
@@ -580,7 +313,7 @@ def reflected_regions_spectra(context, config, position, observations, files):
     observations : `gammapy.data.Observations`
         The runs.
     files : dict
-        ``{obs_id: [files]}`` (`verify_files`).
+        ``{obs_id: [files]}`` (`sat.dl3.files.verify_files`).
 
     Returns
     -------

@@ -3,22 +3,27 @@
 A simulated observation is an `Observation` built from a named CTAO IRF at a CTAO
 site, its `MapDataset` (Gammapy's `MapDatasetMaker`), events drawn by Gammapy's
 `MapDatasetEventSampler`, and an event file written by `Observation.write`.
-`write_datastore` indexes the files (obs-index, hdu-index) so that
-`gammapy.data.DataStore.from_dir` reads them back like real data.
+`simulate_runs` is the loop of every simulation (ctao-simulate, survey, the data
+volume model): draw each run's events, write them, and index them (obs-index,
+hdu-index) so that `gammapy.data.DataStore.from_dir` reads them back like real
+data.
 """
 
 from __future__ import annotations
 
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
     "REFERENCE_DATE",
+    "Instrument",
+    "SimulatedRun",
     "create_observation",
+    "instrument",
     "sample_events",
+    "simulate_runs",
     "simulation_dataset",
     "transit_time",
-    "write_datastore",
 ]
 
 # Simulated observations start on this night (UTC); any date inside the bundled
@@ -26,6 +31,37 @@ __all__ = [
 REFERENCE_DATE = "2025-01-01T00:00:00"
 # Length of a sidereal day in solar days.
 _SIDEREAL = 0.9972695663
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """What a simulation observes with: a named CTAO IRF at its site.
+
+    Attributes
+    ----------
+    info : `sat.irf.IrfInfo`
+        The IRF's catalogue entry (site, zenith angle, ...).
+    path : Path
+        Its file (an input of the run's provenance).
+    irfs : dict
+        The IRFs, read by Gammapy.
+    location : `~astropy.coordinates.EarthLocation`
+        The site.
+    """
+
+    info: object
+    path: Path
+    irfs: dict
+    location: object
+
+
+def instrument(name: str) -> Instrument:
+    """Return the IRF ``name`` (`sat.irf`), its file, and its site (`sat.sites`)."""
+    from sat.irf import irf_info, irf_path, load_irf
+    from sat.sites import get_site
+
+    info = irf_info(name)
+    return Instrument(info, irf_path(name), load_irf(name), get_site(info.site))
 
 
 def transit_time(position, location, after: str = REFERENCE_DATE):
@@ -142,49 +178,59 @@ def sample_events(dataset, observation, models, seed: int):
     return observation
 
 
-def write_datastore(event_files, irf_file, folder) -> list[Path]:
-    """Index simulated event files so that Gammapy's `DataStore` reads them.
+@dataclass(frozen=True)
+class SimulatedRun:
+    """One run to simulate.
 
-    The IRF file is copied next to the events (one copy for all observations) and
-    the index tables refer to files by paths relative to ``folder``, so the folder
-    can be moved as a whole.
+    Attributes
+    ----------
+    observation : `~gammapy.data.Observation`
+        The run without events (`create_observation`); receives them.
+    dataset : `~gammapy.datasets.MapDataset`
+        The dataset its events are drawn from (`simulation_dataset`).
+    models : `~gammapy.modeling.models.Models`
+        The sky (the IRF background is always drawn too).
+    seed : int
+        Seed of the random generator.
+    """
+
+    observation: object
+    dataset: object
+    models: object
+    seed: int
+
+
+def simulate_runs(runs, folder, irf_file=None) -> list[Path]:
+    """Simulate, write and index DL3 runs: the one loop of every simulation.
 
     Parameters
     ----------
-    event_files : list of Path
-        Event files inside ``folder`` (from `Observation.write` without IRFs).
-    irf_file : Path
-        The GADF IRF file the events were simulated with.
-    folder : Path
-        The data-store folder.
+    runs : iterable of SimulatedRun
+        The runs, in order (a progress bar may wrap them).
+    folder : path-like
+        Where the event files go: ``obs_NNNNNN.fits.gz`` by observation id, as
+        GADF DL3 written by `Observation.write` (events and GTI, no IRFs).
+    irf_file : path-like, optional
+        The IRF file the runs were simulated with: the folder becomes a data
+        store that Gammapy's `DataStore` reads back like real data
+        (`sat.dl3.index.index_simulated`). Without it, only the event files.
 
     Returns
     -------
     list of Path
-        The IRF copy, ``hdu-index.fits.gz`` and ``obs-index.fits.gz``.
+        The event files, then (with ``irf_file``) the IRF copy and the index
+        tables.
     """
-    from gammapy.data import DataStore
+    from sat.dl3.index import index_simulated
 
-    folder = Path(folder)
-    irf_copy = folder / "irf" / Path(irf_file).name
-    irf_copy.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(irf_file, irf_copy)
-    store = DataStore.from_events_files(
-        [Path(path) for path in event_files], irfs_paths=[irf_copy] * len(event_files)
-    )
-    hdu_table = store.hdu_table
-    # DataStoreMaker stores absolute folders; the GADF index allows relative ones.
-    hdu_table["FILE_DIR"] = [
-        Path(directory).relative_to(folder.absolute()).as_posix()
-        if Path(directory).is_absolute()
-        else directory
-        for directory in hdu_table["FILE_DIR"]
-    ]
-    obs_table = store.obs_table
-    for column in ("EVENTS_FILENAME", "IRF_FILENAME"):
-        if column in obs_table.colnames:
-            obs_table.remove_column(column)
-    hdu_index, obs_index = folder / "hdu-index.fits.gz", folder / "obs-index.fits.gz"
-    hdu_table.write(hdu_index, format="fits", overwrite=True)
-    obs_table.write(obs_index, format="fits", overwrite=True)
-    return [irf_copy, hdu_index, obs_index]
+    folder = Path(folder).absolute()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for run in runs:
+        sample_events(run.dataset, run.observation, run.models, run.seed)
+        path = folder / f"obs_{int(run.observation.obs_id):06d}.fits.gz"
+        run.observation.write(path, include_irfs=False, overwrite=True)
+        written.append(path)
+    if irf_file is None:
+        return written
+    return [*written, *index_simulated(written, irf_file, folder)]

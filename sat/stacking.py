@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from gammapy.makers import DatasetsMaker
 
-from sat.observations import reading
+from sat.errors import reading
 from sat.reduction import ObservationsMaker
 
 __all__ = ["StackingMaker", "stacked_runs"]

@@ -26,8 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from sat.archive import install
-from sat.archive.fetch import MANIFEST, fetch, remote_size
-from sat.archive.gadf import check_dl3_file
+from sat.archive.fetch import MANIFEST, fetch, remote_size, whole_events_file
 from sat.archive.publish import ArchiveError, LocalArchive, free_port, serve
 from sat.archive.query import HC_TEV_M, ObsQuery, search
 from sat.archive.usecase import ArchiveSource, cache_folder, observations_folder
@@ -611,14 +610,14 @@ def test_a_folder_not_made_by_fetch_is_refused(broken_archive, tmp_path):
 
 def test_the_content_check_of_a_file(tmp_path, hess):
     with pytest.raises(DataError, match="not a valid FITS file"):
-        check_dl3_file(Path(__file__))
+        whole_events_file(Path(__file__))
     from astropy.io import fits
 
     with fits.open(hess / "data" / RUN) as hdus:
         fits.HDUList([hdus[0], hdus["GTI"]]).writeto(tmp_path / "gti.fits")
     with pytest.raises(DataError, match="no EVENTS HDU"):
-        check_dl3_file(tmp_path / "gti.fits")
-    check_dl3_file(hess / "data" / RUN)
+        whole_events_file(tmp_path / "gti.fits")
+    whole_events_file(hess / "data" / RUN)
 
 
 # --- publishing ------------------------------------------------------------------

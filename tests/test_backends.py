@@ -87,8 +87,10 @@ def _reduce_crab(gammapy_data: Path, backend: str, n_jobs: int):
     from gammapy.maps import MapAxis, RegionGeom
     from regions import CircleSkyRegion
 
-    from sat.observations import open_store, select_observations, target_position
-    from sat.reduction import ObservationsMaker, verify_files
+    from sat.dl3.files import verify_files
+    from sat.dl3.select import select_observations, target_position
+    from sat.dl3.store import open_store
+    from sat.reduction import ObservationsMaker
 
     store = open_store(gammapy_data / "hess-dl3-dr1")
     observations = select_observations(store, obs_ids=CRAB_RUNS)

@@ -55,7 +55,7 @@ def test_bytes_per_event_of_the_hess_runs(gammapy_data):
 @pytest.fixture(scope="module")
 def real(gammapy_data):
     """`check_real_runs` on every H.E.S.S. DR1 and CTA 1DC run."""
-    from sat.observations import open_store
+    from sat.dl3.store import open_store
 
     releases = {
         "H.E.S.S. DR1": open_store(gammapy_data / "hess-dl3-dr1"),

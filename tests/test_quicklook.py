@@ -136,7 +136,7 @@ def test_bare_files_bad_input_is_one_line(gammapy_data, tmp_path):
 
 def test_fov_background_and_significance_peak(gammapy_data, tmp_path):
     """FoV background without a target: the significance peak is the Crab."""
-    from sat.observations import open_store
+    from sat.dl3.store import open_store
     from sat.quicklook import QuicklookSettings, quicklook_observation
 
     store = open_store(gammapy_data / "hess-dl3-dr1")

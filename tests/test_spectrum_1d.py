@@ -408,17 +408,17 @@ def test_truncated_run_file_is_named(tmp_path, monkeypatch, gammapy_data):
 
 
 def test_damaged_uncompressed_file_is_named(tmp_path, gammapy_data):
-    from sat.reduction import _verify_file
+    from sat.dl3.files import verify_file
 
     source = gammapy_data / "hess-dl3-dr1" / "data" / hess_run_file(23523)
     plain = tmp_path / "run.fits"
     plain.write_bytes(gzip.decompress(source.read_bytes()))
-    _verify_file(plain, ["EVENTS", "AEFF"])  # intact: no error
+    verify_file(plain, ["EVENTS", "AEFF"])  # intact: no error
     with pytest.raises(DataError, match=f"cannot read {plain}: .*NOPE"):
-        _verify_file(plain, ["EVENTS", "NOPE"])
+        verify_file(plain, ["EVENTS", "NOPE"])
     os.truncate(plain, plain.stat().st_size - 5000)
     with pytest.raises(DataError, match=f"cannot read {plain}: .*truncated"):
-        _verify_file(plain, ["EVENTS"])
+        verify_file(plain, ["EVENTS"])
 
 
 class FailingMaker:
@@ -439,7 +439,8 @@ def test_reduction_names_the_file_also_from_workers(n_jobs, gammapy_data):
     from gammapy.maps import MapAxis, RegionGeom
     from regions import CircleSkyRegion
 
-    from sat.observations import open_store, select_observations
+    from sat.dl3.select import select_observations
+    from sat.dl3.store import open_store
     from sat.reduction import ObservationsMaker
 
     store = open_store(gammapy_data / "hess-dl3-dr1")
@@ -456,8 +457,8 @@ def test_reduction_names_the_file_also_from_workers(n_jobs, gammapy_data):
 
 
 def test_checked_runs_record_every_file_and_point_at_the_target(gammapy_data, tmp_path):
-    from sat.observations import source_position
-    from sat.reduction import checked_runs
+    from sat.dl3.runs import checked_runs
+    from sat.dl3.select import source_position
     from sat.usecases.base import RunContext
 
     root = gammapy_data / "hess-dl3-dr1"

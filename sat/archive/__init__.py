@@ -9,8 +9,7 @@ pyvo:
 - `sat.archive.fetch`: download the runs a query found (DataLink ``#this`` when the
   service offers it, else ``access_url``), atomically and resumably with
   `sat.data.download`, check each file, and write the GADF obs-index and hdu-index
-  so that Gammapy's ``DataStore.from_dir`` reads the folder.
-- `sat.archive.gadf`: the GADF index tables of downloaded files, from their headers.
+  so that Gammapy's ``DataStore.from_dir`` reads the folder (`sat.dl3.index`).
 
 The publishing side, for the tests and for CTAO sites:
 

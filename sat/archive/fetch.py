@@ -4,7 +4,7 @@ For every observation: the download address and size come from the service's
 DataLink ``#this`` link when it offers DataLink, else from ObsCore ``access_url``
 and ``access_estsize``; the exact size from the HTTP server. The file is downloaded
 by `sat.data.download.fetch` (``.part``, HTTP Range resume, retries, size check,
-atomic rename) with `sat.archive.gadf.check_dl3_file` as its content check (gzip
+atomic rename) with `whole_events_file` as its content check (gzip
 CRC, FITS checksums, EVENTS HDU). When every file is in place, ``archive.json``
 (what came from where), the hdu-index and last the obs-index are written, each
 atomically: a folder with an obs-index is always complete, and a failed fetch
@@ -27,7 +27,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sat.archive.gadf import OBS_INDEX, Run, check_dl3_file, write_indexes
 from sat.archive.query import (
     DEFAULT_TIMEOUT,
     Observation,
@@ -39,9 +38,20 @@ from sat.archive.query import (
 from sat.data.download import TRANSIENT_HTTP
 from sat.data.download import fetch as fetch_file
 from sat.data.registry import DataFile
+from sat.dl3.files import damage
+from sat.dl3.index import Run, write_indexes
+from sat.dl3.store import OBS_INDEX
 from sat.errors import ConfigError, DataError
 
-__all__ = ["MANIFEST", "FetchReport", "Link", "datastore", "fetch", "links"]
+__all__ = [
+    "MANIFEST",
+    "FetchReport",
+    "Link",
+    "datastore",
+    "fetch",
+    "links",
+    "whole_events_file",
+]
 
 MANIFEST = "archive.json"
 DATALINK_THIS = "#this"
@@ -50,6 +60,20 @@ DATALINK_THIS = "#this"
 # within a kilobyte plus 1 % of them.
 _SIZE_SLACK = 1024
 _SIZE_FRACTION = 0.01
+
+
+def whole_events_file(path) -> None:
+    """Check that a downloaded file is a whole DL3 file with an EVENTS HDU.
+
+    Raises
+    ------
+    DataError
+        Saying what is wrong (`sat.dl3.files.damage`), without the file name:
+        the download names it.
+    """
+    problem = damage(path, ["EVENTS"])
+    if problem is not None:
+        raise DataError(problem)
 
 
 @dataclass(frozen=True)
@@ -306,7 +330,7 @@ def fetch(
                 retries=retries,
                 backoff=backoff,
                 timeout=timeout,
-                check=check_dl3_file,
+                check=whole_events_file,
             )
             runs[observation.did] = {
                 "file": name,

@@ -212,16 +212,18 @@ class LocalArchive:
                 "python3 -m sat.archive.install (apt-get, a few minutes) or "
                 "nox -s archive"
             )
+        from sat.dl3.store import OBS_INDEX, is_store
+
         for name, folder in self.collections.items():
-            if not (folder / "obs-index.fits.gz").is_file():
-                raise ArchiveError(
-                    f"collection {name!r}: {folder} has no obs-index.fits.gz"
-                )
+            if not is_store(folder):
+                raise ArchiveError(f"collection {name!r}: {folder} has no {OBS_INDEX}")
 
     def _check_readable(self) -> None:
         # The servers run as another user: they must be able to read the data.
+        from sat.dl3.store import HDU_INDEX
+
         for folder in self.collections.values():
-            index = folder.resolve() / "hdu-index.fits.gz"
+            index = folder.resolve() / HDU_INDEX
             result = subprocess.run(
                 ["test", "-r", str(index)], env=_ENV, **self._user_kwargs()
             )

@@ -132,6 +132,7 @@ def observations_folder(
         (one line from `sat.archive`).
     """
     from sat.data import require
+    from sat.dl3.store import OBS_INDEX, is_store
     from sat.errors import ConfigError
 
     default = is_dataset(datastore, dataset)
@@ -139,10 +140,10 @@ def observations_folder(
         return require(dataset)
     if archive is None:
         folder = Path(datastore).expanduser()
-        if not (folder / "obs-index.fits.gz").is_file():
+        if not is_store(folder):
             raise ConfigError(
-                f"key 'observations.datastore': {folder} has no obs-index.fits.gz: "
-                "give a folder made by ctao-sat archive fetch (or any GADF data store)"
+                f"key 'observations.datastore': {folder} has no {OBS_INDEX}: give a "
+                "folder made by ctao-sat archive fetch (or any GADF data store)"
             )
         return folder
     if not default:

@@ -68,7 +68,7 @@ def datavolume(scenario, measure, output, overwrite, check, quiet):
 
     releases = None
     if check:
-        from sat.observations import open_store
+        from sat.dl3.store import open_store
 
         releases = {
             "H.E.S.S. DR1": open_store(require("hess-dl3-dr1")),

@@ -72,6 +72,13 @@ class RunContext:
         self.products.append(name)
         return path
 
+    def add_products(self, *paths) -> None:
+        """Register files already written into the output folder as products."""
+        workdir = self.workdir.absolute()
+        self.products.extend(
+            Path(path).absolute().relative_to(workdir).as_posix() for path in paths
+        )
+
     def write_models(self, models, name: str) -> Path:
         """Write Gammapy ``models`` to YAML product ``name``, with its covariance.
 

@@ -181,23 +181,21 @@ class CtaoSimulate(UseCase):
         from gammapy.maps import WcsGeom
         from gammapy.modeling.models import Models
 
-        from sat.irf import energy_axes, irf_info, irf_path, load_irf
-        from sat.observations import open_store
+        from sat.dl3.store import open_store
+        from sat.irf import energy_axes
         from sat.simulate import (
+            SimulatedRun,
             create_observation,
-            sample_events,
+            instrument,
+            simulate_runs,
             simulation_dataset,
             transit_time,
-            write_datastore,
         )
-        from sat.sites import get_site
 
-        info = irf_info(config.irf)
-        path = irf_path(config.irf)
+        array = instrument(config.irf)
+        info, path, irfs, location = array.info, array.path, array.irfs, array.location
         context.add_inputs(path)
-        irfs = load_irf(config.irf)
         _check_irf_ranges(config, irfs)
-        location = get_site(info.site)
 
         source = SkyCoord(config.source.ra_deg, config.source.dec_deg, unit="deg")
         pointing = source.directional_offset_by(0 * u.deg, config.offset_deg * u.deg)
@@ -237,21 +235,23 @@ class CtaoSimulate(UseCase):
                 irfs, pointing, location, livetime, obs_ids[0], start
             )
             dataset = simulation_dataset(template, geom, energy_axis_true)
-
-        event_files = []
-        for seed, obs_id in context.progress(
-            list(zip(seeds, obs_ids, strict=True)), "simulating observations"
-        ):
-            observation = create_observation(
-                irfs, pointing, location, livetime, obs_id, start
+        runs = (
+            SimulatedRun(
+                create_observation(irfs, pointing, location, livetime, obs_id, start),
+                dataset,
+                models,
+                seed,
             )
-            sample_events(dataset, observation, models, seed)
-            event_file = context.product(f"dl3/obs_{obs_id:06d}.fits.gz")
-            observation.write(event_file, include_irfs=False, overwrite=True)
-            event_files.append(event_file.absolute())
-        folder = event_files[0].parent
-        for written in write_datastore(event_files, path, folder):
-            context.products.append(str(written.relative_to(context.workdir)))
+            for seed, obs_id in zip(seeds, obs_ids, strict=True)
+        )
+        folder = context.workdir / "dl3"
+        context.add_products(
+            *simulate_runs(
+                context.progress(runs, "simulating observations", config.n_seeds),
+                folder,
+                irf_file=path,
+            )
+        )
 
         store = open_store(folder)
         rows = []
@@ -414,24 +414,22 @@ def _fit_1d(config, observation, source, geom, energy_axis_true) -> dict:
     """Reflected-regions ON/OFF spectrum of one observation and its WStat fit."""
     import astropy.units as u
     from gammapy.datasets import SpectrumDataset
-    from gammapy.makers import ReflectedRegionsBackgroundMaker, SpectrumDatasetMaker
     from gammapy.maps import RegionGeom
     from gammapy.modeling import Fit
     from gammapy.modeling.models import SkyModel
     from regions import CircleSkyRegion
 
+    from sat.dl3.makers import spectrum_makers
+
     # offset >= 2 x radius (config check) leaves room for several OFF regions.
     region = CircleSkyRegion(source, config.on_radius_deg * u.deg)
-    empty = SpectrumDataset.create(
+    dataset = SpectrumDataset.create(
         geom=RegionGeom.create(region, axes=[geom.axes["energy"]]),
         energy_axis_true=energy_axis_true,
         name=f"obs-{observation.obs_id}",
     )
-    maker = SpectrumDatasetMaker(
-        selection=["counts", "exposure", "edisp"], containment_correction=True
-    )
-    dataset = maker.run(empty, observation)
-    dataset = ReflectedRegionsBackgroundMaker().run(dataset, observation)
+    for maker in spectrum_makers(containment_correction=True):
+        dataset = maker.run(dataset, observation)
     model = SkyModel(
         spectral_model=_start_model(config, source).spectral_model, name="fit"
     )

@@ -104,8 +104,7 @@ def ebl_absorption(model: str, redshift: float, alpha_norm: float = 1.0):
     from gammapy.modeling.models import EBLAbsorptionNormSpectralModel
 
     from sat.data import require
-    from sat.errors import ConfigError
-    from sat.observations import reading
+    from sat.errors import ConfigError, reading
 
     path = require("ebl") / EBL_TABLES[model].file
     with reading(path):

@@ -104,8 +104,7 @@ class JointCrab(UseCase):
         )
 
         from sat.data import require
-        from sat.errors import ConfigError
-        from sat.observations import reading
+        from sat.errors import ConfigError, reading
 
         unknown = sorted(set(config.instruments) - set(INSTRUMENTS))
         if unknown or not config.instruments:

@@ -23,13 +23,14 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 
 from sat.parallel import ParallelConfig
-from sat.usecases.base import Outcome, RunContext, UseCase, fitted_parameters
+from sat.usecases.base import Outcome, RunContext, fitted_parameters
 from sat.usecases.hess_dr1 import PAPER, PUBLISHED_1D, STEADY_SAMPLE, references
 from sat.usecases.models import power_law
 from sat.usecases.options import (
     RENAMED,
     Datasets,
     DL3Config,
+    DL3UseCase,
     Energy,
     Fit,
     check_reflected_regions,
@@ -207,7 +208,7 @@ def _reference_note(
 # --- the use case ----------------------------------------------------------------
 
 
-class LightCurve(UseCase):
+class LightCurve(DL3UseCase):
     """Run-wise light curve of a source in H.E.S.S. DL3 DR1 (reflected regions)."""
 
     name = "lightcurve"
@@ -215,12 +216,6 @@ class LightCurve(UseCase):
     summary = "Run-wise light curve of a blazar (PKS 2155-304, H.E.S.S. DR1)"
     Config = LightCurveConfig
     datasets = ("hess-dl3-dr1",)
-
-    def required_datasets(self, config: LightCurveConfig) -> tuple[str, ...]:
-        """Return no local dataset when the runs come from another data store."""
-        from sat.archive.usecase import local_datasets
-
-        return local_datasets(config.observations.datastore, self.datasets[0])
 
     def run(self, config: LightCurveConfig, context: RunContext) -> Outcome:
         """Reduce the runs, fit the spectrum, estimate the light curve, validate."""

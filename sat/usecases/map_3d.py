@@ -35,7 +35,7 @@ from pydantic import Field, model_validator
 
 from sat.config import BaseConfig
 from sat.parallel import ParallelConfig
-from sat.usecases.base import Outcome, RunContext, UseCase, fitted_parameters
+from sat.usecases.base import Outcome, RunContext, fitted_parameters
 from sat.usecases.hess_dr1 import PAPER, PUBLISHED_3D, references
 from sat.usecases.models import AMPLITUDE_UNIT
 from sat.usecases.options import (
@@ -44,6 +44,7 @@ from sat.usecases.options import (
     Circle,
     Datasets,
     DL3Config,
+    DL3UseCase,
     Energy,
     ExcessMap,
     Fit,
@@ -232,7 +233,7 @@ def _reference_applies(
 # --- the use case ----------------------------------------------------------------
 
 
-class Map3D(UseCase):
+class Map3D(DL3UseCase):
     """3D stacked-cube analysis of an extended source in H.E.S.S. DL3 DR1."""
 
     name = "map-3d"
@@ -240,12 +241,6 @@ class Map3D(UseCase):
     summary = "3D cube analysis of an extended source (MSH 15-52, H.E.S.S. DR1)"
     Config = Map3DConfig
     datasets = ("hess-dl3-dr1",)
-
-    def required_datasets(self, config: Map3DConfig) -> tuple[str, ...]:
-        """Return no local dataset when the runs come from another data store."""
-        from sat.archive.usecase import local_datasets
-
-        return local_datasets(config.observations.datastore, self.datasets[0])
 
     def run(self, config: Map3DConfig, context: RunContext) -> Outcome:
         """Reduce and stack the runs, fit, make maps, validate."""
@@ -336,19 +331,14 @@ class _Cube:
 def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cube:
     """Select, check, reduce and stack the runs on the cube of ``datasets``."""
     from gammapy.datasets import MapDataset
-    from gammapy.makers import FoVBackgroundMaker, MapDatasetMaker
     from gammapy.maps import WcsGeom
 
     from sat.archive.usecase import observations_folder
+    from sat.dl3.makers import cube_makers, energy_axis, sky_coord
+    from sat.dl3.runs import checked_runs
+    from sat.dl3.select import runs_of, source_position
     from sat.errors import DataError
-    from sat.observations import runs_of, source_position
-    from sat.reduction import (
-        checked_runs,
-        energy_axis,
-        reduce_observations,
-        safe_mask_maker,
-        sky_coord,
-    )
+    from sat.reduction import reduce_observations
     from sat.stacking import StackingMaker, stacked_runs
 
     block = config.datasets
@@ -372,16 +362,11 @@ def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cu
         name="stacked",
     )
     exclusion = _exclusion_mask(geom, center, config.exclusion_regions)
-    makers = [
-        MapDatasetMaker(selection=list(block.map_selection)),
-        safe_mask_maker(block.safe_mask),
-        FoVBackgroundMaker(exclusion_mask=exclusion, **block.background.parameters),
-    ]
     obs_ids = selection.obs_ids
     stacked = reduce_observations(
         context,
         config.general,
-        makers,
+        cube_makers(block, exclusion),
         reference,
         selection.observations,
         selection.files,
@@ -397,7 +382,7 @@ def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cu
             f"{len(obs_ids)} runs outside it): check the map centre, its width "
             "and the safe-mask settings"
         )
-    sample = runs_of(selection.store.obs_table, PUBLISHED_TARGET)
+    sample = runs_of(selection.store, PUBLISHED_TARGET)
     return _Cube(stacked, center, label, exclusion, runs, outside, sample)
 
 
@@ -406,7 +391,7 @@ def _exclusion_mask(geom, center, circles):
     import numpy as np
     from gammapy.maps import Map
 
-    from sat.reduction import circle
+    from sat.dl3.makers import circle
 
     image = geom.to_image()
     if not circles:
@@ -427,7 +412,7 @@ def _sky_model(source: SourceModel, center, name: str):
         SkyModel,
     )
 
-    from sat.reduction import sky_coord
+    from sat.dl3.makers import sky_coord
 
     start = (sky_coord(source.position) or center).icrs
     spatial = GaussianSpatialModel(
@@ -462,7 +447,7 @@ def _significance_maps(stacked, background, block) -> dict:
     from gammapy.estimators import ExcessMapEstimator
     from gammapy.modeling.models import Models
 
-    from sat.reduction import energy_axis
+    from sat.dl3.makers import energy_axis
 
     axis = energy_axis(block.energy_edges)
     edges = stacked.counts.geom.axes["energy"].edges[[0, -1]]
@@ -614,7 +599,7 @@ def _plot_overview(stacked, maps, sky_model, config, center, exclusion, label, p
 
 
 def _plot_exclusions(axes, wcs, center, circles) -> None:
-    from sat.reduction import circle
+    from sat.dl3.makers import circle
 
     for block in circles:
         circle(block, center).to_pixel(wcs).plot(

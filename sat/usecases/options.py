@@ -25,13 +25,14 @@ from pydantic import Field, model_validator
 
 from sat import parallel
 from sat.config import upstream
-from sat.usecases.base import UseCaseConfig
+from sat.usecases.base import UseCase, UseCaseConfig
 
 __all__ = [
     "RENAMED",
     "Angle",
     "Circle",
     "DL3Config",
+    "DL3UseCase",
     "Datasets",
     "Energy",
     "ExcessMap",
@@ -102,6 +103,23 @@ class DL3Config(UseCaseConfig):
                     "(centred on the target)"
                 )
         return self
+
+
+class DL3UseCase(UseCase):
+    """A use case whose runs are in a data store (``observations.datastore``).
+
+    Its first dataset is the store's registered dataset: required only when the
+    config reads the runs from it (not from another folder or an archive).
+    """
+
+    def required_datasets(self, config: DL3Config) -> tuple[str, ...]:
+        """Return the datasets to check: the store's only when it is read."""
+        from sat.archive.usecase import local_datasets
+
+        store, *others = self.datasets
+        archive = getattr(config, "archive", None)
+        datastore = config.observations.datastore
+        return (*local_datasets(datastore, store, archive), *others)
 
 
 def reflected_regions_datasets() -> dict:

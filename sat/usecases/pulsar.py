@@ -394,18 +394,20 @@ def _phase_resolved(config: PhaseResolvedConfig, context: RunContext) -> dict:
     from gammapy.utils.regions import SphericalCircleSkyRegion
 
     from sat.data import require
-    from sat.errors import DataError
-    from sat.observations import observation_files, open_store, reading
+    from sat.dl3.store import events_file, observation_files, open_store, run_ids
+    from sat.errors import DataError, reading
 
     store = open_store(require("cta-1dc") / "index" / "gps")
-    if config.obs_id not in store.obs_table["OBS_ID"]:
+    if config.obs_id not in run_ids(store):
         raise DataError(
             f"key 'phase_resolved.obs_id': run {config.obs_id} is not in the CTA 1DC "
-            f"index (runs: {', '.join(map(str, store.obs_table['OBS_ID']))})"
+            f"index (runs: {', '.join(map(str, run_ids(store)))})"
         )
     context.add_inputs(*observation_files(store, config.obs_id))
-    events_file = store.hdu_table.hdu_location(config.obs_id, "events").path()
-    with context.step(f"reading run {config.obs_id}"), reading(events_file):
+    with (
+        context.step(f"reading run {config.obs_id}"),
+        reading(events_file(store, config.obs_id)),
+    ):
         observation = store.obs(config.obs_id)
         events = observation.events
     if "PHASE" not in events.table.colnames:

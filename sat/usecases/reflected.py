@@ -109,9 +109,11 @@ def reflected_regions_runs(
     from gammapy.datasets import Datasets
 
     from sat.archive.usecase import observations_folder
+    from sat.dl3.makers import sky_coord
+    from sat.dl3.runs import checked_runs
+    from sat.dl3.select import runs_of, source_position, target_names
     from sat.errors import DataError
-    from sat.observations import runs_of, source_position
-    from sat.reduction import checked_runs, reflected_regions_spectra, sky_coord
+    from sat.reduction import reflected_regions_spectra
 
     block = config.observations
     given = sky_coord(config.datasets.on_region)
@@ -125,13 +127,8 @@ def reflected_regions_runs(
         context=context,
     )
     selection = checked_runs(context, root, config.target, block=block)
-    table = selection.store.obs_table
-    names = (
-        {str(r["TARGET_NAME"]) for r in table if int(r["OBS_ID"]) in selection.obs_ids}
-        if "TARGET_NAME" in table.colnames
-        else set()
-    )
-    position, label = source_position(selection.store, config.target, given)
+    store = selection.store
+    position, label = source_position(store, config.target, given)
     reduction, usable, dropped = reflected_regions_spectra(
         context, config, position, selection.observations, selection.files
     )
@@ -148,9 +145,9 @@ def reflected_regions_runs(
     return ReflectedRuns(
         datasets=Datasets(usable),
         label=label,
-        target_names=names,
+        target_names=target_names(store, selection.obs_ids),
         obs_ids=selection.obs_ids,
-        sample_of=lambda name: runs_of(table, name),
+        sample_of=lambda name: runs_of(store, name),
         dropped=dropped,
         failed=[failure.message for failure in reduction.maker.failures],
     )

@@ -377,8 +377,7 @@ def _load_flux_points(config: SedNaimaConfig, source: Source, context: RunContex
     from gammapy.estimators import FluxPoints
 
     from sat.data import require
-    from sat.errors import DataError
-    from sat.observations import reading
+    from sat.errors import DataError, reading
 
     if config.flux_points is None:
         path = require(source.dataset) / source.file

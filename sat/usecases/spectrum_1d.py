@@ -36,13 +36,14 @@ from pydantic import Field, field_validator, model_validator
 
 from sat.archive.usecase import ArchiveSource
 from sat.parallel import ParallelConfig
-from sat.usecases.base import Outcome, RunContext, UseCase, fitted_parameters
+from sat.usecases.base import Outcome, RunContext, fitted_parameters
 from sat.usecases.hess_dr1 import PAPER, PUBLISHED_1D, references
 from sat.usecases.models import AMPLITUDE_UNIT, power_law
 from sat.usecases.options import (
     RENAMED,
     Datasets,
     DL3Config,
+    DL3UseCase,
     Energy,
     Fit,
     FluxPoints,
@@ -156,7 +157,7 @@ def _published_for(config: Spectrum1DConfig, target_names: set[str]):
 # --- the use case ----------------------------------------------------------------
 
 
-class Spectrum1D(UseCase):
+class Spectrum1D(DL3UseCase):
     """1D reflected-regions spectrum of a source in H.E.S.S. DL3 DR1."""
 
     name = "spectrum-1d"
@@ -164,13 +165,6 @@ class Spectrum1D(UseCase):
     summary = "1D ON/OFF spectrum (reflected regions) of H.E.S.S. DR1 runs"
     Config = Spectrum1DConfig
     datasets = ("hess-dl3-dr1",)
-
-    def required_datasets(self, config: Spectrum1DConfig) -> tuple[str, ...]:
-        """Return no local dataset when the runs come from a store or an archive."""
-        from sat.archive.usecase import local_datasets
-
-        datastore = config.observations.datastore
-        return local_datasets(datastore, self.datasets[0], config.archive)
 
     def run(self, config: Spectrum1DConfig, context: RunContext) -> Outcome:
         """Reduce the runs, fit the models, estimate flux points, validate."""

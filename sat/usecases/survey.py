@@ -111,21 +111,19 @@ def simulate(config: SurveyConfig, context: RunContext):
     from gammapy.maps import WcsGeom
     from gammapy.modeling.models import Models, PointSpatialModel, SkyModel
 
-    from sat.irf import energy_axes, irf_info, irf_path, load_irf
+    from sat.irf import energy_axes
     from sat.simulate import (
+        SimulatedRun,
         create_observation,
-        sample_events,
+        instrument,
+        simulate_runs,
         simulation_dataset,
         transit_time,
-        write_datastore,
     )
-    from sat.sites import get_site
 
-    info = irf_info(config.irf)
-    path = irf_path(config.irf)
+    array = instrument(config.irf)
+    info, path, irfs, location = array.info, array.path, array.irfs, array.location
     context.add_inputs(path)
-    irfs = load_irf(config.irf)
-    location = get_site(info.site)
     source = SkyCoord(config.ra_deg, config.dec_deg, unit="deg")
     livetime = config.livetime_s * u.s
     energy_axis, energy_axis_true = energy_axes(irfs, config)
@@ -152,20 +150,18 @@ def simulate(config: SurveyConfig, context: RunContext):
             datasets.append(
                 (pointing, simulation_dataset(template, geom, energy_axis_true))
             )
-    event_files = []
-    for run in context.progress(range(config.n_runs), "simulating runs"):
-        pointing, dataset = datasets[run % config.n_pointings]
-        obs_id = run + 1
-        observation = create_observation(
-            irfs, pointing, location, livetime, obs_id, start + run * step
-        )
-        sample_events(dataset, observation, truth, config.seed + run)
-        event_file = context.product(f"dl3/obs_{obs_id:06d}.fits.gz")
-        observation.write(event_file, include_irfs=False, overwrite=True)
-        event_files.append(event_file.absolute())
-    folder = event_files[0].parent
-    for written in write_datastore(event_files, path, folder):
-        context.products.append(str(written.relative_to(context.workdir)))
+
+    def runs():
+        for run in range(config.n_runs):
+            pointing, dataset = datasets[run % config.n_pointings]
+            observation = create_observation(
+                irfs, pointing, location, livetime, run + 1, start + run * step
+            )
+            yield SimulatedRun(observation, dataset, truth, config.seed + run)
+
+    folder = context.workdir / "dl3"
+    bar = context.progress(runs(), "simulating runs", total=config.n_runs)
+    context.add_products(*simulate_runs(bar, folder, irf_file=path))
     return folder
 
 
@@ -227,19 +223,16 @@ class Survey(UseCase):
         import astropy.units as u
         from astropy.coordinates import SkyCoord
         from gammapy.datasets import Datasets, SpectrumDataset
-        from gammapy.makers import (
-            ReflectedRegionsBackgroundMaker,
-            SafeMaskMaker,
-            SpectrumDatasetMaker,
-        )
+        from gammapy.makers import SafeMaskMaker
         from gammapy.maps import RegionGeom
         from gammapy.modeling import Fit
         from gammapy.modeling.models import Models, PowerLawSpectralModel, SkyModel
         from regions import CircleSkyRegion
 
+        from sat.dl3.makers import spectrum_makers
+        from sat.dl3.store import index_files, observation_files, open_store, run_ids
         from sat.errors import DataError
         from sat.irf import energy_axes, load_irf
-        from sat.observations import observation_files, open_store
         from sat.reduction import reduce_observations
 
         if config.datastore:
@@ -249,12 +242,12 @@ class Survey(UseCase):
         else:
             folder = simulate(config, context)
         store = open_store(folder)
-        context.add_inputs(folder / "obs-index.fits.gz", folder / "hdu-index.fits.gz")
+        context.add_inputs(*index_files(folder))
         # An existing folder may hold more runs: the first n_runs (benchmark sizes).
-        obs_ids = [int(obs_id) for obs_id in store.obs_table["OBS_ID"]][: config.n_runs]
+        obs_ids = run_ids(store)[: config.n_runs]
         # Lazy observations: nothing of a run is read until a worker reduces it.
         observations = store.get_observations(obs_ids)
-        files = {obs_id: observation_files(store, obs_id) for obs_id in obs_ids}
+        files = {obs_id: list(observation_files(store, obs_id)) for obs_id in obs_ids}
 
         source = SkyCoord(config.ra_deg, config.dec_deg, unit="deg")
         energy_reco, energy_true = energy_axes(load_irf(config.irf), config)
@@ -263,13 +256,9 @@ class Survey(UseCase):
             geom=RegionGeom.create(region, axes=[energy_reco]),
             energy_axis_true=energy_true,
         )
-        makers = [
-            SpectrumDatasetMaker(
-                selection=["counts", "exposure", "edisp"], containment_correction=True
-            ),
-            ReflectedRegionsBackgroundMaker(),
-            SafeMaskMaker(methods=["aeff-max"], aeff_percent=10),
-        ]
+        makers = spectrum_makers(
+            safe_mask=SafeMaskMaker(methods=["aeff-max"], aeff_percent=10)
+        )
         reduction = reduce_observations(
             context,
             config.general,

@@ -1,21 +1,24 @@
-"""Selecting DL3 observations from a data store, with errors a user can act on."""
+"""Which runs of a data store an analysis uses, and where it points.
+
+Runs are selected by target name (the obs-index's TARGET_NAME, TARGET_TAG or
+OBJECT, matched without case, spaces or dashes), by ids, or by Gammapy's own
+``observations`` block (``obs_ids``, ``obs_file``, ``obs_cone``, ``obs_time``,
+``required_irf``, as its ``Analysis`` reads them); the position of a target comes
+from the obs-index. Every failure is one line a user can act on.
+"""
 
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
-from pathlib import Path
 
-from sat.errors import DataError
+from sat.errors import DataError, reading
 
 __all__ = [
-    "cause",
-    "observation_files",
-    "open_store",
-    "reading",
+    "run_target",
     "runs_of",
     "select_observations",
     "source_position",
+    "target_names",
     "target_position",
 ]
 
@@ -26,67 +29,26 @@ def _normalise(name: str) -> str:
     return re.sub(r"[\s_\-()]+", "", str(name)).lower()
 
 
-@contextmanager
-def reading(path):
-    """Turn a failure to read ``path`` (corrupt, truncated) into a `DataError`."""
-    try:
-        yield
-    except (OSError, EOFError, ValueError, KeyError, TypeError) as error:
-        raise DataError(f"cannot read {path}: {cause(error)}") from None
-
-
-# What astropy adds for Python programmers, not for users of a command line.
-_ADVICE = re.compile(r"\s*If this is really a FITS file, try with \w+=True\.?")
-
-
-def cause(error: BaseException) -> str:
-    """Return the cause of a read failure in one line, without a path repeated."""
-    if isinstance(error, OSError) and error.strerror and error.filename:
-        return error.strerror  # "[Errno 2] No such file or directory: 'PATH'"
-    message = " ".join(str(error).split()) or type(error).__name__
-    return _ADVICE.sub("", message)
-
-
-INDEX_TABLES = ("obs-index.fits.gz", "hdu-index.fits.gz")
-
-
-def open_store(folder: Path):
-    """Open the GADF data store in ``folder`` (its obs-index and hdu-index).
-
-    Raises
-    ------
-    DataError
-        One line naming the index table that is missing or cannot be read.
-    """
-    from astropy.io import fits
-    from gammapy.data import DataStore
-
-    folder = Path(folder)
-    for name in INDEX_TABLES:
-        path = folder / name
-        if not path.is_file():
-            raise DataError(
-                f"{folder} is not a data store: it has no {name} (a data store "
-                f"holds {' and '.join(INDEX_TABLES)})"
-            )
-        # Read each through first: DataStore.from_dir's error would not say which.
-        with reading(path), fits.open(path) as hdus:
-            if len(hdus) < 2 or hdus[1].data is None:
-                raise DataError(f"{path} holds no index table")
-    with reading(folder / INDEX_TABLES[0]):
-        return DataStore.from_dir(folder)
-
-
 def _targets(table) -> list[str]:
     column = "TARGET_NAME" if "TARGET_NAME" in table.colnames else "OBJECT"
     return sorted({str(name) for name in table[column]})
 
 
-def runs_of(table, target_name: str) -> list[int]:
-    """Return the obs ids of obs-index ``table`` with TARGET_NAME ``target_name``."""
+def runs_of(store, target_name: str) -> list[int]:
+    """Return the obs ids of ``store`` whose TARGET_NAME is ``target_name``."""
+    table = store.obs_table
     if "TARGET_NAME" not in table.colnames:
         return []
     return [int(row["OBS_ID"]) for row in table if row["TARGET_NAME"] == target_name]
+
+
+def target_names(store, obs_ids) -> set[str]:
+    """Return the TARGET_NAME of the runs ``obs_ids`` of ``store`` (none: empty)."""
+    table = store.obs_table
+    if "TARGET_NAME" not in table.colnames:
+        return set()
+    wanted = set(obs_ids)
+    return {str(row["TARGET_NAME"]) for row in table if int(row["OBS_ID"]) in wanted}
 
 
 def _block_ids(store, block) -> list[int] | None:
@@ -220,6 +182,21 @@ def target_position(store, target: str):
     )
 
 
+def run_target(store, obs_id: int):
+    """Return ``(position, name)`` of run ``obs_id``'s target, or None.
+
+    From the obs-index's RA_OBJ and DEC_OBJ (and OBJECT), when it has them.
+    """
+    from astropy.coordinates import SkyCoord
+
+    table = store.obs_table
+    row = table[table["OBS_ID"] == obs_id]
+    if not {"RA_OBJ", "DEC_OBJ"} <= set(table.colnames) or not len(row):
+        return None
+    name = str(row["OBJECT"][0]) if "OBJECT" in table.colnames else "object"
+    return SkyCoord(row["RA_OBJ"][0], row["DEC_OBJ"][0], unit="deg"), name
+
+
 def source_position(store, target: str | None, position=None):
     """Return where the analysis points and a label naming it.
 
@@ -243,12 +220,3 @@ def source_position(store, target: str | None, position=None):
         position = target_position(store, target)
     label = target or f"RA {position.ra.deg:.3f} Dec {position.dec.deg:.3f}"
     return position, label
-
-
-def observation_files(store, obs_id: int) -> list[Path]:
-    """Return the files holding observation ``obs_id`` (events, GTI and IRFs)."""
-    table = store.hdu_table
-    rows = table[table["OBS_ID"] == obs_id]
-    return sorted(
-        {Path(table.base_dir) / row["FILE_DIR"] / row["FILE_NAME"] for row in rows}
-    )

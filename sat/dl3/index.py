@@ -1,45 +1,36 @@
-"""GADF index tables (obs-index, hdu-index) for DL3 files, from their headers.
+"""Writing the index tables of a data store: obs-index and hdu-index.
 
-A folder of DL3 files becomes a Gammapy ``DataStore`` with two index tables. We
-write them from what the files say about themselves: the HDU classes of the
-GADF headers (``HDUCLAS1``..``HDUCLAS4``) give the hdu-index, the EVENTS header
-gives the obs-index. (Gammapy's ``DataStore.from_events_files`` assumes the CTA
-1DC HDU names and a CALDB, so it does not fit H.E.S.S. or CTAO files.) The target
-name comes from the archive, which knows it better than the OBJECT keyword.
+A folder of DL3 files becomes a Gammapy ``DataStore`` with two index tables:
 
-Also: `check_dl3_file`, the content check of a downloaded file (gzip CRC, FITS
-checksums when present, every HDU readable, an EVENTS HDU).
+- `write_indexes` writes them from what the files say about themselves: the HDU
+  types of their GADF headers (`sat.dl3.hdus`) give the hdu-index, the EVENTS
+  header the obs-index, the target name comes from the caller (an archive knows
+  it better than the OBJECT keyword). Gammapy's ``DataStore.from_events_files``
+  assumes the CTA 1DC HDU names and a CALDB, so it does not fit H.E.S.S. or CTAO
+  files; the hdu-index goes first, the obs-index last, each atomically: a folder
+  with an obs-index is complete.
+- `index_simulated` indexes event files simulated by Gammapy with the IRF file
+  they were simulated with (`sat.simulate`), through ``from_events_files``.
 """
 
 from __future__ import annotations
 
-import gzip
 import os
-import warnings
-import zlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from sat.dl3.hdus import hdu_type
+from sat.dl3.store import HDU_INDEX, OBS_INDEX
 from sat.errors import DataError
 
-__all__ = ["Run", "check_dl3_file", "hdu_rows", "write_indexes"]
+__all__ = ["Run", "hdu_rows", "index_simulated", "write_indexes"]
 
-OBS_INDEX = "obs-index.fits.gz"
-HDU_INDEX = "hdu-index.fits.gz"
-_CHUNK = 1 << 20
 _GADF_META = {
     "HDUCLASS": "GADF",
     "HDUDOC": "https://github.com/open-gamma-ray-astro/gamma-astro-data-formats",
     "HDUVERS": "0.2",
     "HDUCLAS1": "INDEX",
-}
-# RESPONSE HDUs: HDUCLAS2 -> the hdu-index HDU_TYPE (HDU_CLASS is HDUCLAS4).
-_RESPONSE_TYPES = {
-    "EFF_AREA": "aeff",
-    "EDISP": "edisp",
-    "RPSF": "psf",
-    "BKG": "bkg",
-    "RAD_MAX": "rad_max",
 }
 # obs-index columns copied from the EVENTS header: name, unit, kind.
 _OBS_COLUMNS = (
@@ -80,62 +71,6 @@ class Run:
     target: str
 
 
-def check_dl3_file(path: Path) -> None:
-    """Check that ``path`` is a complete, readable DL3 file with an EVENTS HDU.
-
-    A gzip file is read to its end, which checks its CRC-32 and length; FITS
-    CHECKSUM/DATASUM keywords are verified when present; every HDU is read.
-
-    Raises
-    ------
-    DataError
-        Saying what is wrong (without the file name: the caller names it).
-    """
-    from astropy.io import fits
-
-    path = Path(path)
-    try:
-        with open(path, "rb") as stream:
-            compressed = stream.read(2) == b"\x1f\x8b"
-        if compressed:
-            with gzip.open(path) as stream:
-                while stream.read(_CHUNK):
-                    pass
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with fits.open(path, memmap=False, checksum=True) as hdus:
-                names = [hdu.name for hdu in hdus]
-                for hdu in hdus:
-                    hdu.data  # noqa: B018 -- reading to the end finds truncation
-    except (OSError, EOFError, ValueError, zlib.error) as error:
-        kind = "gzip stream" if compressed else "FITS file"
-        message = " ".join(str(error).split()) or type(error).__name__
-        raise DataError(f"not a valid {kind} ({message})") from None
-    problems = [
-        str(w.message)
-        for w in caught
-        if "checksum" in str(w.message).lower() or "truncat" in str(w.message)
-    ]
-    if problems:
-        raise DataError(" ".join(problems[0].split()))
-    if "EVENTS" not in names:
-        raise DataError(f"no EVENTS HDU (HDUs: {', '.join(names)})")
-
-
-def _hdu_type(header) -> tuple[str, str] | None:
-    """Return (HDU_TYPE, HDU_CLASS) of a GADF HDU, or None for other HDUs."""
-    if header.get("HDUCLASS", "").strip() != "GADF":
-        return None
-    class1 = header.get("HDUCLAS1", "").strip().upper()
-    if class1 in ("EVENTS", "GTI", "POINTING"):
-        return class1.lower(), class1.lower()
-    if class1 == "RESPONSE":
-        kind = _RESPONSE_TYPES.get(header.get("HDUCLAS2", "").strip().upper())
-        if kind:
-            return kind, header.get("HDUCLAS4", kind).strip().lower()
-    return None
-
-
 def hdu_rows(folder: Path, file: str) -> tuple[int, list[dict], object]:
     """Return (OBS_ID, hdu-index rows, EVENTS header) of one DL3 file.
 
@@ -154,7 +89,7 @@ def hdu_rows(folder: Path, file: str) -> tuple[int, list[dict], object]:
         obs_id = int(events["OBS_ID"])
         rows = []
         for hdu in hdus[1:]:
-            kind = _hdu_type(hdu.header)
+            kind = hdu_type(hdu.header, hdu.name)
             if kind is None:
                 continue
             rows.append(
@@ -255,3 +190,51 @@ def write_indexes(folder: Path, runs: list[Run]) -> tuple[Path, Path]:
     _write(hdu_table, hdu_path)
     _write(obs_table, obs_path)
     return obs_path, hdu_path
+
+
+def index_simulated(event_files, irf_file, folder) -> list[Path]:
+    """Index simulated event files so that Gammapy's `DataStore` reads them.
+
+    The IRF file is copied next to the events (one copy for all observations) and
+    the index tables refer to files by paths relative to ``folder``, so the folder
+    can be moved as a whole.
+
+    Parameters
+    ----------
+    event_files : list of Path
+        Event files inside ``folder`` (from `Observation.write` without IRFs).
+    irf_file : Path
+        The GADF IRF file the events were simulated with.
+    folder : Path
+        The data-store folder.
+
+    Returns
+    -------
+    list of Path
+        The IRF copy, ``hdu-index.fits.gz`` and ``obs-index.fits.gz``.
+    """
+    from gammapy.data import DataStore
+
+    folder = Path(folder)
+    irf_copy = folder / "irf" / Path(irf_file).name
+    irf_copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(irf_file, irf_copy)
+    store = DataStore.from_events_files(
+        [Path(path) for path in event_files], irfs_paths=[irf_copy] * len(event_files)
+    )
+    hdu_table = store.hdu_table
+    # DataStoreMaker stores absolute folders; the GADF index allows relative ones.
+    hdu_table["FILE_DIR"] = [
+        Path(directory).relative_to(folder.absolute()).as_posix()
+        if Path(directory).is_absolute()
+        else directory
+        for directory in hdu_table["FILE_DIR"]
+    ]
+    obs_table = store.obs_table
+    for column in ("EVENTS_FILENAME", "IRF_FILENAME"):
+        if column in obs_table.colnames:
+            obs_table.remove_column(column)
+    hdu_index, obs_index = folder / HDU_INDEX, folder / OBS_INDEX
+    hdu_table.write(hdu_index, format="fits", overwrite=True)
+    obs_table.write(obs_index, format="fits", overwrite=True)
+    return [irf_copy, hdu_index, obs_index]
