@@ -32,6 +32,8 @@ def _content(path: Path) -> bytes:
     with open(path, "rb") as stream:
         head = stream.read(2)
     if head != b"\x1f\x8b":
+        if path.suffix == ".gz" and head:
+            raise _Damaged("Not a gzipped file, though its name ends in .gz")
         return Path(path).read_bytes()
     try:
         with gzip.open(path) as stream:
@@ -90,12 +92,15 @@ def damage(path, hdu_names=()) -> str | None:
     path = Path(path)
     try:
         content = _content(path)
+        # astropy's words where it has them: what users search for.
+        if not content:
+            return "Empty or corrupt FITS file (0 bytes)"
         if not content.startswith(b"SIMPLE"):
-            return "not a valid FITS file (no SIMPLE card)"
+            return "not a valid FITS file: No SIMPLE card found"
         if len(content) % _BLOCK:
             return (
-                f"truncated: {len(content)} bytes is not a whole number of "
-                f"{_BLOCK}-byte FITS blocks"
+                f"File may have been truncated: {len(content)} bytes is not a "
+                f"whole number of {_BLOCK}-byte FITS blocks"
             )
         _walk(content, list(hdu_names))
     except _Damaged as error:
