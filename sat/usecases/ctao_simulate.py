@@ -3,7 +3,7 @@
 For each of ``n_seeds`` random seeds, Gammapy's `MapDatasetEventSampler` draws the
 events of one observation of the configured source with a public CTAO IRF, at the
 IRF's site, with the source at its upper culmination; `Observation.write` stores
-them as GADF DL3 and `sat.simulate.write_datastore` indexes them. The analysis then
+them as GADF DL3 and `sat.simulate.simulate_runs` indexes them. The analysis then
 reads them back through Gammapy's `DataStore` like real data and fits the source:
 
 - ``analysis: 1d``: ON/OFF spectrum with reflected regions (point source), WStat;
