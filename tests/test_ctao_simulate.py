@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from sat.cli.main import main
 from sat.result import RESULT
-from sat.usecases.ctao_simulate import pull_checks
 from sat.usecases.runner import run_usecase
+from sat.validation import pull_checks
 from tests.conftest import assert_user_error
 
 pytestmark = [

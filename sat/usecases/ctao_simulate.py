@@ -25,7 +25,7 @@ from pydantic import Field, model_validator
 
 from sat.usecases.base import Outcome, RunContext, UseCase, UseCaseConfig
 from sat.usecases.models import AMPLITUDE_UNIT
-from sat.validation import Reference, compare
+from sat.validation import converged_check, pull_checks, pull_statistics
 
 # Sky-map pixel size of the simulation and the 3D analysis (deg): several pixels
 # per PSF 68 % radius (0.05 to 0.2 deg for the prod5 IRFs above 0.1 TeV).
@@ -33,12 +33,6 @@ BINSZ_DEG = 0.02
 # Margin (deg) around the analysis regions that the simulated sky map covers, so
 # that the PSF tails of the source and the background around the regions are in.
 MARGIN_DEG = 0.3
-# The pull test: N pulls of an unbiased fit with right errors are N(0, 1). Their
-# mean then has error 1/sqrt(N); (N - 1) s^2 follows chi2(N - 1). Both must lie
-# inside the central 99.73 % interval ("3 sigma"): a test that fails one run in
-# about 370 by chance and catches errors that are wrong by much more than the
-# interval's half-width, 3 / sqrt(2 N) (0.47 for 20 seeds, 0.21 for 100).
-N_SIGMA = 3.0
 
 
 class Source(UseCaseConfig):
@@ -100,67 +94,6 @@ class CtaoSimulateConfig(UseCaseConfig):
                     f"({2 * self.on_radius_deg:g}) for reflected OFF regions"
                 )
         return self
-
-
-def pull_checks(name: str, pulls, n_sigma: float = N_SIGMA) -> list[dict]:
-    """Test that ``pulls`` are N(0, 1): their mean and their width.
-
-    Parameters
-    ----------
-    name : str
-        The parameter ("index", "amplitude").
-    pulls : array
-        (fit - truth) / error, one per seed.
-    n_sigma : float
-        Width of the acceptance, as a Gaussian-equivalent number of sigma.
-
-    Returns
-    -------
-    list of dict
-        Two verdicts of `sat.validation.compare`. The mean is compared with 0 and
-        error 1 / sqrt(N). The width s is compared with 1 against the exact
-        central interval of sqrt(chi2(N - 1) / (N - 1)): the error given to
-        `compare` is the distance from 1 to the interval edge on the side of s,
-        divided by ``n_sigma``, so that PASS means "inside the interval".
-        None for fewer than 3 pulls (no width to test): the use case's failed
-        "converged fits" check then says why.
-    """
-    import numpy as np
-    from scipy import stats
-
-    pulls = np.asarray(pulls, dtype=float)
-    n = len(pulls)
-    if n < 3:
-        return []
-    mean, width = float(np.mean(pulls)), float(np.std(pulls, ddof=1))
-    coverage = math.erf(n_sigma / math.sqrt(2))
-    low, high = (
-        math.sqrt(stats.chi2.ppf(q, n - 1) / (n - 1))
-        for q in ((1 - coverage) / 2, (1 + coverage) / 2)
-    )
-    source = f"truth of the simulation, {n} seeds"
-    mean_ref = Reference(
-        f"{name} pull mean",
-        0.0,
-        1 / math.sqrt(n),
-        "",
-        source,
-        n_sigma,
-        f"mean of {n} N(0,1) pulls has error 1/sqrt({n}); a bias of the fit "
-        f"larger than {n_sigma / math.sqrt(n):.2f} sigma fails",
-    )
-    width_ref = Reference(
-        f"{name} pull width",
-        1.0,
-        ((high - 1) if width > 1 else (1 - low)) / n_sigma,
-        "",
-        source,
-        n_sigma,
-        f"sample std of {n} N(0,1) pulls lies in [{low:.3f}, {high:.3f}] with "
-        f"{100 * coverage:.2f} % probability (chi2 with {n - 1} dof); outside, "
-        "the fitted errors are wrong",
-    )
-    return [compare(mean_ref, mean), compare(width_ref, width)]
 
 
 class CtaoSimulate(UseCase):
@@ -273,30 +206,14 @@ class CtaoSimulate(UseCase):
         table.write(context.product("pulls.ecsv"), format="ascii.ecsv", overwrite=True)
 
         converged = table[table["success"]]
-        validation = [
-            compare(
-                Reference(
-                    "converged fits",
-                    float(len(table)),
-                    0.0,
-                    "",
-                    "every seed",
-                    0.0,
-                    "a fit that does not converge has no meaningful pull",
-                ),
-                float(len(converged)),
-            )
-        ]
+        validation = [converged_check(len(table), len(converged))]
         n = len(converged)
         statistics = {}
         for name in ("index", "amplitude"):
             pulls = np.asarray(converged[f"{name}_pull"])
             validation += pull_checks(name, pulls)
             statistics[name] = {
-                "pull_mean": float(np.mean(pulls)),
-                "pull_std": float(np.std(pulls, ddof=1)),
-                "mean_fitted": float(np.mean(converged[name])),
-                "std_fitted": float(np.std(converged[name], ddof=1)),
+                **pull_statistics(pulls, converged[name]),
                 "mean_error": float(np.mean(converged[f"{name}_error"])),
             }
         _plot_pulls(converged, config.n_seeds, context.product("pulls.png"))

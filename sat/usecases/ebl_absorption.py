@@ -825,7 +825,7 @@ def _pull_statistics(rows, config, label, norm=False) -> dict:
     """Return the pull checks of one test, its parameters and summary lines."""
     import numpy as np
 
-    from sat.usecases.ctao_simulate import pull_checks
+    from sat.validation import pull_checks
 
     sim = config.simulation
     converged = [row for row in rows if row["success"]]

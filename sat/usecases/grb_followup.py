@@ -627,7 +627,7 @@ def _checks(rows, segments, config) -> tuple[list, dict]:
     import numpy as np
     from scipy import stats
 
-    from sat.usecases.ctao_simulate import pull_checks
+    from sat.validation import pull_checks
 
     converged = [row for row in rows if row["success"]]
     validation = [
