@@ -20,7 +20,8 @@ from click.testing import CliRunner
 
 from sat.cli.main import main
 from sat.errors import ValidationFailed
-from sat.usecases.runner import RESULT, run_usecase
+from sat.result import RESULT
+from sat.usecases.runner import run_usecase
 from tests.conftest import assert_user_error
 
 pytestmark = [

@@ -21,7 +21,8 @@ from click.testing import CliRunner
 
 from sat.cli.main import main
 from sat.errors import ValidationFailed
-from sat.usecases.runner import RESULT, run_usecase
+from sat.result import RESULT
+from sat.usecases.runner import run_usecase
 from tests.conftest import assert_user_error
 
 pytestmark = [
@@ -85,10 +86,12 @@ def test_detections_against_the_truth(simulated):
     catalogue = Table.read(output / "detections.ecsv")
     assert np.all(catalogue["ts"] > 25) and np.all(catalogue["success"])
     matched = catalogue[catalogue["match"] >= 0]
-    found = SkyCoord(matched["lon_deg"], matched["lat_deg"], unit="deg", frame="galactic")
     true = truth[matched["match"]]
-    simulated = SkyCoord(true["lon_deg"], true["lat_deg"], unit="deg", frame="galactic")
-    offset = found.separation(simulated).deg
+    found, simulated_at = (
+        SkyCoord(table["lon_deg"], table["lat_deg"], unit="deg", frame="galactic")
+        for table in (matched, true)
+    )
+    offset = found.separation(simulated_at).deg
     error = np.hypot(matched["lon_error_deg"], matched["lat_error_deg"])
     # Every detection within 4 radial errors of its source, well inside 0.2 deg.
     assert np.all(offset < 4 * error) and np.all(offset < 0.05)
@@ -109,7 +112,7 @@ def test_products_and_plots(simulated):
     from gammapy.modeling.models import Models
     from matplotlib.image import imread
 
-    output, result = simulated
+    output, _ = simulated
     for name in ("field.png", "validation.png"):
         image = imread(output / name)
         assert image.shape[1] > 900 and image[..., :3].std() > 0.05, name
@@ -123,7 +126,9 @@ def test_products_and_plots(simulated):
 
 @pytest.mark.verifies_requirement("C-SAT-0080")
 def test_a_threshold_too_low_fails_on_false_detections(tmp_path):
-    config = {**SMALL, "detection": {"ts_threshold": 9.0}}
+    # TS 9 (3 sigma before trials). The peaks are not fitted: purity does not
+    # depend on the fits, and fitting every noise peak takes minutes.
+    config = {**SMALL, "detection": {"ts_threshold": 9.0, "fit": False}}
     output = tmp_path / "low"
     with pytest.raises(ValidationFailed, match="false detections per deg2"):
         run_usecase("source-detection", config, output, quiet=True)
@@ -143,10 +148,13 @@ def test_hess_fields_find_their_targets_at_catalogue_positions(real):
     fields = result["real_data"]["fields"]
     assert set(fields) == {"Crab Nebula", "MSH 15-52", "PKS 2155-304"}
     for target, field in fields.items():
-        assert field["ts"] > 100, target
+        assert field["ts"] > 25, target
         # Within 2 arcmin; the combined error holds the 20 arcsec systematic.
         assert field["offset_deg"] < 2 / 60, target
         assert field["offset_error_deg"] >= 20 / 3600
+    # The Crab is the brightest, the six steady-state runs of PKS 2155-304 the
+    # faintest (6 sigma in a 3D search).
+    assert fields["Crab Nebula"]["ts"] > 1000 and fields["MSH 15-52"]["ts"] > 200
     assert fields["MSH 15-52"]["extended"] and not fields["Crab Nebula"]["extended"]
     rows = Table.read(output / "real_detections.ecsv")
     pks = rows[rows["field"] == "PKS 2155-304"][0]

@@ -125,6 +125,10 @@ class Detection(UseCaseConfig):
     fit_width_deg: float = Field(default=0.8, gt=0)
     ts_extension: float = Field(default=16.0, ge=0)
     max_false_per_deg2: float = Field(default=0.01, gt=0)
+    # Fit every detection (position, flux, index, extension). Off, the catalogue
+    # is the peaks of the TS map: positions only, no position or flux pulls (a
+    # quick scan of a field, a purity study).
+    fit: bool = True
 
 
 class RealField(UseCaseConfig):
@@ -297,11 +301,14 @@ def _simulated_survey(config, context: RunContext) -> Outcome:
     peaks = find_sources(
         maps["field"], detection.ts_threshold, detection.min_distance_deg
     )
-    with context.step(f"fitting {len(peaks)} detections"):
-        fits = [
-            _fit(dataset, peak, peaks, detection, frame="galactic")
-            for peak in context.progress(peaks, "fitting detections")
-        ]
+    if detection.fit:
+        with context.step(f"fitting {len(peaks)} detections"):
+            fits = [
+                _fit(dataset, peak, peaks, detection, frame="galactic")
+                for peak in context.progress(peaks, "fitting detections")
+            ]
+    else:
+        fits = [_peak(peak, frame="galactic") for peak in peaks]
     catalogue = Table(rows=fits) if fits else Table()
     _match(catalogue, truth, detection.match_radius_deg)
     _expected(truth, maps["asimov"], detection.ts_threshold)
@@ -520,6 +527,24 @@ def _area_deg2(dataset) -> float:
     ].sum())  # fmt: skip
 
 
+def _peak(peak, frame: str) -> dict:
+    """Return a TS-map peak as an unfitted catalogue row."""
+    from astropy.coordinates import SkyCoord
+
+    position = SkyCoord(peak["ra"], peak["dec"], unit="deg")
+    there = position.transform_to(frame)
+    return {
+        "lon_deg": float(there.spherical.lon.deg),
+        "lat_deg": float(there.spherical.lat.deg),
+        "ra_deg": float(position.ra.deg),
+        "dec_deg": float(position.dec.deg),
+        "ts": float(peak["ts"]),
+        "extended": False,
+        "success": True,
+        "frame": frame,
+    }
+
+
 def _fit(dataset, peak, peaks, detection: Detection, frame: str) -> dict:
     """Fit one detection (`sat.detection.fit_source`); add its flux in Crab units."""
     from sat.detection import fit_source
@@ -664,7 +689,8 @@ def _simulation_checks(config, truth, catalogue, null_peaks, area):
     }
 
     matched = [] if len(catalogue) == 0 else catalogue[catalogue["match"] >= 0]
-    matched = [row for row in matched if row["success"]]
+    # Unfitted peaks have no errors: no pulls.
+    matched = [row for row in matched if row["success"]] if detection.fit else []
     pulls = []
     for row in matched:
         true = truth[row["match"]]
@@ -1055,9 +1081,10 @@ def _plot_validation(config, truth, catalogue, false_rates, statistics, path) ->
     ax.set_title(f"Completeness at TS >= {detection.ts_threshold:g}")
     ax.legend(fontsize="small")
 
+    # Unfitted peaks (detection.fit off) have no errors to show.
     matched = (
         catalogue[(catalogue["match"] >= 0) & catalogue["success"]]
-        if len(catalogue)
+        if len(catalogue) and detection.fit
         else []
     )
     ax = axes[0, 1]
@@ -1078,10 +1105,12 @@ def _plot_validation(config, truth, catalogue, false_rates, statistics, path) ->
         ax.plot(grid, 2.45 / np.sqrt(2) * grid, "k:", label="95 % of offsets below")
         ax.set_xlim(0, top)
         ax.set_ylim(0, top)
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no fitted positions", ha="center", transform=ax.transAxes)
     ax.set_xlabel("Fitted position error, radial (arcmin)")
     ax.set_ylabel("Offset from the simulated position (arcmin)")
     ax.set_title("Positions (blue: point, red: Gaussian)")
-    ax.legend(fontsize="small")
 
     ax = axes[1, 0]
     grid = np.linspace(-4, 4, 200)
