@@ -220,6 +220,19 @@ def test_print_config_lists_every_key():
             "'Krab' is not in gammacat",
         ),
         ({"detection": {"ts_treshold": 9}}, "unknown key 'detection.ts_treshold'"),
+        (
+            {
+                "real_data": {
+                    "datasets": {"geom": {"wcs": {"skydir": {"lon": "1 deg"}}}}
+                }
+            },
+            "leave lon and lat null",
+        ),
+        (
+            {"n_jobs": 2},
+            "unknown key 'n_jobs' (allowed: irf, simulation, population, "
+            "detection, real_data, general, parts)",
+        ),
     ],
 )
 def test_bad_inputs_give_one_line(tmp_path, config, message):

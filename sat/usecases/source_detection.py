@@ -44,9 +44,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from sat.detection import AMPLITUDE_UNIT
-from sat.parallel import with_parallel_keys
+from sat.parallel import ParallelConfig
 from sat.usecases.base import Outcome, RunContext, UseCase, UseCaseConfig
-from sat.usecases.options import EnergyAxis, SafeMask
+from sat.usecases.options import Angle, Datasets, check_energy_axes
 from sat.validation import Bounds, Reference, check_bounds, compare
 
 # The Crab Nebula's power law at 1 TeV (H.E.S.S., Aharonian et al. 2006, A&A 457,
@@ -152,26 +152,54 @@ def _default_fields() -> list[RealField]:
     ]
 
 
+def _field_datasets() -> dict:
+    """Return the default ``datasets`` block of a field: a stacked 2.5 deg cube."""
+    return {
+        "type": "3d",
+        "stack": True,
+        "geom": {
+            "wcs": {
+                "skydir": {"frame": "icrs"},  # lon, lat null: the mean pointing
+                "binsize": "0.04 deg",
+                "width": {"width": "2.5 deg", "height": "2.5 deg"},
+                "binsize_irf": "0.2 deg",
+            },
+            # Runs are reduced on a cutout of twice this around their pointing.
+            "selection": {"offset_max": "2 deg"},
+            # The TS map sums every energy: a few bins serve the fitted index.
+            "axes": {
+                "energy": {"min": "0.1 TeV", "max": "100 TeV", "nbins": 6},
+                "energy_true": {"min": "0.05 TeV", "max": "150 TeV", "nbins": 12},
+            },
+        },
+        "map_selection": ["counts", "exposure", "background", "psf", "edisp"],
+        "safe_mask": {
+            "methods": ["aeff-default", "offset-max"],
+            "parameters": {"offset_max": "2 deg"},
+        },
+    }
+
+
 class RealData(UseCaseConfig):
-    """The search of the H.E.S.S. DR1 fields."""
+    """The search of the H.E.S.S. DR1 fields (Gammapy's ``datasets`` block)."""
 
     fields: list[RealField] = Field(default_factory=_default_fields)
-    width_deg: float = Field(default=2.5, gt=0, le=5)
-    binsz_deg: float = Field(default=0.04, gt=0, le=0.2)
-    energy_reco: EnergyAxis = Field(
-        default_factory=lambda: EnergyAxis(min_tev=0.1, max_tev=100, nbins=6)
-    )
-    energy_true: EnergyAxis = Field(
-        default_factory=lambda: EnergyAxis(min_tev=0.05, max_tev=150, nbins=12)
-    )
-    safe_mask: SafeMask = Field(
-        default_factory=lambda: SafeMask(
-            methods=["aeff-default", "offset-max"], offset_max_deg=2.0
-        )
-    )
+    datasets: Datasets = Field(default_factory=_field_datasets)
     # Detections of the first pass are excluded from the background
     # normalisation within this radius.
-    exclusion_radius_deg: float = Field(default=0.3, gt=0)
+    exclusion_radius: Angle = "0.3 deg"
+
+    @model_validator(mode="after")
+    def _a_stacked_cube(self):
+        if self.datasets.type != "3d" or not self.datasets.stack:
+            raise ValueError("real_data.datasets: type 3d and stack true")
+        if self.datasets.geom.wcs.skydir.lon is not None:
+            raise ValueError(
+                "real_data.datasets.geom.wcs.skydir: leave lon and lat null (each "
+                "field is centred on the mean pointing of its runs)"
+            )
+        check_energy_axes(self.datasets)
+        return self
 
 
 class SourceDetectionConfig(UseCaseConfig):
@@ -182,6 +210,7 @@ class SourceDetectionConfig(UseCaseConfig):
     population: Population = Field(default_factory=Population)
     detection: Detection = Field(default_factory=Detection)
     real_data: RealData | None = Field(default_factory=RealData)
+    general: ParallelConfig = Field(default_factory=ParallelConfig)
     # Which parts run: the simulated survey (with its source-free twin), the
     # H.E.S.S. fields, or both.
     parts: list[Literal["simulation", "real-data"]] = Field(
@@ -199,9 +228,6 @@ class SourceDetectionConfig(UseCaseConfig):
         if "real-data" in self.parts and self.real_data is None:
             raise ValueError("parts has 'real-data' but real_data is null")
         return self
-
-
-SourceDetectionConfig = with_parallel_keys(SourceDetectionConfig)
 
 
 class SourceDetection(UseCase):
@@ -864,61 +890,66 @@ def _catalogue_position(context: RunContext, field: RealField):
 
 def _search_field(config, context: RunContext, field: RealField):
     """Reduce, stack and search one H.E.S.S. field; return its fits and TS maps."""
-    import astropy.units as u
     import numpy as np
     from astropy.coordinates import SkyCoord
     from gammapy.datasets import MapDataset
-    from gammapy.makers import FoVBackgroundMaker, MapDatasetMaker, SafeMaskMaker
+    from gammapy.makers import FoVBackgroundMaker, MapDatasetMaker
     from gammapy.maps import WcsGeom
     from gammapy.modeling.models import FoVBackgroundModel
     from regions import CircleSkyRegion
 
     from sat.data import require
     from sat.detection import find_sources, ts_map
-    from sat.reduction import checked_runs, reduce_observations
+    from sat.reduction import (
+        checked_runs,
+        energy_axis,
+        reduce_observations,
+        safe_mask_maker,
+    )
     from sat.stacking import StackingMaker
 
     real = config.real_data
+    block = real.datasets
     selection = checked_runs(context, require("hess-dl3-dr1"), field.target)
     table = selection.store.obs_table
     rows = np.isin(table["OBS_ID"], selection.obs_ids)
     # Blind: the field is centred on the mean pointing of its runs.
     pointing = SkyCoord(table["RA_PNT"][rows], table["DEC_PNT"][rows], unit="deg")
     vector = pointing.cartesian
-    centre = SkyCoord(
+    mean = SkyCoord(
         *(np.mean(getattr(vector, axis)) for axis in "xyz"),
         representation_type="cartesian",
     )
-    centre = SkyCoord(centre.spherical.lon, centre.spherical.lat, frame="icrs")
+    wcs = block.geom.wcs
+    centre = SkyCoord(mean.spherical.lon, mean.spherical.lat, frame="icrs")
     geom = WcsGeom.create(
         skydir=centre.icrs,
-        width=real.width_deg,
-        binsz=real.binsz_deg,
+        width=(wcs.width.width.to_value("deg"), wcs.width.height.to_value("deg")),
+        binsz=wcs.binsize.to_value("deg"),
         frame="icrs",
         proj="TAN",
-        axes=[real.energy_reco.axis("energy")],
+        axes=[energy_axis(block.geom.axes.energy)],
     )
     stacked = MapDataset.create(
-        geom, energy_axis_true=real.energy_true.axis("energy_true"), name="stacked"
+        geom,
+        energy_axis_true=energy_axis(block.geom.axes.energy_true, "energy_true"),
+        binsz_irf=wcs.binsize_irf.to_value("deg"),
+        name="stacked",
     )
     makers = [
-        MapDatasetMaker(selection=["counts", "exposure", "background", "psf", "edisp"]),
-        SafeMaskMaker(
-            methods=list(real.safe_mask.methods),
-            aeff_percent=real.safe_mask.aeff_percent,
-            bias_percent=real.safe_mask.bias_percent,
-            offset_max=real.safe_mask.offset_max_deg * u.deg,
-        ),
+        MapDatasetMaker(selection=list(block.map_selection)),
+        safe_mask_maker(block.safe_mask),
     ]
     stacked = reduce_observations(
         context,
-        config,
+        config.general,
         makers,
         stacked,
         selection.observations,
         selection.files,
         f"{field.target}: reducing and stacking {len(selection.obs_ids)} runs",
         maker_class=StackingMaker,
+        cutout_width=2 * block.geom.selection.offset_max,
     ).datasets[0]
     template = stacked.background.copy()
 
@@ -946,7 +977,7 @@ def _search_field(config, context: RunContext, field: RealField):
         regions = [
             CircleSkyRegion(
                 SkyCoord(row["ra"], row["dec"], unit="deg"),
-                real.exclusion_radius_deg * u.deg,
+                real.exclusion_radius,
             )
             for row in first
         ]
