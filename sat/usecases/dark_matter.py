@@ -618,24 +618,11 @@ def _coverage_checks(config: DarkMatterLimitsConfig, table) -> tuple[list, dict]
     """Verdicts of the coverage test and its statistics, per hypothesis."""
     import numpy as np
 
-    from sat.usecases.ctao_simulate import pull_checks
+    from sat.validation import converged_check, pull_checks
 
     level = config.confidence_level
     converged = table[table["success"]]
-    validation = [
-        compare(
-            Reference(
-                "converged fits",
-                float(len(table)),
-                0.0,
-                "",
-                "every simulation",
-                0.0,
-                "a fit or a profile-likelihood scan that did not converge has no limit",
-            ),
-            float(len(converged)),
-        )
-    ]
+    validation = [converged_check(len(table), len(converged), "every simulation")]
     statistics = {}
     labels = {"background": "zero signal", "injected": "injected signal"}
     for hypothesis, label in labels.items():

@@ -662,7 +662,7 @@ def _simulation_checks(config, truth, catalogue, null_peaks, area):
     import numpy as np
     from scipy import stats
 
-    from sat.usecases.ctao_simulate import pull_checks
+    from sat.validation import pull_checks
 
     detection = config.detection
     source = f"truth of the simulation ({len(truth)} sources)"
