@@ -900,12 +900,9 @@ def _search_field(config, context: RunContext, field: RealField):
 
     from sat.data import require
     from sat.detection import find_sources, ts_map
-    from sat.reduction import (
-        checked_runs,
-        energy_axis,
-        reduce_observations,
-        safe_mask_maker,
-    )
+    from sat.dl3.makers import energy_axis, safe_mask_maker
+    from sat.dl3.runs import checked_runs
+    from sat.reduction import reduce_observations
     from sat.stacking import StackingMaker
 
     real = config.real_data
