@@ -338,8 +338,16 @@ def _budgets(result: dict, thresholds: dict) -> list[Budget]:
     if kind in ("quicklook", "check"):
         return [Budget("max_run_cpu_s", thresholds[f"{kind}_run_cpu_s"], "s")]
     if kind == "datavolume":
-        limit = thresholds["datavolume_max_bytes_deviation"]
-        return [Budget("max_bytes_deviation", limit)]
+        # The tolerances of the model's own validation on real DL3 (one home:
+        # `ctao-sat datavolume` judges the same runs with them; each justified
+        # there): event bytes, 1DC background events (sigma), real runs' events.
+        from sat.datavolume import BYTES_TOLERANCE, POISSON_SIGMA, TEMPLATE_FACTOR
+
+        return [
+            Budget("max_events_bytes_deviation", BYTES_TOLERANCE),
+            Budget("max_background_sigma", POISSON_SIGMA),
+            Budget("max_events_factor", TEMPLATE_FACTOR),
+        ]
     if kind == "scaling":
         return [
             Budget(

@@ -104,15 +104,19 @@ def bench_plots(bench: dict | None, out: Path) -> dict[str, str]:
 
 
 def _operations_plot(results: list[dict], plots: Path, paths: dict) -> None:
-    """Quick look and checks: time per run; data volume: written vs predicted."""
+    """Quick look and checks: time per run; data volume: predicted vs real DL3."""
     import matplotlib.pyplot as plt
 
     by_kind = {r["kind"]: r for r in results}
     timed = [by_kind[k] for k in ("quicklook", "check") if k in by_kind]
     volume = by_kind.get("datavolume")
+    runs = (volume or {}).get("metrics", {}).get("runs") or []
+    if volume and not all("release" in run for run in runs):
+        # A record before 2026.12.0 checked simulated files: no real-DL3 rows.
+        volume = None
     if not timed and not volume:
         return
-    panels = len(timed) + (volume is not None)
+    panels = len(timed) + (2 if volume is not None else 0)
     figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
     for ax, result in zip(axes[0], timed, strict=False):
         runs = result["metrics"]["runs"]
@@ -125,34 +129,74 @@ def _operations_plot(results: list[dict], plots: Path, paths: dict) -> None:
         ax.tick_params(axis="x", labelrotation=90, labelsize="small")
         ax.legend(fontsize="small")
     if volume is not None:
-        ax = axes[0][-1]
-        runs = volume["metrics"]["runs"]
-        predicted = [r["predicted_bytes"] / 2**20 for r in runs]
-        written = [r["bytes"] / 2**20 for r in runs]
-        ax.plot(predicted, written, "o")
-        for p, w, r in zip(predicted, written, runs, strict=True):
-            ax.annotate(
-                f"{r['livetime_h']} h, {r['offset_deg']} deg",
-                (p, w),
-                fontsize="small",
-                textcoords="offset points",
-                xytext=(4, -10),
-            )
-        top = 1.1 * max(predicted + written)
-        ax.plot([0, top], [0, top], color="k", lw=1, label="written = predicted")
-        deviation = volume["checks"][0]["limit"]
-        ax.fill_between(
-            [0, top],
-            [0, top * (1 - deviation)],
-            [0, top * (1 + deviation)],
-            color="0.85",
-            label=f"budget ±{deviation:.0%}",
-        )
-        ax.set_xlabel("predicted by the volume model [MiB]")
-        ax.set_ylabel("written [MiB]")
-        ax.set_title(f"data volume: simulated {volume['metrics']['irf']} runs")
-        ax.legend(fontsize="small", loc="upper left")
+        _volume_panels(volume, axes[0][-2], axes[0][-1])
     figure.tight_layout()
     figure.savefig(plots / "bench-operations.png", dpi=100)
     plt.close(figure)
     paths["operations"] = "plots/bench-operations.png"
+
+
+def _one_to_one(ax, values, factor_low, factor_high, label):
+    """Draw ``y = x`` over ``values`` and the band ``factor_low..high x``."""
+    low, high = 0.8 * min(values), 1.25 * max(values)
+    ax.plot([low, high], [low, high], color="k", lw=1)
+    ax.fill_between(
+        [low, high],
+        [low * factor_low, high * factor_low],
+        [low * factor_high, high * factor_high],
+        color="0.85",
+        label=label,
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+
+
+def _volume_panels(volume: dict, bytes_ax, events_ax) -> None:
+    """Plot the data volume on real DL3: event bytes and counts, predicted vs found.
+
+    One point per run of each release (``check_real_runs`` rows); the bands are
+    the budgets of the checks (`budget_checks`).
+    """
+    runs = volume["metrics"]["runs"]
+    limits = {c["metric"]: c["limit"] for c in volume["checks"]}
+    releases = sorted({r["release"] for r in runs})
+    tolerance = limits["max_events_bytes_deviation"]
+    predicted = [r["predicted_events_bytes"] / 2**20 for r in runs]
+    found = [r["events_bytes"] / 2**20 for r in runs]
+    _one_to_one(
+        bytes_ax, predicted + found, 1 - tolerance, 1 + tolerance, f"±{tolerance:.0%}"
+    )
+    factor = limits["max_events_factor"]
+    counts = [r["predicted_events"] for r in runs] + [r["events"] for r in runs]
+    _one_to_one(events_ax, counts, 1 / factor, factor, f"factor {factor:g}")
+    for release in releases:
+        mine = [r for r in runs if r["release"] == release]
+        bytes_ax.plot(
+            [r["predicted_events_bytes"] / 2**20 for r in mine],
+            [r["events_bytes"] / 2**20 for r in mine],
+            "o",
+            label=f"{release} ({len(mine)} runs)",
+        )
+        events_ax.plot(
+            [r["predicted_events"] for r in mine],
+            [r["events"] for r in mine],
+            "o",
+            label=f"{release}: all events",
+        )
+        simulated = [r for r in mine if r["background_events"] is not None]
+        if simulated:
+            events_ax.plot(
+                [r["predicted_events"] for r in simulated],
+                [r["background_events"] for r in simulated],
+                "x",
+                color="k",
+                label=f"{release}: simulated background",
+            )
+    bytes_ax.set_xlabel("event bytes predicted [MiB]")
+    bytes_ax.set_ylabel("event bytes in the file [MiB]")
+    bytes_ax.set_title("data volume: event bytes of real DL3 runs")
+    bytes_ax.legend(fontsize="small", loc="upper left")
+    events_ax.set_xlabel("background events predicted (IRF x live time)")
+    events_ax.set_ylabel("events in the file")
+    events_ax.set_title("data volume: events of real DL3 runs")
+    events_ax.legend(fontsize="small", loc="upper left")
