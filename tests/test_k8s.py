@@ -63,7 +63,7 @@ def test_chart_version_is_the_release_version():
 
 
 def test_profiles_cover_the_switches():
-    assert set(PROFILES) == {"default", "jupyter", "ray", "registry-digest", "usecase"}
+    assert set(PROFILES) == {"default", "jupyter", "ray", "registry-digest", "verify"}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -210,16 +210,39 @@ def test_image_is_the_release_by_tag_or_by_digest(rendered):
 
 
 @pytest.mark.verifies_requirement("B-SUSS-1530")
-def test_job_verifies_the_release_within_one_hour(rendered):
-    (job,) = kind(rendered["default"], "Job")
-    assert job["spec"]["activeDeadlineSeconds"] <= common.ONE_HOUR
-    spec = job["spec"]["template"]["spec"]
-    assert spec["restartPolicy"] == "Never"
-    script = " ".join(spec["containers"][0]["args"])
-    assert script.startswith("ctao-sat doctor && ctao-sat run --all")
-    (usecase,) = kind(rendered["usecase"], "Job")
-    script = " ".join(usecase["spec"]["template"]["spec"]["containers"][0]["args"])
-    assert script.startswith("ctao-sat doctor && ctao-sat run joint-crab ")
+def test_default_job_runs_one_use_case_and_the_verify_profile_all_within_one_hour(
+    rendered,
+):
+    scripts = {}
+    for profile in ("default", "verify"):
+        (job,) = kind(rendered[profile], "Job")
+        assert job["spec"]["activeDeadlineSeconds"] <= common.ONE_HOUR
+        spec = job["spec"]["template"]["spec"]
+        assert spec["restartPolicy"] == "Never"
+        scripts[job["metadata"]["name"]] = " ".join(spec["containers"][0]["args"])
+    # What the release plays (nox -s chart): one validated use case, minutes long.
+    assert scripts["ctao-sat-joint-crab"].startswith(
+        "ctao-sat doctor && ctao-sat run joint-crab "
+    )
+    verify = scripts["ctao-sat-verify"]
+    assert verify.startswith("ctao-sat doctor && ctao-sat run --all")
+
+
+def test_install_notes_name_the_job_to_follow(binary):
+    notes = {}
+    for profile, path in (("default", None), ("verify", PROFILES["verify"])):
+        install = [binary, "install", "ctao-sat", chart.CHART, "--dry-run=client"]
+        done = subprocess.run(
+            [*install, *chart.values_args(path)],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        notes[profile] = done.stdout.split("NOTES:", 1)[1]
+    assert "logs -f job/ctao-sat-joint-crab" in notes["default"]
+    assert "--set job.run=verify" in notes["default"]
+    assert "logs -f job/ctao-sat-verify" in notes["verify"]
+    assert "every use case" in notes["verify"]
 
 
 def test_job_pod_played_by_podman_is_a_valid_pod(rendered):

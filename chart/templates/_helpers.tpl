@@ -39,6 +39,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end }}
 
+{{/* The analysis Job: <release>-<use case>, or <release>-verify (job.run). */}}
+{{- define "ctao-sat.jobName" -}}
+{{ .Release.Name }}-{{ if eq .Values.job.run "verify" }}verify{{ else }}{{ .Values.job.usecase }}{{ end }}
+{{- end }}
+
 {{- define "ctao-sat.dataClaim" -}}
 {{- .Values.data.existingClaim | default (printf "%s-data" .Release.Name) -}}
 {{- end }}
