@@ -308,7 +308,11 @@ def container(session):
     podman-local with Debian's tool chain); numbers in build/container/deploy.json,
     every real check as evidence in build/evidence/container.xml.
     """
-    session.install("-c", str(constraints_file()), "pyyaml", "pillow")
+    # docker/jupyter.py judges its figures with satdev.gates (sat.result's
+    # pydantic models, satdev.benchmarks' packaging).
+    session.install(
+        "-c", str(constraints_file()), "pyyaml", "pillow", "pydantic", "packaging"
+    )
     session.run("python", "docker/build.py", *session.posargs)
     # The Jupyter image: Lab in Chromium, every notebook executed inside it.
     session.run("python", "docker/jupyter.py")
