@@ -87,6 +87,7 @@ CHECKS = {
     "jupyter_archive_exported": IMAGE,
 }
 USECASE = ("SUSS-UC-SAT-170",)
+BENCHMARK = "container:jupyter"  # its figures in the bench record (budgets)
 
 
 class Evidence:
@@ -645,12 +646,16 @@ def budgets(sizes: dict, record: dict, evidence: Evidence) -> None:
 
     limits = load_thresholds()["benchmarks"]
     added_mb = (sizes["jupyter"] - sizes["analysis"]) / 1e6
+    # Goal checks: each names the benchmark budget it measures, with its value,
+    # so that a waiver of that budget covers it too (satdev.waivers).
     evidence.add(
         "jupyter_adds_within_size_budget",
         added_mb <= limits["jupyter_added_mb"],
         f"the Jupyter image adds {added_mb:.0f} MB to the analysis image's "
         f"{sizes['analysis'] / 1e6:.0f} MB (budget {limits['jupyter_added_mb']} MB)",
-        added_mb=round(added_mb, 1),
+        benchmark=BENCHMARK,
+        metric="jupyter_added_mb",
+        jupyter_added_mb=round(added_mb, 1),
         limit_mb=limits["jupyter_added_mb"],
     )
     times = record.get("lab_ready_s", [])
@@ -662,11 +667,13 @@ def budgets(sizes: dict, record: dict, evidence: Evidence) -> None:
         f"(budget {limits['jupyter_lab_ready_s']} s, {os.cpu_count()} CPUs)"
         if times
         else "no start measured",
-        median_s=median,
+        benchmark=BENCHMARK,
+        metric="lab_ready_s",
+        lab_ready_s=median,
         limit_s=limits["jupyter_lab_ready_s"],
     )
     record["bench"] = {
-        "name": "container:jupyter",
+        "name": BENCHMARK,
         "kind": "jupyter",
         "samples": {"lab_ready_s": times},
         "metrics": {

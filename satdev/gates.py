@@ -35,6 +35,7 @@ __all__ = [
     "GATES",
     "Gate",
     "benchmarks_gate",
+    "blocks",
     "coverage_gate",
     "lint_gate",
     "load_thresholds",
@@ -73,6 +74,9 @@ class Gate:
         What failed, one line each (the failing tests, files, use cases...).
     warnings : list of str
         What is worth a look but does not fail the gate.
+    waived : list of str
+        The lines of ``details`` that are accepted non-conformances
+        (`satdev.waivers`): they fail the gate, they do not block the release.
     """
 
     name: str
@@ -81,14 +85,33 @@ class Gate:
     threshold: str
     details: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    waived: list[str] = field(default_factory=list)
+
+    @property
+    def blocking(self) -> bool:
+        """True when the gate failed on anything but accepted non-conformances."""
+        return blocks(self)
 
     def __str__(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
+        if not self.passed and not self.blocking:
+            verdict = "FAIL (accepted non-conformance)"
         return f"{verdict} {self.name}: {self.figure} (threshold {self.threshold})"
 
     def as_dict(self) -> dict:
         """Return the gate as a JSON-ready dict."""
         return asdict(self)
+
+
+def blocks(gate) -> bool:
+    """Whether a failed gate (a `Gate` or its report row) blocks the release.
+
+    A gate blocks unless every line of what failed is an accepted
+    non-conformance (and at least one line says what failed).
+    """
+    if gate.passed:
+        return False
+    return not gate.details or any(line not in gate.waived for line in gate.details)
 
 
 @cache
@@ -354,6 +377,8 @@ def requirements_gate(traces: list[Trace], unknown: list[str]) -> Gate:
     not_yet = [t for t in requirements if t.verdict == NOT_YET]
     verified = [t for t in requirements if t.verdict == VERIFIED]
     details = [f"{t.id} ({t.method}): {t.label}: {t.note}" for t in bad]
+    # A FAIL that rests only on accepted non-conformances stays a FAIL here.
+    waived = [line for t, line in zip(bad, details, strict=True) if t.waived]
     details += [f"unknown id in JUnit XML: {line}" for line in unknown]
     figure = (
         f"{len(verified)} verified, {len(bad)} failed or unverified, "
@@ -363,7 +388,7 @@ def requirements_gate(traces: list[Trace], unknown: list[str]) -> Gate:
     warnings = [f"{t.id}: {t.label}: {t.note} (the release refuses it)" for t in later]
     warnings += [f"{t.id}: not yet verified" for t in not_yet]
     passed = len(bad) <= limits["max_unverified"] and not unknown
-    return Gate("requirements", passed, figure, threshold, details, warnings)
+    return Gate("requirements", passed, figure, threshold, details, warnings, waived)
 
 
 def read_usecase_results(folder: str | Path, names) -> dict[str, Result | None]:
@@ -418,7 +443,7 @@ def usecases_gate(results: dict[str, dict | None], version: str) -> Gate:
     return Gate("usecases", passed, figure, threshold, details)
 
 
-def benchmarks_gate(record: dict | None, usecases) -> Gate:
+def benchmarks_gate(record: dict | None, usecases, accepted=()) -> Gate:
     """Gate on the benchmarks: every expected one ran and met its budgets.
 
     Parameters
@@ -427,13 +452,17 @@ def benchmarks_gate(record: dict | None, usecases) -> Gate:
         The benchmark record of this release (``build/bench/<version>.json``).
     usecases : iterable of str
         The registered use cases (each must have been benchmarked).
+    accepted : collection of (str, str)
+        ``(benchmark, metric)`` budgets whose waiver applies in this run
+        (`satdev.waivers.accepted_budgets`): their failures stay in ``details``
+        and are listed in ``waived`` too.
     """
     thresholds = load_thresholds()["benchmarks"]
     threshold = "every budget of gates.yaml [benchmarks]"
     if record is None:
         return _missing("benchmarks", threshold, "no benchmark record")
     by_name = {result["name"]: result for result in record["results"]}
-    details, total, ok, unresolved = [], 0, 0, 0
+    details, waived, total, ok, unresolved = [], [], 0, 0, 0
     for name in expected_benchmarks(list(usecases)):
         if name not in by_name:
             details.append(f"{name}: not measured")
@@ -446,6 +475,8 @@ def benchmarks_gate(record: dict | None, usecases) -> Gate:
             unresolved += check["verdict"] == NOT_RESOLVABLE
             if not check["ok"]:  # FAIL or NOT RESOLVABLE: never a pass
                 details.append(describe(result["name"], check))
+                if (result["name"], check["metric"]) in accepted:
+                    waived.append(details[-1])
     comparison = record.get("comparison") or {}
     warnings = [
         f"regression vs {comparison['previous']}: {row['benchmark']} {row['metric']} "
@@ -456,4 +487,6 @@ def benchmarks_gate(record: dict | None, usecases) -> Gate:
     figure = f"{ok}/{total} budgets met"
     if unresolved:
         figure += f", {unresolved} not resolvable (noise larger than the budget)"
-    return Gate("benchmarks", not details, figure, threshold, details, warnings)
+    if waived:
+        figure += f", {len(waived)} accepted non-conformance(s)"
+    return Gate("benchmarks", not details, figure, threshold, details, warnings, waived)

@@ -360,10 +360,12 @@ def fold_evidence(build: Path, report, catalogue=None, inspections=None):
     """
     from satdev.catalogue import load_catalogue
     from satdev.evidence import EVIDENCE_DIR, current_run_id, read_evidence
+    from satdev.gates import blocks
     from satdev.inspection import INSPECTIONS, read_inspections
     from satdev.junit import read_junit
     from satdev.report import session_rows, trace_row
-    from satdev.traceability import Sources, trace, unreleasable
+    from satdev.traceability import FAIL, Sources, trace, unreleasable
+    from satdev.waivers import accepted_budgets
 
     junit = build / "report" / "aiv" / "junit.xml"
     sources = Sources(
@@ -377,6 +379,9 @@ def fold_evidence(build: Path, report, catalogue=None, inspections=None):
         run_id=current_run_id(),
         inspections=read_inspections(inspections or INSPECTIONS),
         version=report.release,
+        # verify's judgement of this release's waivers (satdev.waivers).
+        accepted=accepted_budgets(report.waivers),
+        waived_gates={g.name for g in report.gates if not g.passed and not blocks(g)},
     )
     validated = {
         name: (
@@ -393,7 +398,9 @@ def fold_evidence(build: Path, report, catalogue=None, inspections=None):
     report.run_id = sources.run_id
     report.stage = "release"
     report.blocking = unreleasable(traces)
-    if report.blocking or not all(g.passed for g in report.gates):
+    # Accepted non-conformances do not block; they never make a PASS either.
+    failed = [t for t in traces if t.kind == "requirement" and t.verdict == FAIL]
+    if report.blocking or failed or not all(g.passed for g in report.gates):
         report.verdict = "FAIL"
     return report, traces, sources.sessions
 
@@ -462,7 +469,10 @@ def make_release(
             f"the verification report is for {report.release}, not {__version__}: "
             "run nox -s verify"
         )
-    failed = [g for g in report.gates if not g.passed]
+    from satdev.gates import blocks
+
+    # A gate failed only on accepted non-conformances lets the release proceed.
+    failed = [g for g in report.gates if blocks(g)]
     if failed:
         raise SatError(
             "no release: gate(s) failed: "

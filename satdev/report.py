@@ -25,9 +25,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from satdev.benchmarks import budget_checks
-from satdev.gates import load_thresholds
+from satdev.gates import blocks, load_thresholds
 from satdev.junit import summarise
 from satdev.traceability import NOT_VERIFIED, VERIFIED, Trace, write_csv
+from satdev.waivers import Disposition
 
 __all__ = [
     "Report",
@@ -56,6 +57,8 @@ class GateRow(_Model):
     threshold: str
     details: list[str] = []
     warnings: list[str] = []
+    # The lines of `details` that are accepted non-conformances (satdev.waivers).
+    waived: list[str] = []
 
 
 class TestRow(_Model):
@@ -86,6 +89,8 @@ class TraceRow(_Model):
     why: str = ""
     label: str
     note: str = ""
+    # A FAIL resting only on accepted non-conformances: its causes.
+    waived: list[str] = []
     tests: list[TestRow] = []
     checks: list[TestRow] = []
 
@@ -164,6 +169,9 @@ class Report(_Model):
     unlinked: list[TestRow] = []
     usecases: dict[str, UseCaseRow]
     benchmarks: dict | None = None
+    # Accepted non-conformances (satdev/waivers/<version>.yaml): each waiver with
+    # its figure, what became of it (ACCEPTED, EXCEEDED...) and its disposition.
+    waivers: list[Disposition] = []
     environment: dict
     aiv: dict[str, str] = {}
     plots: dict[str, str] = Field(default_factory=dict)
@@ -193,6 +201,7 @@ def trace_row(item: Trace) -> TraceRow:
         why=item.why,
         label=item.label,
         note=item.note,
+        waived=item.waived,
         tests=[
             TestRow(test=r.test, outcome=r.outcome, message=r.message)
             for r in item.tests
@@ -303,6 +312,7 @@ def build_report(
         ],
         usecases=usecases,
         benchmarks=benchmarks,
+        waivers=verification.waivers,
         environment=environment,
     )
 
@@ -330,6 +340,13 @@ def _md_cell(value) -> str:
     return _fmt(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _gate_verdict(gate) -> str:
+    """PASS, FAIL, or FAIL (accepted non-conformance) when it does not block."""
+    if gate.passed:
+        return "PASS"
+    return "FAIL" if blocks(gate) else "FAIL (accepted non-conformance)"
+
+
 def _css(verdict: str) -> str:
     # "NOT VERIFIED" -> "NOT-VERIFIED"; PASS/FAIL/VERIFIED as they are.
     return verdict.replace(" ", "-")
@@ -348,6 +365,8 @@ def _templates():
         keep_trailing_newline=True,
     )
     environment.filters.update(fmt=_fmt, md=_md_cell, css=_css, interval=_interval)
+    environment.filters.update(gate_verdict=_gate_verdict)
+    environment.tests.update(blocks=blocks)
     environment.globals.update(VERIFIED=VERIFIED, NOT_VERIFIED=NOT_VERIFIED)
     return environment
 

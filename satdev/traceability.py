@@ -15,6 +15,12 @@ Any check of this run that traces to a requirement and failed (a test, an
 artifact check) makes it FAIL whatever its method: contrary evidence always
 counts, supporting evidence only when it is the method's own. Missing, stale or
 unreadable evidence gives NOT VERIFIED with the reason.
+
+A FAIL whose every cause is a budget waived for this release (`satdev.waivers`:
+a benchmark budget, an artifact goal check measuring it, the benchmarks gate
+failing only on those) stays FAIL, shown as ``FAIL (accepted
+non-conformance)``; `unreleasable` does not count it. A failed test, a failed
+validation or missing evidence is never waived.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ FAIL = "FAIL"
 NOT_VERIFIED = "NOT VERIFIED"
 NOT_YET = "NOT YET VERIFIED"  # catalogue status: not claimed by this release
 NOT_IMPLEMENTED = "NOT IMPLEMENTED"  # a catalogued use case nobody registered
+# The label of a FAIL that rests only on waived budgets (satdev.waivers).
+ACCEPTED_WHY = "accepted non-conformance"
 CSV_COLUMNS = (
     "id",
     "kind",
@@ -82,6 +90,11 @@ class Sources:
         ``{requirement id: satdev.inspection.Inspection}``.
     version : str
         The release being verified (inspections must be for it).
+    accepted : dict
+        ``{(benchmark, metric): satdev.waivers.Disposition}`` of the waivers
+        that apply in this run (`satdev.waivers.accepted_budgets`).
+    waived_gates : set of str
+        The gates that failed only on accepted non-conformances.
     """
 
     tests: list[TestResult] = field(default_factory=list)
@@ -91,6 +104,8 @@ class Sources:
     run_id: str = ""
     inspections: dict = field(default_factory=dict)
     version: str = ""
+    accepted: dict = field(default_factory=dict)
+    waived_gates: set[str] = field(default_factory=set)
 
     def current(self, session: str):
         """Return the evidence of ``session`` if it is of this run, else a reason."""
@@ -148,6 +163,8 @@ class Trace:
         For NOT VERIFIED: the short reason (``inspection pending``).
     note : str
         The explanation: what failed, what is missing, what to do.
+    waived : list of str
+        For a FAIL resting only on accepted non-conformances: its causes.
     """
 
     id: str
@@ -165,6 +182,7 @@ class Trace:
     verdict: str = ""
     why: str = ""
     note: str = ""
+    waived: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -175,6 +193,11 @@ class Trace:
         """Set the verdict, the reason and the explanation; return self."""
         self.verdict, self.note, self.why = verdict, note, why
         return self
+
+    def accept(self, causes: list[str]) -> Trace:
+        """FAIL on ``causes``, each an accepted non-conformance; return self."""
+        self.waived = list(causes)
+        return self.judge(FAIL, "; ".join(causes), ACCEPTED_WHY)
 
 
 def _by_id(results: list[TestResult], attribute: str) -> dict[str, list[TestResult]]:
@@ -199,13 +222,26 @@ def _failed(results) -> list[TestResult]:
     return [r for r in results if r.outcome in ("failed", "error")]
 
 
-def _contrary(item: Trace, sources: Sources) -> list[str]:
-    """Every check of this run tracing to ``item`` that failed."""
+def _contrary(item: Trace, sources: Sources) -> tuple[list[str], list[str]]:
+    """Every check of this run tracing to ``item`` that failed: (blocking, waived).
+
+    Waived: an artifact goal check of a budget whose waiver applies
+    (`satdev.waivers.covers_check`). A failed test is never waived.
+    """
+    from satdev.waivers import covers_check
+
     failed = [f"test {t.test}: {t.message}" for t in _failed(item.tests)]
-    return failed + [
-        f"{r.test.replace('::', ' check ', 1)}: {r.message}"
-        for r in _failed(item.checks)
-    ]
+    waived = []
+    for r in _failed(item.checks):
+        line = f"{r.test.replace('::', ' check ', 1)}: {r.message}"
+        waiver = covers_check(sources.accepted, r.figures)
+        if waiver is None:
+            failed.append(line)
+            continue
+        waived.append(f"{line} (waived: {waiver.record})")
+        if r.test not in waiver.covers:
+            waiver.covers.append(r.test)
+    return failed, waived
 
 
 def _from_tests(item: Trace, sources: Sources) -> Trace:
@@ -232,8 +268,8 @@ def _from_sessions(item: Trace, evidence: Evidence, sources: Sources) -> Trace:
         checks += [(session, r) for r in own]
     if missing:
         return item.judge(NOT_VERIFIED, "; ".join(missing), "no evidence of this run")
-    item.sources = [f"{s}::{r.test.split('::')[-1]} passed" for s, r in checks]
-    item.figure = f"{len(checks)} check(s) passed"
+    item.sources = [f"{s}::{r.test.split('::')[-1]} {r.outcome}" for s, r in checks]
+    item.figure = f"{sum(r.outcome == 'passed' for _, r in checks)} check(s) passed"
     if evidence.figure:
         values = [
             r.figures[evidence.figure]
@@ -261,6 +297,8 @@ def _from_gate(item: Trace, evidence: Evidence, sources: Sources) -> Trace:
         return item.judge(NOT_VERIFIED, f"gate {gate} was not run", "gate not run")
     passed, figure = sources.gates[gate]
     item.sources, item.figure = [f"gate {gate}"], figure
+    if not passed and gate in sources.waived_gates:
+        return item.accept([f"gate {gate} failed on accepted non-conformances"])
     if not passed:
         return item.judge(FAIL, f"gate {gate} failed: {figure}")
     return item.judge(VERIFIED, f"gate {gate} passed")
@@ -287,6 +325,13 @@ def _from_benchmark(item: Trace, evidence: Evidence, sources: Sources) -> Trace:
         for c in record["checks"]
         if not c["ok"]
     ]
+    waived = [
+        f"benchmark {name} {c['metric']} {c.get('verdict', 'FAIL')}"
+        for c in record["checks"]
+        if not c["ok"] and (name, c["metric"]) in sources.accepted
+    ]
+    if bad and len(waived) == len(bad) and not record.get("error"):
+        return item.accept(waived)
     if record.get("error") or bad or not record["checks"]:
         why = record.get("error") or ("; ".join(bad) if bad else "no budget checked")
         return item.judge(FAIL, f"benchmark {name}: {why}")
@@ -312,9 +357,21 @@ def _from_inspection(item: Trace, sources: Sources) -> Trace:
 
 def judge_requirement(item: Trace, evidence: Evidence, sources: Sources) -> Trace:
     """Give ``item`` (a requirement) its verdict from ``evidence`` alone."""
-    contrary = _contrary(item, sources)
+    contrary, waived = _contrary(item, sources)
     if contrary:
-        return item.judge(FAIL, "; ".join(contrary))
+        return item.judge(FAIL, "; ".join(contrary + waived))
+    if waived:
+        # Failed goal checks, all waived: what its own evidence says comes next,
+        # and a blocking verdict there (missing evidence, a test) still blocks.
+        judged = _judge_by_method(item, evidence, sources)
+        if judged.verdict in (VERIFIED, NOT_YET) or judged.waived:
+            return item.accept(waived + judged.waived)
+        return item.judge(FAIL, "; ".join([*waived, judged.note]))
+    return _judge_by_method(item, evidence, sources)
+
+
+def _judge_by_method(item: Trace, evidence: Evidence, sources: Sources) -> Trace:
+    """Judge ``item`` by the evidence its method names; return it."""
     if item.status == NOT_YET.lower():
         passed = sum(t.outcome == "passed" for t in item.tests)
         note = "catalogue status: not yet verified"
@@ -337,6 +394,8 @@ def judge_usecase(
 ) -> Trace:
     """Give ``item`` (a use case) its verdict: its release run, its tests.
 
+    A use case's validation is never waived: any failed check of it blocks.
+
     Parameters
     ----------
     name : str
@@ -348,9 +407,9 @@ def judge_usecase(
     sources : Sources
         For the failing checks of this run tracing to it (tests, artifacts).
     """
-    contrary = _contrary(item, sources)
-    if contrary:
-        return item.judge(FAIL, "; ".join(contrary))
+    contrary, waived = _contrary(item, sources)
+    if contrary or waived:
+        return item.judge(FAIL, "; ".join(contrary + waived))
     if not registered:
         return item.judge(NOT_IMPLEMENTED, f"no use case {name!r} is registered yet")
     if validated is None:
@@ -429,12 +488,15 @@ VERIFY_EVIDENCE = ("tests", "gate", "benchmark")
 def unreleasable(traces: list[Trace]) -> list[str]:
     """Every claimed requirement the release cannot stand on (FAIL, NOT VERIFIED).
 
-    ``status: not yet verified`` requirements are not claimed and never block.
+    ``status: not yet verified`` requirements are not claimed and never block;
+    nor does a FAIL resting only on accepted non-conformances (``waived``).
     """
     return [
         f"{t.id} ({t.method}, {t.evidence}): {t.label}: {t.note}"
         for t in traces
-        if t.kind == "requirement" and t.verdict in (FAIL, NOT_VERIFIED)
+        if t.kind == "requirement"
+        and t.verdict in (FAIL, NOT_VERIFIED)
+        and not (t.verdict == FAIL and t.waived)
     ]
 
 

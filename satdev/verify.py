@@ -58,6 +58,9 @@ class Inputs:
         Folder of the use cases' outputs (``<name>/result.json``).
     bench : Path or None
         The benchmark record of this release.
+    waivers : Path or None
+        The folder of the waiver records (`satdev.waivers`; default
+        ``satdev/waivers``).
     evidence : Path or None
         The artifact sessions' evidence folder (``build/evidence``).
     errors : dict
@@ -75,6 +78,7 @@ class Inputs:
     bench: Path | None = None
     evidence: Path | None = None
     errors: dict[str, str] = field(default_factory=dict)
+    waivers: Path | None = None
 
 
 @dataclass
@@ -83,7 +87,8 @@ class Verification:
 
     ``sessions`` holds the artifact sessions' evidence read from
     ``build/evidence`` (`satdev.evidence.read_evidence`) and ``run_id`` the nox
-    run it was judged against.
+    run it was judged against; ``waivers`` what became of each accepted
+    non-conformance of the release (`satdev.waivers.Disposition`).
     """
 
     version: str
@@ -96,16 +101,22 @@ class Verification:
     registered: dict = field(default_factory=dict)
     sessions: dict = field(default_factory=dict)
     run_id: str = ""
+    waivers: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        """True when every gate passed."""
+        """True when every gate passed (the verdict: PASS or FAIL)."""
         return all(gate.passed for gate in self.gates)
 
     @property
     def failed(self) -> list:
         """The gates that failed."""
         return [gate for gate in self.gates if not gate.passed]
+
+    @property
+    def blocking(self) -> list:
+        """The failed gates that block a release: not only accepted ones."""
+        return [gate for gate in self.gates if gate.blocking]
 
 
 def _tool(name: str, why: str) -> str:
@@ -276,6 +287,7 @@ def evaluate(inputs: Inputs) -> Verification:
     """Evaluate every gate on ``inputs`` and trace the catalogue to its evidence."""
     from sat import __version__
     from sat.usecases.registry import usecases
+    from satdev.waivers import WAIVERS, accepted_budgets, dispositions, read_waivers
 
     registered = usecases()
     catalogue = load_catalogue()
@@ -297,7 +309,15 @@ def evaluate(inputs: Inputs) -> Verification:
         G.pins_gate(),
     ]
     usecase_gate = G.usecases_gate(usecase_results, __version__)
-    bench_gate = G.benchmarks_gate(record, registered)
+    # Accepted non-conformances of this release: budgets waived while within
+    # their accepted figures (satdev.waivers); their failures stay FAIL.
+    waivers = dispositions(
+        read_waivers(__version__, inputs.waivers or WAIVERS),
+        (record or {}).get("results", []),
+        G.load_thresholds()["benchmarks"],
+    )
+    accepted = accepted_budgets(waivers)
+    bench_gate = G.benchmarks_gate(record, registered, accepted)
     sources = Sources(
         tests=tests or [],
         gates={
@@ -308,6 +328,8 @@ def evaluate(inputs: Inputs) -> Verification:
         run_id=current_run_id(),
         inspections=read_inspections(),
         version=__version__,
+        accepted=accepted,
+        waived_gates={g.name for g in (bench_gate,) if not g.passed and not g.blocking},
     )
     validated = {
         name: None
@@ -332,4 +354,5 @@ def evaluate(inputs: Inputs) -> Verification:
         registered={name: case.usecase_id for name, case in registered.items()},
         sessions=sources.sessions,
         run_id=sources.run_id,
+        waivers=waivers,
     )
