@@ -232,44 +232,67 @@ def _deep_update(defaults: dict, values: dict) -> dict:
     return merged
 
 
-def _block_default(field) -> dict | None:
-    """Return the default of a block field as a mapping (None: not a block).
+def _block(field) -> tuple[str, type[BaseModel] | None] | None:
+    """Return what kind of block a field is: ("upstream" | "model", its model).
 
     A block is a nested config (``Model`` or ``Model | None``) or an upstream
-    one; a plain mapping field (e.g. sites by name) is not: given values replace
-    it.
+    one; a plain mapping field (e.g. sites by name) is not (None): given values
+    replace it.
     """
-    if field.is_required():
-        return None
-    serializers = [m for m in field.metadata if isinstance(m, PlainSerializer)]
+    if any(isinstance(m, PlainSerializer) for m in field.metadata):
+        return "upstream", None
     annotation = field.annotation
     options = get_args(annotation) if get_origin(annotation) in _UNIONS else ()
-    nested = any(
-        isinstance(a, type) and issubclass(a, BaseModel) for a in (annotation, *options)
-    )
-    if not (nested or serializers):
+    for option in (annotation, *options):
+        if isinstance(option, type) and issubclass(option, BaseModel):
+            return "model", option
+    return None
+
+
+def _block_default(field, kind: str) -> dict | None:
+    """Return the default of a block field as a mapping (None: it has none)."""
+    if field.is_required():
         return None
     default = field.get_default(call_default_factory=True)
     if isinstance(default, dict):
         return default
-    if isinstance(default, BaseModel) and not serializers:
+    if isinstance(default, BaseModel) and kind == "model":
         return default.model_dump(mode="json")
     if default is None:
         return None
-    upstream_block = serializers[0].func.__self__
+    upstream_block = next(
+        m for m in field.metadata if isinstance(m, PlainSerializer)
+    ).func.__self__
     return upstream_block.serialize(upstream_block.validate(default))
 
 
-def _with_defaults(model: type[BaseModel], values: dict) -> dict:
-    """Return ``values`` with every block given updating its default block."""
+def _with_defaults(model: type[BaseModel], values: dict, defaults=None) -> dict:
+    """Return ``values`` with every block given updating its default block.
+
+    Parameters
+    ----------
+    model : type of `pydantic.BaseModel`
+        The config the values are for.
+    values : dict
+        The values given.
+    defaults : dict, optional
+        The defaults of ``model``'s blocks as its parent's default holds them
+        (None: the field defaults of ``model``).
+    """
     merged = dict(values)
     for name, value in values.items():
         field = model.model_fields.get(name)
-        if field is None or not isinstance(value, dict):
+        block = None if field is None else _block(field)
+        if block is None or not isinstance(value, dict):
             continue
-        default = _block_default(field)
-        if isinstance(default, dict):
-            merged[name] = _deep_update(default, value)
+        kind, nested = block
+        base = _block_default(field, kind) if defaults is None else defaults.get(name)
+        if not isinstance(base, dict):
+            continue
+        if kind == "upstream":  # Gammapy's semantics: every mapping merged
+            merged[name] = _deep_update(base, value)
+        else:
+            merged[name] = {**base, **_with_defaults(nested, value, base)}
     return merged
 
 

@@ -37,6 +37,7 @@ from sat.config import BaseConfig
 __all__ = [
     "LEVELS",
     "PUBLIC_FIGURES",
+    "DataVolumeConfig",
     "Scenario",
     "background_events",
     "check_against_files",
@@ -157,6 +158,24 @@ class Scenario(BaseConfig):
         },
         description="years each level is kept (null: forever)",
     )
+
+
+class DataVolumeConfig(BaseConfig):
+    """What ``ctao-sat datavolume`` models and checks.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The data-volume scenario.
+    measure : list of str
+        DL3 files to measure bytes per event on (default: the H.E.S.S. DR1 runs).
+    check : bool
+        Check the per-run predictions on the H.E.S.S. DR1 and CTA 1DC runs.
+    """
+
+    scenario: Scenario = Field(default_factory=Scenario)
+    measure: list[str] = Field(default_factory=list)
+    check: bool = True
 
 
 def _fits_bytes(hdus) -> bytes:
@@ -774,66 +793,64 @@ def check_real_runs(releases, progress=None) -> list[dict]:
     return rows
 
 
-def real_run_checks(rows: list[dict]) -> list[dict]:
+def real_run_checks(rows: list[dict]) -> list:
     """Verdicts on `check_real_runs` rows, with their tolerances and reasons.
 
     Returns
     -------
-    list of dict
-        ``quantity``, ``measured`` (the worst run), ``allowed`` and ``verdict``
-        for: background events of simulated runs (Poisson), events of real runs
-        (a factor 2), file sizes (5 %).
+    list of `sat.result.BoundsCheck`
+        The worst run against its allowed interval, for: background events of
+        simulated runs (Poisson), events of real runs (a factor 2), file sizes
+        (5 %).
     """
+    from sat.validation import Bounds, check_bounds
+
     simulated = [r for r in rows if r["background_sigma"] is not None]
     real = [r for r in rows if r["background_sigma"] is None]
+    source = "per-run predictions on DL3 files the model did not make"
     checks = []
 
     def worst(values, key):
         return max(values, key=key) if values else math.nan
 
     if simulated:
+        bounds = Bounds(
+            "simulated background events vs IRF x live time (sigma, worst run)",
+            -POISSON_SIGMA,
+            POISSON_SIGMA,
+            "sigma",
+            source,
+            "the 1DC events were drawn from their IRF by ctobssim: only Poisson "
+            "noise separates count and prediction",
+        )
         value = worst([r["background_sigma"] for r in simulated], abs)
-        checks.append(
-            {
-                "quantity": "simulated background events vs IRF x live time "
-                "(sigma, worst run)",
-                "measured": value,
-                "allowed": f"|x| <= {POISSON_SIGMA:g}",
-                "why": "the 1DC events were drawn from their IRF by ctobssim: "
-                "only Poisson noise separates count and prediction",
-                "verdict": "PASS" if abs(value) <= POISSON_SIGMA else "FAIL",
-            }
-        )
+        checks.append(check_bounds(bounds, value))
     if real:
-        value = worst([r["events_ratio"] for r in real], lambda x: abs(math.log(x)))
-        checks.append(
-            {
-                "quantity": "events of real runs / IRF background x live time "
-                "(worst run)",
-                "measured": value,
-                "allowed": f"1/{TEMPLATE_FACTOR:g} to {TEMPLATE_FACTOR:g}",
-                "why": "a background template averaged over zenith angle, sky "
-                "brightness and atmosphere, with no per-run normalisation, plus "
-                "the gamma rays of the field: the model's event counts are good "
-                "to this factor on real data",
-                "verdict": "PASS"
-                if 1 / TEMPLATE_FACTOR <= value <= TEMPLATE_FACTOR
-                else "FAIL",
-            }
+        bounds = Bounds(
+            "events of real runs / IRF background x live time (worst run)",
+            1 / TEMPLATE_FACTOR,
+            TEMPLATE_FACTOR,
+            "",
+            source,
+            "a background template averaged over zenith angle, sky brightness and "
+            "atmosphere, with no per-run normalisation, plus the gamma rays of the "
+            "field: the model's event counts are good to this factor on real data",
         )
-    value = worst([r["events_bytes_ratio"] - 1 for r in rows], abs)
-    checks.append(
-        {
-            "quantity": "event bytes / (events x row width x compression of the "
-            "other runs + their overhead) - 1 (worst run)",
-            "measured": value,
-            "allowed": f"|x| <= {BYTES_TOLERANCE:g}",
-            "why": "the row width is the format's; gzip's ratio, measured on the "
-            "other runs of the release, varies with a run's content; 5 % is "
-            "what a storage plan can use",
-            "verdict": "PASS" if abs(value) <= BYTES_TOLERANCE else "FAIL",
-        }
+        value = worst([r["events_ratio"] for r in real], lambda x: abs(math.log(x)))
+        checks.append(check_bounds(bounds, value))
+    bounds = Bounds(
+        "event bytes / (events x row width x compression of the other runs + "
+        "their overhead) - 1 (worst run)",
+        -BYTES_TOLERANCE,
+        BYTES_TOLERANCE,
+        "",
+        source,
+        "the row width is the format's; gzip's ratio, measured on the other runs "
+        "of the release, varies with a run's content; 5 % is what a storage plan "
+        "can use",
     )
+    value = worst([r["events_bytes_ratio"] - 1 for r in rows], abs)
+    checks.append(check_bounds(bounds, value))
     return checks
 
 
@@ -901,7 +918,8 @@ def run_model(
     -------
     dict
         The table, the measurements, the rates, the assumptions and, with
-        ``releases``, the checks on real DL3 (``validation``).
+        ``releases``, the checks on real DL3 (``validation``; ``checks``: the
+        `sat.result.BoundsCheck` of each).
     """
     import json
 
@@ -946,16 +964,18 @@ def run_model(
         "public_figures": list(PUBLIC_FIGURES),
         "validation": None,
     }
+    checks = []
     if releases:
         rows = check_real_runs(releases, progress)
         (output / "real_runs.json").write_text(json.dumps(rows, indent=2) + "\n")
+        checks = real_run_checks(rows)
         assumptions["validation"] = {
             "what": "per-run predictions on DL3 files the model did not make",
             "runs": {
                 name: sum(r["release"] == name for r in rows) for name in releases
             },
-            "checks": real_run_checks(rows),
+            "checks": [check.model_dump() for check in checks],
             "details": "real_runs.json",
         }
     (output / "assumptions.json").write_text(json.dumps(assumptions, indent=2) + "\n")
-    return {"table": table, **assumptions}
+    return {"table": table, **assumptions, "checks": checks}

@@ -34,7 +34,18 @@ class DataError(SatError):
 
 
 class ValidationFailed(SatError):
-    """A science result outside its validated tolerance."""
+    """A science result outside its validated tolerance.
+
+    Attributes
+    ----------
+    result : `sat.result.Result` or None
+        The result whose checks failed (written all the same).
+    output : Path or None
+        Where it was written (None: nowhere).
+    """
+
+    result = None
+    output = None
 
 
 # What astropy adds for Python programmers, not for users of a command line.

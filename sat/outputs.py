@@ -19,9 +19,9 @@ through an `OutputFolder`, whose rules are those of the README:
   while it is written);
 - an output that cannot be written is one line naming it.
 
-What a folder holds is read from its ``result.json`` (the use case that wrote
-it, its products); ``quicklook`` and ``datavolume`` results are recognised by
-their own files (`KINDS`) until they write a ``result.json`` too.
+What a folder holds is read from its ``result.json`` (the use case or operation
+that wrote it, its products); ``quicklook`` and ``datavolume`` results of earlier
+releases, written without one, are recognised by their own files (`KINDS`).
 
 This module imports only the standard library.
 """

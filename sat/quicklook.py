@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from sat.config import BaseConfig
+from sat.errors import DataError
 
 __all__ = [
     "REQUIRED_IRFS",
+    "QuicklookConfig",
+    "QuicklookFailed",
     "QuicklookSettings",
     "quicklook_observation",
     "read_observations",
@@ -24,8 +31,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class QuicklookSettings:
+class QuicklookSettings(BaseConfig):
     """Binning and radii of the quick look (defaults for IACT point sources).
 
     Attributes
@@ -54,7 +60,7 @@ class QuicklookSettings:
         Range of the theta² distribution.
     """
 
-    background: str = "ring"
+    background: Literal["ring", "fov"] = "ring"
     map_width_deg: float = 3.0
     binsz_deg: float = 0.02
     offset_max_deg: float = 2.0
@@ -67,6 +73,47 @@ class QuicklookSettings:
     energy_max_tev: float = 100.0
     spectrum_bins: int = 6
     theta2_max_deg2: float = 0.2
+
+
+class QuicklookFailed(DataError):
+    """No run could be looked at.
+
+    Attributes
+    ----------
+    failures : list of dict
+        ``{"obs_id", "source", "error"}`` of each run.
+    """
+
+    def __init__(self, failures: list[dict]):
+        self.failures = failures
+        if len(failures) == 1:
+            super().__init__(failures[0]["error"])
+        else:
+            super().__init__(
+                f"all {len(failures)} runs failed (listed above); nothing written"
+            )
+
+
+class QuicklookConfig(BaseConfig):
+    """What to look at, and how (``ctao-sat quicklook``).
+
+    Attributes
+    ----------
+    paths : list of str
+        One data store folder (obs-index and hdu-index), or DL3 files that hold
+        events and IRFs, one run each.
+    obs_ids : list of int
+        Runs to look at (default: all, or those of ``target``).
+    target : str, optional
+        Target name in the store's obs-index (its runs, its position).
+    settings : QuicklookSettings
+        Binning and radii.
+    """
+
+    paths: list[str] = Field(min_length=1)
+    obs_ids: list[int] = Field(default_factory=list)
+    target: str | None = None
+    settings: QuicklookSettings = Field(default_factory=QuicklookSettings)
 
 
 def _position(store, observation, target):
@@ -308,9 +355,7 @@ def _plot(path, title, maps, theta2, numbers, spectrum, fit, settings):
     plt.close(figure)
 
 
-def quicklook_observation(
-    store, observation, output, target=None, settings=QuicklookSettings()
-):
+def quicklook_observation(store, observation, output, target=None, settings=None):
     """Make the quick-look products of one observation.
 
     Parameters
@@ -325,8 +370,8 @@ def quicklook_observation(
     target : str, optional
         Target name in the obs-index (default: the run's RA_OBJ/DEC_OBJ, else the
         peak of the significance map). Not used without a store.
-    settings : QuicklookSettings
-        Binning and radii.
+    settings : QuicklookSettings, optional
+        Binning and radii (default: `QuicklookSettings`).
 
     Returns
     -------
@@ -336,6 +381,7 @@ def quicklook_observation(
     import astropy.units as u
     import numpy as np
 
+    settings = settings or QuicklookSettings()
     start = time.perf_counter()
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
@@ -386,7 +432,7 @@ def quicklook_observation(
             "significance": float(info["sqrt_ts"]),
             "fit": fit,
         },
-        "settings": asdict(settings),
+        "settings": settings.model_dump(),
         "time_s": round(elapsed, 2),
     }
     _plot(
@@ -523,7 +569,7 @@ def _failure(run: _Run, error: BaseException) -> dict:
 
 
 def run_quicklook(
-    path, output, obs_ids=None, target=None, settings=QuicklookSettings(), progress=None
+    path, output, obs_ids=None, target=None, settings=None, progress=None
 ):
     """Quick look at the observations of a data store folder or of DL3 files.
 
@@ -563,6 +609,7 @@ def run_quicklook(
 
     from sat.errors import DataError
 
+    settings = settings or QuicklookSettings()
     paths = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
     if len(paths) == 1 and paths[0].is_dir():
         store, runs = _store_runs(paths[0], obs_ids, target)

@@ -157,8 +157,8 @@ class Check(_Readable):
 
     @property
     def passed(self) -> bool:
-        """True when the verdict is PASS."""
-        return self.verdict == PASS
+        """True unless the verdict is FAIL (a WARN is reported, not failed)."""
+        return self.verdict != FAIL
 
     def describe(self) -> str:
         """One line: the measurement against its reference and tolerance."""
@@ -296,7 +296,7 @@ class Result(_Readable):
 
     @property
     def failures(self) -> list[Check]:
-        """The checks that did not pass."""
+        """The checks whose verdict is FAIL."""
         return [check for check in self.validation if not check.passed]
 
     @property

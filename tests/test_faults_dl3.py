@@ -168,9 +168,17 @@ def test_quicklook_batch_goes_on_past_bad_runs(store, gammapy_data, tmp_path):
     assert "obs 23559" in failed[1] and "AEFF" in failed[1].upper()
     assert "obs 23523: ON" in outcome.stdout
     # No half-made folder; the summary lists the failures with their cause.
-    assert sorted(p.name for p in output.iterdir()) == ["obs_023523", "summary.json"]
+    assert sorted(p.name for p in output.iterdir()) == [
+        "obs_023523",
+        "result.json",
+        "summary.json",
+    ]
     summary = json.loads((output / "summary.json").read_text())
     assert [entry.get("error") is None for entry in summary] == [True, False, False]
+    # The result says it too: its check of the runs looked at fails.
+    (looked_at,) = json.loads((output / "result.json").read_text())["validation"]
+    assert (looked_at["measured"], looked_at["value"]) == (1, 3)
+    assert looked_at["verdict"] == "FAIL"
 
 
 def test_quicklook_batch_of_bad_runs_only_writes_nothing(store, gammapy_data, tmp_path):

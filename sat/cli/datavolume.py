@@ -49,58 +49,31 @@ def datavolume(scenario, measure, output, overwrite, check, quiet):
     import warnings
 
     from sat.config import load_config
-    from sat.data import require
-    from sat.datavolume import Scenario, run_model
-    from sat.outputs import OutputFolder
+    from sat.datavolume import Scenario
+    from sat.errors import ValidationFailed
+    from sat.usecases.operations import DataVolume
+    from sat.usecases.runner import run
 
     warnings.simplefilter("ignore")
     logging.getLogger("gammapy").setLevel(logging.ERROR)
-    config = load_config(Scenario, scenario)
-    paths = list(measure) or sorted(
-        (require("hess-dl3-dr1") / "data").glob("*.fits.gz")
-    )
-    progress = None
-    if not quiet:
-        from tqdm import tqdm
-
-        def progress(iterable, desc):
-            return tqdm(iterable, desc=desc, leave=False)
-
-    releases = None
-    if check:
-        from sat.dl3.store import open_store
-
-        releases = {
-            "H.E.S.S. DR1": open_store(require("hess-dl3-dr1")),
-            "CTA 1DC": open_store(require("cta-1dc") / "index" / "gps"),
-        }
-    with OutputFolder(output, "datavolume", overwrite) as folder:
-        result = run_model(
-            config, paths, folder.scratch, progress=progress, releases=releases
-        )
-        validation = result["validation"]
-        checks = validation["checks"] if validation else []
-        failed = [item for item in checks if item["verdict"] != "PASS"]
-        output = folder.publish(passed=not failed)
-    table = result["table"]
-    last = table[table["year"] == config.years]
+    # The scenario file first: its errors name the file and the line.
+    scenario = load_config(Scenario, scenario).model_dump(mode="json")
+    config = {"scenario": scenario, "measure": list(measure), "check": check}
+    failure = None
+    try:
+        result, where = run(DataVolume, config, output, quiet, overwrite), output
+    except ValidationFailed as error:  # printed below, then the one error line
+        result, where, failure = error.result, error.output, error
+    for line in result.summary[:-1]:
+        click.echo(line)
+    years = result["provenance"]["config"]["scenario"]["years"]
+    click.echo(f"stored at the end of year {years} (GB):")
+    for name, gigabytes in result["stored_gb"].items():
+        site, level = name.split(" ", 1)
+        click.echo(f"  {site:<11} {level:<12} {gigabytes:10.2f}")
+    total = result.parameters["stored_tb"].value
     click.echo(
-        f"bytes per event {table.meta['bytes_per_event']:.1f} "
-        f"({'gzip' if config.compressed else 'raw'}, measured on {len(paths)} files)"
-    )
-    for name, rate in result["event_rates_hz"].items():
-        click.echo(
-            f"{name}: {rate['background_hz']:.1f} Hz background + "
-            f"{rate['gamma_hz']:.2f} Hz target"
-        )
-    click.echo(f"stored at the end of year {config.years} (GB):")
-    for row in last:
-        click.echo(
-            f"  {row['site']:<11} {row['level']:<12} {row['stored_bytes'] / 1e9:10.2f}"
-        )
-    total = last["stored_bytes"].sum() / 1e12
-    click.echo(
-        f"total {total:.2f} TB (model-only); table, plot and assumptions in {output}"
+        f"total {total:.2f} TB (model-only); table, plot and assumptions in {where}"
     )
     click.echo("model-only (no file or public figure checks these):")
     for line in result["model_only"]:
@@ -108,24 +81,12 @@ def datavolume(scenario, measure, output, overwrite, check, quiet):
     click.echo("CTAO's public figures (raw data only, none for DL3+):")
     for figure in result["public_figures"]:
         click.echo(f"  - {figure['what']}: {figure['value']} ({figure['source']})")
-    if validation is None:
+    if result["checked_runs"] is None:
         click.echo("per-run predictions NOT checked (--no-check)")
         return
-    runs = ", ".join(f"{name} {n} runs" for name, n in validation["runs"].items())
+    runs = ", ".join(f"{name} {n} runs" for name, n in result["checked_runs"].items())
     click.echo(f"checked on DL3 files it did not make ({runs}):")
-    for item in validation["checks"]:
-        click.echo(
-            f"  {item['verdict']}  {item['quantity']} = {item['measured']:.3g}, "
-            f"allowed {item['allowed']}"
-        )
-    if failed:
-        kept = (
-            f"; the previous result in {folder.path} is kept"
-            if output != folder.path
-            else ""
-        )
-        raise click.ClickException(
-            "validation failed for "
-            + "; ".join(item["quantity"] for item in failed)
-            + f"; details in {output}/real_runs.json{kept}"
-        )
+    for item in result.validation:
+        click.echo(f"  {item.verdict}  {item.describe()}")
+    if failure is not None:
+        raise failure

@@ -48,62 +48,38 @@ def quicklook(paths, obs_ids, target, output, background, overwrite, quiet):
     import logging
     import warnings
 
-    from sat.errors import DataError
-    from sat.outputs import OutputFolder
-    from sat.quicklook import QuicklookSettings, run_quicklook
+    from sat.errors import DataError, ValidationFailed
+    from sat.quicklook import QuicklookFailed
+    from sat.usecases.operations import Quicklook
+    from sat.usecases.runner import run
 
     # Empty ring pixels (alpha 0) give harmless divide warnings in Gammapy.
     warnings.simplefilter("ignore", RuntimeWarning)
     logging.getLogger("gammapy").setLevel(logging.ERROR)
-    progress = None
-    if not quiet:
-        from tqdm import tqdm
-
-        def progress(iterable, desc):
-            return tqdm(iterable, desc=desc, unit="run", leave=False)
-
-    with OutputFolder(output, "quicklook", overwrite) as folder:
-        summaries = run_quicklook(
-            paths,
-            folder.scratch,
-            obs_ids=list(obs_ids) or None,
-            target=target,
-            settings=QuicklookSettings(background=background),
-            progress=progress,
-        )
-        failed = [s for s in summaries if "error" in s]
-        if len(failed) == len(summaries):
-            # Nothing to keep: the output folder stays as it was.
-            if len(failed) == 1:
-                raise DataError(failed[0]["error"])
-            _print_failures(failed)
-            raise DataError(
-                f"all {len(failed)} runs failed (listed above); nothing written"
-            )
-        folder.publish()
-    for s in summaries:
-        if "error" in s:
-            continue
-        fit = s["spectrum"]["fit"]
-        index = (
-            f"index {fit['index']:.2f} ± {fit['index_error']:.2f}"
-            if fit["success"]
-            else "fit failed"
-        )
-        theta2 = s["theta2"]
-        click.echo(
-            f"obs {s['obs_id']}: ON {theta2['n_on']} OFF {theta2['n_off']} "
-            f"excess {theta2['excess']:.0f} ({theta2['significance']:.1f} sigma), "
-            f"map max {s['maps']['max_significance']:.1f} sigma, {index}, "
-            f"{s['time_s']:.1f} s"
-        )
+    config = {
+        "paths": [str(path) for path in paths],
+        "obs_ids": list(obs_ids),
+        "target": target,
+        "settings": {"background": background},
+    }
+    try:
+        result, where = run(Quicklook, config, output, quiet, overwrite), output
+    except QuicklookFailed as error:  # no run looked at: nothing written
+        if len(error.failures) > 1:
+            _print_failures(error.failures)
+        raise
+    except ValidationFailed as error:  # some runs failed: the others are written
+        result, where = error.result, error.output
+    for line in result.summary:
+        click.echo(line)
+    failed = [entry for entry in result["runs"] if "error" in entry]
     if failed:
         _print_failures(failed)
         raise DataError(
-            f"{len(failed)} of {len(summaries)} runs failed (listed above); the "
-            f"others' products are in {output}"
+            f"{len(failed)} of {len(result['runs'])} runs failed (listed above); the "
+            f"others' products are in {where}"
         )
-    click.echo(f"products in {output}")
+    click.echo(f"products in {where}")
 
 
 def _print_failures(failed) -> None:

@@ -8,6 +8,12 @@ finding a reason in an `ObservationReport` (`sat.quality.report`).
 """
 
 from sat.quality.report import Finding, ObservationReport, overall_verdict
-from sat.quality.run import check_paths
+from sat.quality.run import CheckConfig, check_paths
 
-__all__ = ["Finding", "ObservationReport", "check_paths", "overall_verdict"]
+__all__ = [
+    "CheckConfig",
+    "Finding",
+    "ObservationReport",
+    "check_paths",
+    "overall_verdict",
+]

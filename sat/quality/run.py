@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
+from sat.config import BaseConfig
 from sat.dl3.files import damage
 from sat.dl3.hdus import hdus_of_file, hdus_of_store, read_hdu
 from sat.dl3.store import HDU_INDEX, INDEX_TABLES, OBS_INDEX
@@ -19,7 +22,14 @@ from sat.quality.events import check_deadtime, check_events, check_gti, check_ti
 from sat.quality.irfs import check_irfs, check_pointing, gammapy_checks
 from sat.quality.report import FAIL, WARN, ObservationReport, guarded
 
-__all__ = ["check_paths"]
+__all__ = ["CheckConfig", "check_paths"]
+
+
+class CheckConfig(BaseConfig):
+    """What ``ctao-sat check`` checks: data store folders or DL3 FITS files."""
+
+    paths: list[str] = Field(min_length=1)
+
 
 # HDUs: required ones FAIL when missing (no analysis without them), others WARN.
 REQUIRED_HDUS = ("events", "gti", "aeff", "edisp")
