@@ -205,7 +205,7 @@ def volume_result(rows: list[dict]) -> dict:
             },
             "runs": [{key: row[key] for key in VOLUME_KEYS} for row in rows],
         },
-        "validation": real_run_checks(rows),
+        "validation": [check.model_dump() for check in real_run_checks(rows)],
     }
 
 
