@@ -14,7 +14,7 @@ annihilating dark matter with `gammapy.astro.darkmatter`:
   (dataset ``dark-matter-spectra``); its ``scale`` is <sigma v> in units of
   3e-26 cm3 s-1;
 - the likelihood: a binned 3D (Cash) fit of the dark-matter model and the
-  IRF background (normalisation free) outside the Galactic plane (|b| below
+  IRF background (normalisation free) outside the Galactic plane (``|b|`` below
   ``plane_mask_deg`` is masked, as in the published analyses); the 95 % upper
   limit is the profile-likelihood limit of Gammapy's `Fit.confidence`
   (Delta(-2 ln L) = 2.71 above the best fit).
