@@ -62,6 +62,8 @@ OFFSET_N_SIGMA = 3.44
 N_SIGMA = 3.0
 # Probability of a 3 sigma Gaussian excursion (one-sided), for Poisson checks.
 P_3SIGMA = 0.00135
+# Draws of a position before giving up placing the population.
+MAX_PLACEMENT_TRIES = 10000
 
 
 class SimulatedField(UseCaseConfig):
@@ -461,7 +463,7 @@ def _field_dataset(config, irfs, site: str):
 def _population(config):
     """Draw the simulated sources (a table: position, flux, index, morphology)."""
     import numpy as np
-    from astropy.coordinates import SkyCoord
+    from astropy.coordinates import SkyCoord, angular_separation
     from astropy.table import Table
 
     field, population = config.simulation, config.population
@@ -469,29 +471,28 @@ def _population(config):
     margin = population.edge_margin_deg
     half_lon = field.width_lon_deg / 2 - margin
     half_lat = field.width_lat_deg / 2 - margin
-    positions: list = []
-    tries = 0
-    while len(positions) < population.n_sources:
-        tries += 1
-        if tries > 10000:
-            from sat.errors import ConfigError
-
-            raise ConfigError(
-                f"cannot place {population.n_sources} sources "
-                f"{population.min_separation_deg:g} deg apart in the field: fewer "
-                "sources or a larger field"
-            )
-        candidate = SkyCoord(
-            field.lon_deg + rng.uniform(-half_lon, half_lon),
-            field.lat_deg + rng.uniform(-half_lat, half_lat),
-            unit="deg",
-            frame="galactic",
-        )
-        if all(
-            candidate.separation(p).deg >= population.min_separation_deg
-            for p in positions
+    # Uniform positions, each at least min_separation_deg from those kept.
+    minimum = np.radians(population.min_separation_deg)
+    lons, lats = [], []
+    for _ in range(MAX_PLACEMENT_TRIES):
+        lon = np.radians(field.lon_deg + rng.uniform(-half_lon, half_lon))
+        lat = np.radians(field.lat_deg + rng.uniform(-half_lat, half_lat))
+        if np.all(
+            angular_separation(lon, lat, np.array(lons), np.array(lats)) >= minimum
         ):
-            positions.append(candidate)
+            lons.append(lon)
+            lats.append(lat)
+            if len(lons) == population.n_sources:
+                break
+    else:
+        from sat.errors import ConfigError
+
+        raise ConfigError(
+            f"cannot place {population.n_sources} sources "
+            f"{population.min_separation_deg:g} deg apart in the field: fewer "
+            "sources or a larger field"
+        )
+    positions = SkyCoord(lons, lats, unit="rad", frame="galactic")
     n = population.n_sources
     low, high = np.log10(population.flux_min_crab), np.log10(population.flux_max_crab)
     flux = 10 ** rng.uniform(low, high, n)
@@ -500,7 +501,7 @@ def _population(config):
         extended, rng.uniform(population.sigma_min_deg, population.sigma_max_deg, n), 0
     )
     index = rng.normal(population.index_mean, population.index_spread, n)
-    coords = SkyCoord(positions)
+    coords = positions
     table = Table(
         {
             "name": [f"sim-{i:02d}" for i in range(n)],
