@@ -71,8 +71,16 @@ _UNIONS = (Union, types.UnionType)
 
 @cache
 def _resolve(target: str):
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    # "module:name" or "module:Model.field.field": the model of a nested field,
+    # reached from a public class (e.g. Gammapy's blocks from its AnalysisConfig).
+    module, _, path = target.partition(":")
+    name, *fields = path.split(".")
+    found = getattr(importlib.import_module(module), name)
+    for field in fields:
+        annotation = found.model_fields[field].annotation
+        options = get_args(annotation) if get_origin(annotation) in _UNIONS else ()
+        found = next(o for o in (*options, annotation) if isinstance(o, type))
+    return found
 
 
 @cache
@@ -120,8 +128,9 @@ def upstream(target: str):
     Parameters
     ----------
     target : str
-        ``"module:name"`` of a pydantic model or annotated type, e.g.
-        ``"gammapy.analysis.config:DatasetsConfig"`` or
+        ``"module:name"`` of a pydantic model or annotated type, or
+        ``"module:Model.field..."`` for the model of a nested field: e.g.
+        ``"gammapy.analysis.config:AnalysisConfig.datasets"`` or
         ``"gammapy.utils.types:EnergyType"``; imported at the first validation.
 
     Returns

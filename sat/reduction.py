@@ -119,6 +119,8 @@ class ObservationsMaker(DatasetsMaker):
 
     # What stays in the main process: the datasets collected so far (and the stack
     # of a StackingMaker), stats and failures, the progress bar (does not pickle).
+    # "_datasets" and "_dataset" are where Gammapy's DatasetsMaker keeps them, an
+    # internal: tests/test_upstream.py fails naming the attribute if it changes.
     _MAIN_ONLY = ("progress", "_datasets", "_dataset", "stats", "failures", "_crashes")
 
     def __getstate__(self):

@@ -24,6 +24,7 @@ from tests.conftest import hess_run_file
 pytestmark = [
     pytest.mark.verifies_requirement("C-SAT-0070"),
     pytest.mark.verifies_requirement("C-SAT-0190"),
+    pytest.mark.verifies_requirement("C-SAT-0324"),
 ]
 
 

@@ -17,7 +17,10 @@ from sat.result import RESULT, BoundsCheck, Check, Product, Result
 from sat.usecases.runner import run_usecase
 from sat.validation import Bounds, Reference, check_bounds, compare
 
-pytestmark = pytest.mark.verifies_requirement("C-SAT-0070")
+pytestmark = [
+    pytest.mark.verifies_requirement("C-SAT-0070"),
+    pytest.mark.verifies_requirement("C-SAT-0324"),
+]
 
 # The keys of result.json before the model existed: verification, report and docs
 # read them.

@@ -319,12 +319,14 @@ def test_reference_applies_only_to_the_published_analysis():
         ({"exclusion_regions": [{"radius_deg": 0.3}]}, "exclusion_regions: radius"),
     ],
 )
+@pytest.mark.verifies_requirement("C-SAT-0323")
 def test_invalid_config_names_the_key(overrides, message):
     with pytest.raises(ConfigError, match="invalid config") as error:
         load_config(Spectrum1DConfig, overrides)
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.verifies_requirement("C-SAT-0323")
 def test_gammapy_blocks_run_unchanged_and_as_gammapy_reduces_them(tmp_path):
     """Gammapy's own example 1D config: its observations and datasets blocks.
 

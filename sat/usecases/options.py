@@ -47,15 +47,17 @@ __all__ = [
     "reflected_regions_datasets",
 ]
 
-_GAMMAPY = "gammapy.analysis.config"
-Observations = upstream(f"{_GAMMAPY}:ObservationsConfig")
-Datasets = upstream(f"{_GAMMAPY}:DatasetsConfig")
-Fit = upstream(f"{_GAMMAPY}:FitConfig")
-FluxPoints = upstream(f"{_GAMMAPY}:FluxPointsConfig")
-LightCurve = upstream(f"{_GAMMAPY}:LightCurveConfig")
-ExcessMap = upstream(f"{_GAMMAPY}:ExcessMapConfig")
-Circle = upstream(f"{_GAMMAPY}:SpatialCircleConfig")
-SkyDirection = upstream(f"{_GAMMAPY}:SkyCoordConfig")
+# The blocks, reached from Gammapy's public AnalysisConfig (the block classes
+# themselves are not in gammapy.analysis.config.__all__).
+_ANALYSIS = "gammapy.analysis.config:AnalysisConfig"
+Observations = upstream(f"{_ANALYSIS}.observations")
+Datasets = upstream(f"{_ANALYSIS}.datasets")
+Fit = upstream(f"{_ANALYSIS}.fit")
+FluxPoints = upstream(f"{_ANALYSIS}.flux_points")
+LightCurve = upstream(f"{_ANALYSIS}.light_curve")
+ExcessMap = upstream(f"{_ANALYSIS}.excess_map")
+Circle = upstream(f"{_ANALYSIS}.datasets.on_region")
+SkyDirection = upstream(f"{_ANALYSIS}.datasets.geom.wcs.skydir")
 Energy = upstream("gammapy.utils.types:EnergyType")
 Angle = upstream("gammapy.utils.types:AngleType")
 Quantity = upstream("gammapy.utils.types:QuantityType")
