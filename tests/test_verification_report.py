@@ -582,6 +582,7 @@ usecases:
 
 
 @release
+@pytest.mark.verifies_requirement("C-SAT-0322")
 def test_release_from_a_clean_clone_says_clean_and_writes_nothing_there(
     report, bench_run, tmp_path, monkeypatch
 ):
@@ -676,7 +677,11 @@ def test_release_from_a_clean_clone_says_clean_and_writes_nothing_there(
     ) as wheel:
         files = set(wheel.namelist())
     assert "sat/pins.toml" in files
-    assert not [name for name in files if name.startswith("satdev/")]
+    # Only `sat`: no satdev, nor docker/, recipe/ or benchmarks/ (release tooling).
+    assert {name.split("/")[0] for name in files} == {
+        "sat",
+        f"ctao_sat-{__version__}.dist-info",
+    }
     # The notebooks ship with the wheel (built from the sdist): ctao-sat notebooks
     # works outside the image.
     from sat import notebooks
