@@ -214,7 +214,7 @@ def test_requirements_gate_needs_a_passing_test_per_test_requirement(
     sources = Sources(
         tests=read_junit(inputs.junit),
         gates={"usecases": (True, "9/9 use cases passed"), "benchmarks": (False, "x")},
-        benchmarks={"datavolume:agreement": within},
+        benchmarks={"datavolume:agreement": within, "scaling:survey": within},
     )
     traces = trace(catalogue, sources, registered={"joint-crab"})
     by_id = {t.id: t for t in traces}
