@@ -14,9 +14,14 @@ if the process is still there `GRACE_S` seconds later (or at a second signal) it
 removes the registered scratch folders, kills every process this one started and
 exits with the same line and code.
 
-Workers (forked pool processes inherit the handler; `quiet_worker` for the others)
-never print a traceback of their own: they ignore SIGINT, the main process stops
-them, and exit at once on SIGTERM.
+Workers never print a traceback of their own and never outlive a SIGTERM: a
+process forked under `handled` starts with the kernel's default actions and no
+wake-up fd (`_forked`), and `quiet_worker` makes each pool worker ignore SIGINT
+(the main process stops them) and keep SIGTERM's default, which ends the process
+in the kernel. A Python-level handler would not do: it runs only when the main
+thread next executes bytecode, and a signal that lands just before a worker
+blocks in ``sem_wait`` (a pool's queue lock, while the pool terminates) is never
+seen, so the worker and the pool's ``join`` wait for ever.
 
 This module imports only the standard library.
 """
@@ -105,23 +110,46 @@ def discard_scratch(path) -> None:
 
 
 def quiet_worker() -> None:
-    """Make this worker process leave interruptions to the main process.
+    """Make this pool worker leave interruptions to the main process.
 
-    SIGINT (sent by a terminal's Ctrl-C to the whole process group) is ignored:
-    the main process stops the workers. SIGTERM ends the worker at once, without
-    a traceback. Called at the start of each task (Ray workers and pools started
-    by spawn or forkserver do not inherit the main process's handler).
+    SIGINT (a terminal's Ctrl-C reaches the whole process group) is ignored: the
+    main process stops the workers. SIGTERM (how a pool stops its workers) takes
+    the kernel's default, ending the worker at once without a line of Python, so
+    no traceback and no Python handler that must run for it. Called at the start
+    of each task, for pools started by spawn or forkserver too (a forked worker
+    is quiet from the fork on, `_forked`). Not in the main process (the serial
+    backend) nor in a Ray worker, which Ray stops itself.
     """
+    import multiprocessing
+
     if threading.current_thread() is not threading.main_thread():
         return
-    if _state["main_pid"] == os.getpid():
-        return  # the serial backend runs tasks in the main process
+    if multiprocessing.parent_process() is None:
+        return  # the main process, or a Ray worker
+    signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _worker_exit)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _worker_exit(signum, frame):
-    os._exit(128 + signum)
+def _forked() -> None:
+    """In a process forked from a command under `handled`: none of its signals.
+
+    The wake-up fd would write this process's signals into the command's own
+    watcher (a pool stopping its workers with SIGTERM would look like a user's
+    SIGTERM), and the handlers are the command's: defaults instead (an ``exec``
+    keeps neither).
+    """
+    if _state["main_pid"] is None or _state["main_pid"] == os.getpid():
+        return
+    try:
+        signal.set_wakeup_fd(-1)
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+    except ValueError:  # forked from a thread that Python does not make main
+        pass
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def interrupted(signum: int) -> Interrupted:

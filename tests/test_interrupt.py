@@ -121,6 +121,22 @@ def test_a_worker_leaves_sigint_to_the_main_process(forced):
             interrupt._state["main_pid"] = os.getpid()
 
 
+def test_a_forked_process_has_none_of_the_commands_signals(forced):
+    """A pool worker forked under `handled`: default handlers, no wake-up fd."""
+    with interrupt.handled():
+        pid = os.fork()
+        if pid == 0:  # the child: report through the exit code, nothing else
+            ok = (
+                signal.set_wakeup_fd(-1) == -1
+                and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+                and signal.getsignal(signal.SIGINT) is signal.SIG_DFL
+            )
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert forced == []
+
+
 def test_clean_up_removes_scratch_and_kills_children(tmp_path, monkeypatch):
     scratch, lock = tmp_path / ".out.tmp-x", tmp_path / ".out.lock"
     (scratch / "half").mkdir(parents=True)
