@@ -328,37 +328,45 @@ def test_invalid_config_names_the_key(overrides, message):
 
 @pytest.mark.verifies_requirement("C-SAT-0323")
 def test_gammapy_blocks_run_unchanged_and_as_gammapy_reduces_them(tmp_path):
-    """Gammapy's own example 1D config: its observations and datasets blocks.
+    """A config Gammapy wrote: its observations and datasets blocks, every key.
 
-    They run in spectrum-1d as they are, and give what Gammapy's high-level
-    ``Analysis`` gives for the same blocks (with our reflected background and safe
-    mask, which that example leaves to the user): the same spectra, the same fit.
+    Gammapy's example 1D config, with the reflected background its 1D tutorial
+    sets, written by ``AnalysisConfig.to_yaml`` (every key spelled, defaults and
+    nulls included). Its two blocks, copied as they are into a ctao-sat YAML
+    (plus one key of ours), run from the command line; Gammapy's high-level
+    ``Analysis`` of the same two blocks gives the same spectra and the same fit.
     """
     from importlib.resources import files
 
     from gammapy.analysis import Analysis, AnalysisConfig
 
-    example = files("gammapy.analysis") / "config" / "example-1d.yaml"
-    blocks = yaml.safe_load(example.read_text())
-    config = {key: blocks[key] for key in ("observations", "datasets")}
-    config["spectral_models"] = ["power-law"]
-    result = run_usecase("spectrum-1d", config, tmp_path / "gammapy", quiet=True)
+    example = AnalysisConfig.read(
+        files("gammapy.analysis") / "config" / "example-1d.yaml"
+    )
+    example.datasets.background.method = "reflected"
+    written = yaml.safe_load(example.to_yaml())
+    blocks = {key: written[key] for key in ("observations", "datasets")}
+    config = tmp_path / "gammapy.yaml"
+    config.write_text(yaml.safe_dump({**blocks, "spectral_models": ["power-law"]}))
+    output = tmp_path / "gammapy"
+    done = CliRunner().invoke(
+        main, ["run", "spectrum-1d", "--config", str(config), "--output", str(output)]
+    )
+    assert done.exit_code == 0, done.output
+    result = json.loads((output / RESULT).read_text())
     used = result["provenance"]["config"]
     assert used["observations"]["obs_ids"] == [23592, 23559]
     assert used["datasets"]["geom"]["axes"]["energy"]["nbins"] == 73
+    assert used["datasets"]["geom"]["axes"]["energy_true"]["nbins"] == 16
+    assert used["datasets"]["safe_mask"]["methods"] == ["aeff-default"]
     assert used["datasets"]["on_region"]["radius"] == "0.1 deg"
     assert [run["obs_id"] for run in result["runs"]] == [23559, 23592]
     assert result["summary"][-1] == "no published reference for Crab"
 
-    ours = Spectrum1DConfig.model_validate(config)
-    gammapy = AnalysisConfig(
-        observations=blocks["observations"],
-        datasets=ours.datasets.model_dump(),
-    )
-    analysis = Analysis(gammapy)
+    analysis = Analysis(AnalysisConfig(**blocks))
     analysis.get_observations()
     analysis.get_datasets()
-    reference = ours.reference_energy
+    reference = Spectrum1DConfig().reference_energy
     analysis.set_models(
         "components:\n- name: source\n  type: SkyModel\n  spectral:\n"
         "    type: PowerLawSpectralModel\n    parameters:\n"
