@@ -15,6 +15,13 @@ def _print_summary(result, output: Path) -> None:
     for check in result.validation:
         fit = f"{check.fit}: " if check.fit else ""
         click.echo(f"  {check.verdict}  {fit}{check.describe()}")
+    outside = result.get("outside_fov_runs") or []
+    if outside:
+        click.secho(
+            f"  NOTE  {len(outside)} run(s) left out, outside their field of view: "
+            + "; ".join(outside),
+            fg="yellow",
+        )
     skipped = result.get("failed_runs") or []
     if skipped:
         # --skip-failed went on without them: say so where the user looks.

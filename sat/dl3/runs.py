@@ -14,6 +14,7 @@ from pathlib import Path
 from sat.dl3.files import verify_files
 from sat.dl3.select import select_observations
 from sat.dl3.store import index_files, open_store
+from sat.errors import DataError
 
 __all__ = ["Runs", "checked_runs"]
 
@@ -30,11 +31,14 @@ class Runs:
         The selected runs, in obs-index order.
     files : dict
         ``{obs_id: [files]}`` (`verify_files`).
+    failures : tuple of str
+        Runs left out because a file is damaged (``skip_failed``), each named.
     """
 
     store: object
     observations: object
     files: dict[int, list[Path]]
+    failures: tuple[str, ...] = ()
 
     @property
     def obs_ids(self) -> list[int]:
@@ -42,7 +46,9 @@ class Runs:
         return list(self.files)
 
 
-def checked_runs(context, folder, target=None, obs_ids=None, block=None) -> Runs:
+def checked_runs(
+    context, folder, target=None, obs_ids=None, block=None, skip_failed=False
+) -> Runs:
     """Open a data store, select runs, check their files; record them as inputs.
 
     Parameters
@@ -57,6 +63,9 @@ def checked_runs(context, folder, target=None, obs_ids=None, block=None) -> Runs
         Observation ids.
     block : `gammapy.analysis.config.ObservationsConfig`, optional
         Gammapy's ``observations`` block, instead of ``obs_ids``.
+    skip_failed : bool
+        Leave out the runs with a missing or damaged file (named in
+        ``Runs.failures``) instead of failing.
 
     Returns
     -------
@@ -66,14 +75,31 @@ def checked_runs(context, folder, target=None, obs_ids=None, block=None) -> Runs
     Raises
     ------
     DataError
-        No run matches, or a file is missing or damaged (named).
+        No run matches, or a file is missing or damaged (named; with
+        ``skip_failed``, when every run is).
     """
     folder = Path(folder)
     store = open_store(folder)
     context.add_inputs(*index_files(folder))
     observations = select_observations(store, target, obs_ids, block)
     ids = [int(observation.obs_id) for observation in observations]
+    files, failures = {}, []
     with context.step(f"checking the files of {len(ids)} runs"):
-        files = verify_files(store, ids)
+        for obs_id in ids:
+            try:
+                files.update(verify_files(store, [obs_id]))
+            except DataError as error:
+                if not skip_failed:
+                    raise DataError(
+                        f"{error} (set general.skip_failed: true or pass "
+                        "--skip-failed to go on without the run)"
+                    ) from None
+                failures.append(f"run {obs_id}: {error}")
+    if not files:
+        raise DataError(f"no run can be read: {'; '.join(failures)}")
+    if failures:
+        from gammapy.data import Observations
+
+        observations = Observations([o for o in observations if int(o.obs_id) in files])
     context.add_inputs(*(path for paths in files.values() for path in paths))
-    return Runs(store, observations, files)
+    return Runs(store, observations, files, tuple(failures))

@@ -294,6 +294,8 @@ class Map3D(DL3UseCase):
             },
             "runs": cube.runs,
             "runs_outside_map": cube.outside,
+            "outside_fov_runs": cube.outside_fov,
+            "failed_runs": cube.failed,
             "stacked": _stacked_stats(stacked),
             "maps": _map_stats(maps, _off_source(stacked, cube.exclusion)),
         }
@@ -326,6 +328,8 @@ class _Cube:
     runs: list[int]
     outside: list[int]
     sample: list[int]
+    outside_fov: list[str]  # runs left out before the reduction, and why
+    failed: list[str]  # runs that could not be read or reduced (skip_failed)
 
 
 def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cube:
@@ -336,17 +340,23 @@ def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cu
     from sat.archive.usecase import observations_folder
     from sat.dl3.makers import cube_makers, energy_axis, sky_coord
     from sat.dl3.runs import checked_runs
-    from sat.dl3.select import runs_of, source_position
+    from sat.dl3.select import source_position
     from sat.errors import DataError
     from sat.reduction import reduce_observations
     from sat.stacking import StackingMaker, stacked_runs
 
     block = config.datasets
+    _check_cube_memory(block.geom)
     root = observations_folder(config.observations.datastore, None, dataset=dataset)
-    selection = checked_runs(context, root, config.target, block=config.observations)
+    skip = config.general.skip_failed
+    selection = checked_runs(
+        context, root, config.target, block=config.observations, skip_failed=skip
+    )
     given = sky_coord(block.geom.wcs.skydir)
     center, label = source_position(selection.store, config.target, given)
     wcs = block.geom.wcs
+    observations, outside_fov = _in_field_of_view(config, selection, center)
+    obs_ids = [int(observation.obs_id) for observation in observations]
     geom = WcsGeom.create(
         skydir=center,
         width=(wcs.width.width.to_value("deg"), wcs.width.height.to_value("deg")),
@@ -362,18 +372,18 @@ def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cu
         name="stacked",
     )
     exclusion = _exclusion_mask(geom, center, config.exclusion_regions)
-    obs_ids = selection.obs_ids
-    stacked = reduce_observations(
+    reduction = reduce_observations(
         context,
         config.general,
         cube_makers(block, exclusion),
         reference,
-        selection.observations,
+        observations,
         selection.files,
         f"reducing and stacking {len(obs_ids)} runs",
         maker_class=StackingMaker,
         cutout_width=2 * block.geom.selection.offset_max,
-    ).datasets[0]
+    )
+    stacked = reduction.datasets[0]
     runs = stacked_runs(stacked)
     outside = sorted(set(obs_ids) - set(runs))
     if not stacked.mask_safe.data.any() or stacked.counts.data.sum() == 0:
@@ -382,8 +392,63 @@ def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cu
             f"{len(obs_ids)} runs outside it): check the map centre, its width "
             "and the safe-mask settings"
         )
-    sample = runs_of(selection.store, PUBLISHED_TARGET)
-    return _Cube(stacked, center, label, exclusion, runs, outside, sample)
+    sample = list(PUBLISHED_3D[PUBLISHED_TARGET].obs_ids)  # the paper's runs
+    failed = [*selection.failures, *(f.message for f in reduction.maker.failures)]
+    return _Cube(
+        stacked, center, label, exclusion, runs, outside, sample, outside_fov, failed
+    )
+
+
+def _check_cube_memory(geom) -> None:
+    """Refuse a cube whose estimated memory exceeds what there is, before work."""
+    from sat.fov import check_memory, map_dataset_bytes
+
+    wcs, axes = geom.wcs, geom.axes
+    binsize = wcs.binsize.to_value("deg")
+    nx = math.ceil(wcs.width.width.to_value("deg") / binsize)
+    ny = math.ceil(wcs.width.height.to_value("deg") / binsize)
+    n_energy, n_true = axes.energy.nbins, axes.energy_true.nbins
+    check_memory(
+        map_dataset_bytes(nx * ny, n_energy, n_true),
+        "datasets.geom",
+        f"a cube of {nx} x {ny} pixels and {n_energy} + {n_true} energy bins",
+        "use larger pixels (datasets.geom.wcs.binsize), a smaller map "
+        "(datasets.geom.wcs.width) or fewer energy bins",
+    )
+
+
+def _in_field_of_view(config, selection, center):
+    """Return the runs that see part of the map (and why the others do not).
+
+    The exclusion regions must reach into some run's field of view too.
+    """
+    from sat.dl3.makers import circle
+    from sat.fov import check_within, covering_runs
+
+    wcs = config.datasets.geom.wcs
+    half_diagonal = 0.5 * math.hypot(
+        wcs.width.width.to_value("deg"), wcs.width.height.to_value("deg")
+    )
+    irfs = ("aeff", "bkg")  # the background template is the map's model
+    observations, outside = covering_runs(
+        selection.observations,
+        center,
+        half_diagonal,
+        "datasets.geom.wcs",
+        "the map",
+        irfs=irfs,
+        whole=False,
+    )
+    regions = [circle(c, center) for c in config.exclusion_regions]
+    check_within(
+        observations,
+        [
+            (f"exclusion_regions.{i}", region.center, region.radius.to_value("deg"))
+            for i, region in enumerate(regions)
+        ],
+        irfs=irfs,
+    )
+    return observations, outside
 
 
 def _exclusion_mask(geom, center, circles):

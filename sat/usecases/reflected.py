@@ -30,21 +30,22 @@ class ReflectedRuns:
         The obs-index TARGET_NAME of the selected runs.
     obs_ids : list of int
         Every selected run (usable or not).
-    sample_of : callable
-        ``sample_of(name)``: the obs ids of TARGET_NAME ``name`` in the store.
     dropped : list of str
         Runs without OFF regions or safe energies.
     failed : list of str
-        Runs that could not be reduced (with ``general.skip_failed``).
+        Runs that could not be reduced or read (with ``general.skip_failed``).
+    outside : list of str
+        Runs left out before the reduction: the ON region is outside their field
+        of view (`sat.fov.covering_runs`), each with why.
     """
 
     datasets: object
     label: str
     target_names: set[str]
     obs_ids: list[int]
-    sample_of: object
     dropped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
 
     @cached_property
     def stacked(self):
@@ -72,6 +73,7 @@ class ReflectedRuns:
             "runs": [_run_row(runs, i, d) for i, d in enumerate(self.datasets)],
             "dropped_runs": self.dropped,
             "failed_runs": self.failed,
+            "outside_fov_runs": self.outside,
             "stacked": {
                 "livetime_s": float(cumulative["livetime"].quantity[-1].to_value("s")),
                 "n_on": int(total["counts"]),
@@ -111,7 +113,7 @@ def reflected_regions_runs(
     from sat.archive.usecase import observations_folder
     from sat.dl3.makers import sky_coord
     from sat.dl3.runs import checked_runs
-    from sat.dl3.select import runs_of, source_position, target_names
+    from sat.dl3.select import source_position, target_names
     from sat.errors import DataError
     from sat.reduction import reflected_regions_spectra
 
@@ -126,11 +128,18 @@ def reflected_regions_runs(
         obs_ids=block.obs_ids,
         context=context,
     )
-    selection = checked_runs(context, root, config.target, block=block)
+    selection = checked_runs(
+        context,
+        root,
+        config.target,
+        block=block,
+        skip_failed=config.general.skip_failed,
+    )
     store = selection.store
     position, label = source_position(store, config.target, given)
+    observations, outside = _in_field_of_view(config, selection, position, given)
     reduction, usable, dropped = reflected_regions_spectra(
-        context, config, position, selection.observations, selection.files
+        context, config, position, observations, selection.files
     )
     if not usable:
         raise DataError(
@@ -147,10 +156,50 @@ def reflected_regions_runs(
         label=label,
         target_names=target_names(store, selection.obs_ids),
         obs_ids=selection.obs_ids,
-        sample_of=lambda name: runs_of(store, name),
         dropped=dropped,
-        failed=[failure.message for failure in reduction.maker.failures],
+        failed=[
+            *selection.failures,
+            *(failure.message for failure in reduction.maker.failures),
+        ],
+        outside=outside,
     )
+
+
+def _in_field_of_view(config, selection, position, given):
+    """Return the runs whose field of view holds the ON region; check exclusions.
+
+    Before any reduction: an ON region outside every run's field of view would
+    make Gammapy's reflected-regions finder build a mask out to it at 0.01 deg
+    (past 24 GB 60 deg away) or fit noise a few degrees away.
+    """
+    from sat.dl3.makers import circle
+    from sat.fov import check_memory, check_within, covering_runs
+    from sat.fov import spectrum_datasets_bytes as spectra_bytes
+
+    axes = config.datasets.geom.axes
+    n_energy = axes.energy.nbins
+    n_true = axes.energy_true.nbins or n_energy
+    check_memory(
+        spectra_bytes(len(selection.observations), n_energy, n_true),
+        "datasets.geom.axes",
+        f"{len(selection.observations)} spectra of {n_energy} energy bins "
+        f"({n_true} true) with their energy dispersion",
+        "use fewer energy bins",
+    )
+    radius = config.datasets.on_region.radius.to_value("deg")
+    key = "datasets.on_region" if given is not None else "target"
+    observations, outside = covering_runs(
+        selection.observations, position, radius, key, "the ON region"
+    )
+    regions = [circle(c, position) for c in config.exclusion_regions]
+    check_within(
+        observations,
+        [
+            (f"exclusion_regions.{i}", region.center, region.radius.to_value("deg"))
+            for i, region in enumerate(regions)
+        ],
+    )
+    return observations, outside
 
 
 def apply_fit_range(datasets, fit) -> None:
