@@ -269,7 +269,7 @@ class LightCurve(DL3UseCase):
             # With skip_failed: the runs that could not be reduced, and why.
             "failed_runs": runs.failed,
         }
-        sample = runs.sample_of(STEADY_SAMPLE)
+        sample = list(PUBLISHED_1D[STEADY_SAMPLE].obs_ids)  # the paper's runs
         validation = _validation(config, parameters, constant, runs.obs_ids, sample)
         summary = _summary(runs.label, parameters, extra, config)
         note = _reference_note(config, runs.obs_ids, sample)

@@ -126,17 +126,17 @@ WHY = (
 )
 
 
-def _published_for(config: Spectrum1DConfig, target_names: set[str]):
+def _published_for(config: Spectrum1DConfig, target_names: set[str], obs_ids):
     """Return the published spectrum this analysis repeats, if any.
 
     Returns
     -------
     tuple
         ``(Published, target name)``, or ``(None, why there is no reference)``.
-        A reference applies when the runs are those of a published target, found
-        by name (not at a position given in ``datasets.on_region``), with the
-        published reference energy and ON-region radius and a power law as the
-        first model.
+        A reference applies when the runs fitted (``obs_ids``) are exactly those
+        of a published target, found by name (not at a position given in
+        ``datasets.on_region``), with the published reference energy and
+        ON-region radius and a power law as the first model.
     """
     names = sorted(target_names)
     label = names[0] if len(names) == 1 else ", ".join(names)
@@ -144,6 +144,14 @@ def _published_for(config: Spectrum1DConfig, target_names: set[str]):
     at_position = config.datasets.on_region.lon is not None
     if at_position or not config.target or published is None:
         return None, f"no published reference for {config.target or 'this position'}"
+    if not published.same_runs(obs_ids):
+        fitted = sorted(map(int, obs_ids))
+        shared = len(set(fitted) & set(published.obs_ids))
+        return None, (
+            f"no reference for this selection: {label} was published for the "
+            f"{len(published.obs_ids)} runs {', '.join(map(str, published.obs_ids))};"
+            f" this analysis fits {len(fitted)} runs, {shared} of them"
+        )
     if "power-law" != config.spectral_models[0]:
         return None, "no published reference for a first model other than power-law"
     if not published.matches(config.reference_energy, config.datasets.on_region.radius):
@@ -205,7 +213,8 @@ class Spectrum1D(DL3UseCase):
             ts = fits["power-law"]["total_stat"] - fits["log-parabola"]["total_stat"]
             extra["curvature_ts"] = ts
         parameters = fits[main]["parameters"]
-        published, note = _published_for(config, runs.target_names)
+        fitted = [int(name.removeprefix("obs_")) for name in runs.datasets.names]
+        published, note = _published_for(config, runs.target_names, fitted)
         validation = []
         if published is not None:
             source_text = f"{SOURCE}, {note} ({published.describe()})"
