@@ -41,6 +41,7 @@ class Outcome:
     seconds: float = 0.0
     peak_rss_mib: float = 0.0
     exception: BaseException | None = None
+    cpu_s: float = 0.0
 
     @property
     def errors(self) -> list[str]:
@@ -140,6 +141,7 @@ def finish(process, timeout: float = 300) -> Outcome:
         stderr,
         time.perf_counter() - start,
         peak_rss_mib=usage.ru_maxrss / 1024,
+        cpu_s=usage.ru_utime + usage.ru_stime,
     )
 
 
