@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,6 +152,26 @@ def run_child(*args, timeout=300, **options) -> Outcome:
     outcome = finish(spawn(*args, **options), timeout)
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+@contextmanager
+def address_space_cap(extra_bytes: int):
+    """Cap this process's address space at its current size + ``extra_bytes``.
+
+    For in-process memory cases: what the case allocates beyond ``extra_bytes``
+    fails with a MemoryError instead of growing (the soft limit goes back after).
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    size = int(Path("/proc/self/statm").read_text().split()[0])
+    size *= os.sysconf("SC_PAGE_SIZE")
+    limit = size + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def group_alive(pgid: int) -> list[str]:

@@ -20,6 +20,7 @@ from sat.errors import DataError
 from sat.result import RESULT
 from sat.usecases.runner import run_usecase
 from tests.faultkit import (
+    address_space_cap,
     assert_one_line,
     cli,
     damage,
@@ -71,6 +72,10 @@ CAPPED = [
         },
         ["run 23523 points 7.99 deg away"],
     ),
+]
+# The same guards, cheaper: in this process, its address space capped at its
+# current size + 1 GB.
+CAPPED_HERE = [
     (
         "spectrum-1d-far-from-30-runs",
         "spectrum-1d",
@@ -99,6 +104,17 @@ CAPPED = [
         ["key 'datasets.geom.axes'", "TiB of memory", "use fewer energy bins"],
     ),
     (
+        "map-3d-centred-far-away",
+        "map-3d",
+        {
+            "target": None,
+            "datasets": {"geom": {"wcs": {"skydir": {"frame": "icrs", **FAR}}}},
+        },
+        ["the map (datasets.geom.wcs", "outside the field of view of every"],
+    ),
+]
+CAPPED += [
+    (
         "map-3d-cube-of-a-billion-pixels",
         "map-3d",
         {
@@ -112,15 +128,6 @@ CAPPED = [
             }
         },
         ["key 'datasets.geom'", "20000 x 20000 pixels", "use larger pixels"],
-    ),
-    (
-        "map-3d-centred-far-away",
-        "map-3d",
-        {
-            "target": None,
-            "datasets": {"geom": {"wcs": {"skydir": {"frame": "icrs", **FAR}}}},
-        },
-        ["the map (datasets.geom.wcs", "outside the field of view of every"],
     ),
 ]
 
@@ -147,6 +154,20 @@ def test_guard_ends_in_one_line_under_a_memory_cap(
     assert "MemoryError" not in outcome.stderr, outcome.stderr
     assert_one_line(outcome, 1, *needles)
     assert outcome.peak_rss_mib < 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+
+
+@pytest.mark.parametrize(
+    "usecase, values, needles",
+    [case[1:] for case in CAPPED_HERE],
+    ids=[case[0] for case in CAPPED_HERE],
+)
+def test_guard_ends_in_one_line_in_process_capped(tmp_path, usecase, values, needles):
+    config = _config(tmp_path, values)
+    with address_space_cap(GB):
+        outcome = cli("run", usecase, "--config", config, "--output", tmp_path / "o")
+    assert not isinstance(outcome.exception, MemoryError)
+    assert_one_line(outcome, 1, *needles)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
 
 
