@@ -249,10 +249,12 @@ def test_products_are_readable_by_gammapy(msh):
 def test_small_analysis_without_reference(tmp_path):
     result = run_usecase("map-3d", SMALL, tmp_path / "small", quiet=True)
     assert result["runs"] == [20136, 20137]
-    assert result["runs_outside_map"] == [47802]  # PKS 2155-304: far away
+    # PKS 2155-304, far away: left out before the reduction, with why.
+    (far,) = result["outside_fov_runs"]
+    assert far.startswith("run 47802: the map is ") and "IRFs reach 2.50 deg" in far
+    assert result["runs_outside_map"] == []
     assert result["validation"] == []
     assert result["summary"][0].startswith("RA 228.530 Dec -59.160: 2 runs")
-    assert "runs outside the map, not stacked: [47802]" in result["summary"]
     assert "no published 3D reference for these 2 runs" in result["summary"][-1]
     assert set(result["fit"]["background"]) == {"norm", "tilt"}
     assert result["maps"]["peak_significance"] > 4

@@ -261,9 +261,10 @@ def test_flux_point_range(crab):
         _flux_point_range(beyond, datasets)
 
 
+@pytest.mark.verifies_requirement("C-SAT-0285")
 def test_reference_applies_only_to_the_published_analysis():
-    crab = {"Crab"}
-    assert _published_for(Spectrum1DConfig(), crab)[0] is PUBLISHED_1D["Crab"]
+    crab, runs = {"Crab"}, PUBLISHED_1D["Crab"].obs_ids
+    assert _published_for(Spectrum1DConfig(), crab, runs)[0] is PUBLISHED_1D["Crab"]
     cases = {
         "this analysis of Crab": Spectrum1DConfig(reference_energy="1 TeV"),
         "analysis of Crab": Spectrum1DConfig(
@@ -279,11 +280,19 @@ def test_reference_applies_only_to_the_published_analysis():
         ),
     }
     for expected, config in cases.items():
-        published, note = _published_for(config, crab)
+        published, note = _published_for(config, crab, runs)
         assert published is None and "no published reference" in note
         assert expected in note
     vega = Spectrum1DConfig(target="Vega")
-    assert _published_for(vega, {"Vega"}) == (None, "no published reference for Vega")
+    assert _published_for(vega, {"Vega"}, [1]) == (
+        None,
+        "no published reference for Vega",
+    )
+    # The paper's target, not its runs: 2 of 4, or the 4 and another one.
+    for selection in ([23523, 23526], [*runs, 23527]):
+        published, note = _published_for(Spectrum1DConfig(), crab, selection)
+        assert published is None
+        assert note.startswith("no reference for this selection: Crab was")
 
 
 @pytest.mark.parametrize(

@@ -415,7 +415,7 @@ def _real_data(config: EblAbsorptionConfig, context: RunContext) -> dict:
 
     runs = reflected_regions_runs(config, context, "hess-dl3-dr1")
     datasets, label = runs.datasets, runs.label
-    sample = runs.sample_of(STEADY_SAMPLE)
+    sample = list(PUBLISHED_1D[STEADY_SAMPLE].obs_ids)  # the papers' runs
     source = slug(label)
     e0 = float(config.reference_energy.to_value("TeV"))
     reference_ebl = DEFAULT_EBL if config.ebl_model == "none" else config.ebl_model
