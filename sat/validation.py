@@ -24,6 +24,7 @@ __all__ = [
     "Reference",
     "check_bounds",
     "compare",
+    "compare_fitted",
     "converged_check",
     "pull_checks",
     "pull_statistics",
@@ -101,6 +102,33 @@ def compare(
         verdict=PASS if ok else FAIL,
         fit=fit,
     )
+
+
+def compare_fitted(references, parameters: dict, fit: str | None = None) -> list:
+    """Compare fitted parameters with their references, one `compare` each.
+
+    Parameters
+    ----------
+    references : iterable of Reference
+        Each names the fitted parameter it checks (``quantity``).
+    parameters : dict
+        ``{name: {"value": ..., "error": ...}}`` as ``result.json`` holds them.
+    fit : str, optional
+        Which fit of the run was measured, when it has several.
+
+    Returns
+    -------
+    list of `sat.result.Check`
+    """
+    return [
+        compare(
+            ref,
+            parameters[ref.quantity]["value"],
+            parameters[ref.quantity]["error"],
+            fit,
+        )
+        for ref in references
+    ]
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from sat.usecases.base import UseCaseConfig
 from sat.usecases.registry import get_usecase, usecases
 from sat.usecases.runner import run_usecase
 from sat.usecases.spectrum_1d import Spectrum1DConfig
-from sat.validation import Reference, compare
+from sat.validation import Reference, compare, compare_fitted
 from satdev import load_catalogue
 
 pytestmark = pytest.mark.verifies_requirement("C-SAT-0070")
@@ -306,6 +306,23 @@ def test_compare_tolerance_edges():
     assert compare(exact, 5)["verdict"] == "PASS"
     assert compare(exact, 6)["deviation_sigma"] == math.inf
     assert [check.passed for check in (at_edge, beyond)] == [True, False]
+
+
+@pytest.mark.verifies_requirement("C-SAT-0080")
+def test_fitted_parameters_are_each_compared_with_their_reference():
+    references = [
+        Reference("index", 2.6, 0.1, "", "paper", 2.0, "why"),
+        Reference("amplitude", 1.0, 0.1, "TeV-1", "paper", 2.0, "why"),
+    ]
+    fitted = {
+        "amplitude": {"value": 2.0, "error": 0.1},  # 7 sigma off
+        "index": {"value": 2.7, "error": 0.1},  # 0.7 sigma
+    }
+    checks = compare_fitted(references, fitted, fit="power-law")
+    assert [(c["quantity"], c["verdict"], c["fit"]) for c in checks] == [
+        ("index", "PASS", "power-law"),
+        ("amplitude", "FAIL", "power-law"),
+    ]
 
 
 @pytest.mark.verifies_usecase("SUSS-UC-SAT-010")

@@ -20,7 +20,7 @@ from sat.usecases.base import (
     UseCaseConfig,
     fitted_parameters,
 )
-from sat.validation import Reference, compare
+from sat.validation import Reference, compare_fitted
 
 INSTRUMENTS = ("fermi", "magic", "veritas", "fact", "hess")
 SOURCE = "Nigro et al. 2019, A&A 625, A10, Table 2"
@@ -157,15 +157,7 @@ class JointCrab(UseCase):
                 "parameters": parameters,
             }
             if reference_ok and (name != "joint" or all_five):
-                validation += [
-                    compare(
-                        ref,
-                        parameters[ref.quantity]["value"],
-                        parameters[ref.quantity]["error"],
-                        fit=name,
-                    )
-                    for ref in references(name)
-                ]
+                validation += compare_fitted(references(name), parameters, fit=name)
             context.write_models(Models([sky_model]), f"models/{name}.yaml")
         joint = extra["fits"]["joint"]["parameters"]
         _plot_sed(fitted, context.product("sed.png"))

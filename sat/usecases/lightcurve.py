@@ -38,7 +38,7 @@ from sat.usecases.options import (
 )
 from sat.usecases.options import LightCurve as LightCurveBlock
 from sat.usecases.reflected import apply_fit_range, reflected_regions_runs
-from sat.validation import Reference, compare
+from sat.validation import Reference, compare, compare_fitted
 
 
 class LightCurveConfig(DL3Config):
@@ -314,14 +314,7 @@ def _validation(config, parameters, constant, obs_ids, sample) -> list:
     """Check the spectrum against the paper, the runs of its sample for constancy."""
     validation = []
     if _reference_note(config, obs_ids, sample) is None:
-        validation = [
-            compare(
-                ref,
-                parameters[ref.quantity]["value"],
-                parameters[ref.quantity]["error"],
-            )
-            for ref in published_references()
-        ]
+        validation = compare_fitted(published_references(), parameters)
     # Any runs of the steady-state sample must be compatible with a constant.
     if set(obs_ids) <= set(sample) and "p_value" in constant:
         validation.append(

@@ -51,7 +51,7 @@ from sat.usecases.options import (
     SkyDirection,
     check_energy_axes,
 )
-from sat.validation import compare
+from sat.validation import compare_fitted
 
 # The biggest map a run may ask for: a 10 deg cube of 0.02 deg pixels is 25 M
 # pixels per energy bin, about what 24 GiB hold through the reduction.
@@ -302,14 +302,7 @@ class Map3D(DL3UseCase):
         no_reference = _reference_applies(config, cube.runs, cube.sample)
         validation = []
         if no_reference is None:
-            validation = [
-                compare(
-                    ref,
-                    parameters[ref.quantity]["value"],
-                    parameters[ref.quantity]["error"],
-                )
-                for ref in published_references()
-            ]
+            validation = compare_fitted(published_references(), parameters)
         summary = _summary(label, parameters, extra, config)
         if cube.outside:
             summary.append(f"runs outside the map, not stacked: {cube.outside}")

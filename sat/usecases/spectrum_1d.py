@@ -51,7 +51,7 @@ from sat.usecases.options import (
     reflected_regions_datasets,
 )
 from sat.usecases.reflected import apply_fit_range, reflected_regions_runs
-from sat.validation import compare
+from sat.validation import compare_fitted
 
 SpectralModelName = Literal["power-law", "log-parabola"]
 # Flux points per decade of energy when flux_points.energy.nbins is null.
@@ -218,14 +218,9 @@ class Spectrum1D(DL3UseCase):
         validation = []
         if published is not None:
             source_text = f"{SOURCE}, {note} ({published.describe()})"
-            validation = [
-                compare(
-                    ref,
-                    parameters[ref.quantity]["value"],
-                    parameters[ref.quantity]["error"],
-                )
-                for ref in references(published, source_text, N_SIGMA, WHY)
-            ]
+            validation = compare_fitted(
+                references(published, source_text, N_SIGMA, WHY), parameters
+            )
         summary = _summary(runs.label, extra, fits, config)
         summary.append(f"validated against {SOURCE}" if published else note)
         return Outcome(parameters, validation, summary, extra)
