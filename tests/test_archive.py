@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import threading
 import time
 import typing
@@ -645,6 +646,30 @@ def test_what_is_missing_is_named(monkeypatch):
         install.install()
     assert install.main() == 1
     assert install.command(["x"])[-3:] == ["-q", "--no-install-recommends", "x"]
+
+
+def test_apt_get_updates_then_installs_and_fails_loudly(monkeypatch, tmp_path):
+    # A stand-in apt-get on PATH records each call and the frontend it ran under.
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "apt-get"
+    fake.parent.mkdir()
+    fake.write_text(
+        f'#!/bin/sh\necho "$DEBIAN_FRONTEND $*" >> {calls}\n'
+        'case "$*" in *no-such-package) exit 100;; esac\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr(install.os, "geteuid", lambda: 0)  # root: no sudo
+    shown = []
+    assert install.apt_get(["texlive-latex-base"], log=shown.append) >= 0
+    ran = calls.read_text().splitlines()
+    assert ran == [
+        "noninteractive update -q",
+        "noninteractive install -y -q --no-install-recommends texlive-latex-base",
+    ]
+    assert shown == [f"$ apt-get {line.split(' ', 1)[1]}" for line in ran]
+    with pytest.raises(subprocess.CalledProcessError):
+        install.apt_get(["no-such-package"], log=shown.append)
 
 
 def test_serve_collections_from_the_command_line(hess):

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-__all__ = ["PACKAGES", "install", "missing", "postgres_bindir"]
+__all__ = ["PACKAGES", "apt_get", "install", "missing", "postgres_bindir"]
 
 # Debian names; gavodachs2-server depends on exactly these besides python3-gavo.
 PACKAGES = ("python3-gavo", "postgresql", "postgresql-pgsphere", "postgresql-q3c")
@@ -60,6 +60,26 @@ def command(packages) -> list[str]:
     return apt if os.geteuid() == 0 else ["sudo", *apt]
 
 
+def apt_get(packages, log=print) -> float:
+    """Update apt's lists and install ``packages``; return the seconds it took.
+
+    Also the AIV report's TeX Live (``satdev.aiv.texlive``): one way to install
+    Debian packages, each command shown before it runs.
+
+    Raises
+    ------
+    subprocess.CalledProcessError
+        apt-get failed (its output is shown).
+    """
+    start = time.perf_counter()
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    for step in ([*sudo, "apt-get", "update", "-q"], command(packages)):
+        log("$ " + " ".join(step))
+        subprocess.run(step, check=True, env=environment)
+    return time.perf_counter() - start
+
+
 def install(log=print) -> float:
     """Install the missing packages with apt-get; return the seconds it took.
 
@@ -77,13 +97,7 @@ def install(log=print) -> float:
             f"missing {', '.join(absent)} and no apt-get: install GAVO DaCHS 2.7+ "
             "and PostgreSQL with pgSphere by hand (https://dachs-doc.readthedocs.io)"
         )
-    start = time.perf_counter()
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    for step in ([*sudo, "apt-get", "update", "-q"], command(absent)):
-        log("$ " + " ".join(step))
-        subprocess.run(step, check=True, env=environment)
-    seconds = time.perf_counter() - start
+    seconds = apt_get(absent, log)
     log(f"installed {', '.join(absent)} in {seconds:.0f} s")
     return seconds
 

@@ -1,7 +1,8 @@
 """The Debian packages the AIV PDF needs, and their installation.
 
-Standard library only: the noxfile runs it with any interpreter before the test
-suite or the report step needs it (``python -m satdev.aiv.texlive``).
+Standard library only (and `sat.archive.install`'s apt-get step, which is too): the
+noxfile runs it with any interpreter before the test suite or the report step
+needs it (``python -m satdev.aiv.texlive``).
 
 The document uses only what ``texlive-latex-base`` and ``texlive-latex-recommended``
 hold (pdfLaTeX, longtable, booktabs, xcolor, hyperref, graphicx, fancyhdr) and the
@@ -13,11 +14,11 @@ bitmap. ``poppler-utils`` gives ``pdftotext``, ``pdftoppm``, ``pdfinfo`` and
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-import time
+
+from sat.archive.install import apt_get
 
 __all__ = ["PACKAGES", "STYLES", "TOOLS", "install", "missing"]
 
@@ -72,14 +73,7 @@ def install(log=print) -> float:
             f"missing {', '.join(absent)} and no apt-get: install pdfLaTeX (TeX "
             "Live with the LaTeX base and recommended packages) and poppler-utils"
         )
-    start = time.perf_counter()
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    apt = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *absent]
-    for step in ([*sudo, "apt-get", "update", "-q"], [*sudo, *apt]):
-        log("$ " + " ".join(step))
-        subprocess.run(step, check=True, env=environment)
-    seconds = time.perf_counter() - start
+    seconds = apt_get(absent, log)
     still = missing()
     if still:
         raise RuntimeError(f"apt-get did not provide {', '.join(still)}")
