@@ -148,6 +148,14 @@ def _umask() -> int:
     return mask
 
 
+def _private(folder: Path) -> bool:
+    """Whether ``folder`` has `tempfile.mkdtemp`'s mode (0700)."""
+    try:
+        return folder.stat().st_mode & 0o777 == 0o700
+    except OSError:
+        return False
+
+
 def _listing(names: list[str], most: int = 3) -> str:
     shown = ", ".join(names[:most])
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
@@ -275,13 +283,17 @@ class OutputFolder:
         We hold the lock: nobody else is writing here. Scratch folders are
         removed (those of earlier releases were ``.NAME.XXXXXXXX``); a previous
         result moved aside for a replacement that never finished goes back.
+        Only what a command of ours made is touched: a scratch folder is named
+        by `tempfile.mkdtemp` (8 of ``[a-z0-9_]``) and private (mode 0700, which
+        `publish` alone changes), a folder moved aside carries `time.time_ns`
+        (19 digits); a user's ``.NAME.previous`` or ``.NAME.old-1`` stays.
         """
-        scratch = re.compile(rf"\.{re.escape(name)}\.(tmp-\w+|\w{{8}})")
-        old = re.compile(rf"\.{re.escape(name)}\.old-\d+")
+        scratch = re.compile(rf"\.{re.escape(name)}\.(tmp-)?[a-z0-9_]{{8}}")
+        old = re.compile(rf"\.{re.escape(name)}\.old-\d{{19}}")
         for entry in sorted(parent.iterdir()):
             if not entry.is_dir() or entry.is_symlink():
                 continue
-            if scratch.fullmatch(entry.name):
+            if scratch.fullmatch(entry.name) and _private(entry):
                 shutil.rmtree(entry, ignore_errors=True)
             elif old.fullmatch(entry.name):
                 if self.path.exists():

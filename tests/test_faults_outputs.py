@@ -364,11 +364,33 @@ def test_killed_run_leftovers_are_cleaned_at_the_next_start(tmp_path):
     # release's names) and a lock file; nobody holds the lock.
     for name in (".out.tmp-abcd1234", ".out.k2j4h5g6"):
         (tmp_path / name / "half").mkdir(parents=True)
+        (tmp_path / name).chmod(0o700)  # as tempfile.mkdtemp makes them
     (tmp_path / ".out.lock").write_text("12345")
     (tmp_path / ".outer.tmp-zzzz").mkdir()  # another folder's: not ours to remove
     assert run(output, "--overwrite", text="second").code == 0
     assert siblings(output) == [".outer.tmp-zzzz", "out"]
     assert product(output) == "second"
+
+
+def test_folders_a_user_named_like_leftovers_are_kept(tmp_path):
+    """Hidden folders beside the output that no command of ours made: kept."""
+    output = tmp_path / "out"
+    run(output)
+    mine = {
+        ".out.previous": 0o755,  # a leftover's name, not its private mode
+        ".out.tmp-notes123": 0o755,
+        ".out.backup-2024": 0o700,  # private, not a mkdtemp name
+        ".out.old-1": 0o755,  # not a time.time_ns stamp
+    }
+    for name, mode in mine.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "notes.txt").write_text(name)
+        (tmp_path / name).chmod(mode)
+    assert run(output, "--overwrite", text="second").code == 0
+    assert product(output) == "second"
+    assert siblings(output) == sorted([*mine, "out"])
+    for name in mine:
+        assert (tmp_path / name / "notes.txt").read_text() == name
 
 
 def test_replacement_killed_half_way_is_repaired(tmp_path):
