@@ -1,7 +1,8 @@
 """Output folders that are never destroyed by surprise.
 
-Every command that writes results (``run``, ``quicklook``, ``datavolume``) writes
-through an `OutputFolder`, whose rules are those of the README:
+Every command that writes results (``run``, ``quicklook``, ``datavolume``,
+``check --output``) writes through an `OutputFolder`, whose rules are those of the
+README:
 
 - a result is written into a scratch folder next to the output
   (``.NAME.tmp-XXXXXXXX``) and renamed into place only when it is complete, so the

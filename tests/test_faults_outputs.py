@@ -29,7 +29,15 @@ from sat.result import RESULT
 from sat.usecases.base import Outcome, UseCase, UseCaseConfig
 from sat.usecases.runner import run_usecase
 from sat.validation import Reference, compare
-from tests.faultkit import assert_one_line, cli, finish, spawn, tree
+from tests.faultkit import (
+    assert_one_line,
+    cli,
+    damage,
+    finish,
+    hess_file,
+    spawn,
+    tree,
+)
 
 pytestmark = [
     pytest.mark.verifies_requirement("C-SAT-0280"),
@@ -245,6 +253,50 @@ def test_failed_validation_into_a_fresh_folder_is_written_there(tmp_path):
     with pytest.raises(ValidationFailed, match=f"products in {output}"):
         run_usecase("probe", {"verdict": "FAIL"}, output, quiet=True)
     assert product(output) == "first"
+
+
+def test_check_with_a_fail_never_replaces_a_passing_one(tmp_path, gammapy_data):
+    """``check --output``: the same rule, and the new verdicts' folder is named."""
+    good = hess_file(gammapy_data, 23523)
+    output = tmp_path / "out"
+    assert cli("check", good, "--output", output, "-q").code == 0
+    before = tree(output)
+    missing = tmp_path / "nope.fits"
+    outcome = cli("check", good, missing, "--output", output, "--overwrite", "-q")
+    assert outcome.code == 1 and outcome.exception is None
+    assert "Traceback" not in outcome.stdout + outcome.stderr
+    assert tree(output) == before
+    (failed,) = [name for name in siblings(output) if name != "out"]
+    assert failed.startswith("out-failed-")
+    assert (
+        f"verdicts in {tmp_path / failed}; the previous result in {output} is kept "
+        "(--overwrite-failed replaces it)"
+    ) in outcome.stdout
+    assert json.loads((tmp_path / failed / RESULT).read_text())["verdict"] == "FAIL"
+    options = ("--overwrite", "--overwrite-failed", "-q")
+    outcome = cli("check", good, missing, "--output", output, *options)
+    assert outcome.code == 1 and "verdicts in" not in outcome.stdout
+    assert siblings(output) == sorted([failed, "out"])
+    assert json.loads((output / RESULT).read_text())["verdict"] == "FAIL"
+
+
+def test_quicklook_with_a_failed_run_never_replaces_a_complete_one(
+    tmp_path, gammapy_data
+):
+    good = hess_file(gammapy_data, 23523)
+    output = tmp_path / "out"
+    assert cli("quicklook", good, "--output", output, "-q").code == 0
+    before = tree(output)
+    bad = tmp_path / "dl3" / hess_file(gammapy_data, 23526).name
+    bad.parent.mkdir()
+    damage(bad, "truncated", hess_file(gammapy_data, 23526))
+    outcome = cli("quicklook", good, bad, "--output", output, "--overwrite", "-q")
+    line = assert_one_line(outcome, 1, "1 of 2 runs failed")
+    assert tree(output) == before
+    (failed,) = [n for n in siblings(output) if n not in ("dl3", "out")]
+    kept = f"are in {tmp_path / failed}; the previous result in {output} is kept"
+    assert kept in line
+    assert (tmp_path / failed / "obs_023523" / "quicklook.png").is_file()
 
 
 # --- unwritable outputs ---------------------------------------------------------------

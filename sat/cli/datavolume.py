@@ -32,13 +32,18 @@ import click
     "the new one is complete; not by a run whose checks fail).",
 )
 @click.option(
+    "--overwrite-failed",
+    is_flag=True,
+    help="With --overwrite: replace it even when this run's checks fail.",
+)
+@click.option(
     "--check/--no-check",
     default=True,
     show_default=True,
     help="Check the per-run predictions on the H.E.S.S. DR1 and CTA 1DC runs.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def datavolume(scenario, measure, output, overwrite, check, quiet):
+def datavolume(scenario, measure, output, overwrite, overwrite_failed, check, quiet):
     """Model the data volume of DL3 and higher products per site and year.
 
     The per-run predictions (events from live time and IRF, bytes per event) are
@@ -58,10 +63,13 @@ def datavolume(scenario, measure, output, overwrite, check, quiet):
     logging.getLogger("gammapy").setLevel(logging.ERROR)
     # The scenario file first: its errors name the file and the line.
     scenario = load_config(Scenario, scenario).model_dump(mode="json")
+    if overwrite_failed and not overwrite:
+        raise click.UsageError("--overwrite-failed goes with --overwrite")
     config = {"scenario": scenario, "measure": list(measure), "check": check}
     failure = None
     try:
-        result, where = run(DataVolume, config, output, quiet, overwrite), output
+        result = run(DataVolume, config, output, quiet, overwrite, overwrite_failed)
+        where = output
     except ValidationFailed as error:  # printed below, then the one error line
         result, where, failure = error.result, error.output, error
     for line in result.summary[:-1]:

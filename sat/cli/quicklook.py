@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -22,7 +24,12 @@ import click
     "--overwrite",
     is_flag=True,
     help="Replace a previous quick look in the output folder (kept until the new "
-    "one is complete).",
+    "one is complete; not by one where a run failed).",
+)
+@click.option(
+    "--overwrite-failed",
+    is_flag=True,
+    help="With --overwrite: replace it even when a run of this quick look fails.",
 )
 @click.option(
     "--background",
@@ -32,7 +39,9 @@ import click
     help="Background of the maps: ring, or the IRF template scaled to the FoV.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def quicklook(paths, obs_ids, target, output, background, overwrite, quiet):
+def quicklook(
+    paths, obs_ids, target, output, background, overwrite, overwrite_failed, quiet
+):
     """Quick-look products of the runs of a data store folder or of DL3 files.
 
     PATHS is one data store folder (obs-index and hdu-index), or DL3 files that
@@ -56,6 +65,8 @@ def quicklook(paths, obs_ids, target, output, background, overwrite, quiet):
     # Empty ring pixels (alpha 0) give harmless divide warnings in Gammapy.
     warnings.simplefilter("ignore", RuntimeWarning)
     logging.getLogger("gammapy").setLevel(logging.ERROR)
+    if overwrite_failed and not overwrite:
+        raise click.UsageError("--overwrite-failed goes with --overwrite")
     config = {
         "paths": [str(path) for path in paths],
         "obs_ids": list(obs_ids),
@@ -63,7 +74,8 @@ def quicklook(paths, obs_ids, target, output, background, overwrite, quiet):
         "settings": {"background": background},
     }
     try:
-        result, where = run(Quicklook, config, output, quiet, overwrite), output
+        result = run(Quicklook, config, output, quiet, overwrite, overwrite_failed)
+        where = output
     except QuicklookFailed as error:  # no run looked at: nothing written
         if len(error.failures) > 1:
             _print_failures(error.failures)
@@ -75,9 +87,15 @@ def quicklook(paths, obs_ids, target, output, background, overwrite, quiet):
     failed = [entry for entry in result["runs"] if "error" in entry]
     if failed:
         _print_failures(failed)
+        kept = ""
+        if Path(where) != Path(output).absolute():
+            kept = (
+                f"; the previous result in {output} is kept (--overwrite-failed "
+                "replaces it)"
+            )
         raise DataError(
             f"{len(failed)} of {len(result['runs'])} runs failed (listed above); the "
-            f"others' products are in {where}"
+            f"others' products are in {where}{kept}"
         )
     click.echo(f"products in {where}")
 
