@@ -15,20 +15,18 @@ def _print_summary(result, output: Path) -> None:
     for check in result.validation:
         fit = f"{check.fit}: " if check.fit else ""
         click.echo(f"  {check.verdict}  {fit}{check.describe()}")
-    outside = result.get("outside_fov_runs") or []
-    if outside:
+    # Runs that did not contribute: said where the user looks, never only in
+    # result.json (--skip-failed went on without the failed ones).
+    _say_runs(
+        "NOTE", result.get("outside_fov_runs"), "left out, outside their field of view"
+    )
+    _say_runs("WARNING", result.get("failed_runs"), "skipped (skip_failed)")
+
+
+def _say_runs(level: str, runs, why: str) -> None:
+    if runs:
         click.secho(
-            f"  NOTE  {len(outside)} run(s) left out, outside their field of view: "
-            + "; ".join(outside),
-            fg="yellow",
-        )
-    skipped = result.get("failed_runs") or []
-    if skipped:
-        # --skip-failed went on without them: say so where the user looks.
-        click.secho(
-            f"  WARNING  {len(skipped)} run(s) skipped (skip_failed): "
-            + "; ".join(skipped),
-            fg="yellow",
+            f"  {level}  {len(runs)} run(s) {why}: " + "; ".join(runs), fg="yellow"
         )
 
 
