@@ -14,6 +14,7 @@ __all__ = [
     "DataError",
     "SatError",
     "ValidationFailed",
+    "ValidationWarning",
     "cause",
     "reading",
 ]
@@ -67,3 +68,12 @@ def reading(path):
         yield
     except (OSError, EOFError, ValueError, KeyError, TypeError) as error:
         raise DataError(f"cannot read {path}: {cause(error)}") from None
+
+
+class ValidationWarning(UserWarning):
+    """A science result outside its validated tolerance, in Python (`sat.run`).
+
+    The command line fails such a run (`ValidationFailed`); in a notebook the
+    result is returned, with this warning, so that its plots and objects can be
+    looked at.
+    """

@@ -3,7 +3,23 @@
 The prod5 v0.1 IRFs of the Alpha configuration (CTAO & CTA Consortium 2021,
 doi:10.5281/zenodo.5499840, CC BY 4.0) and the legacy first-data-challenge (1DC)
 South IRF, as installed under ``GAMMAPY_DATA``. `load_irf` returns Gammapy's IRF
-objects; `irf_summary` gives the numbers ``ctao-sat irf show`` prints.
+objects; `irf_summary` gives the numbers ``ctao-sat irf show`` prints;
+`plot_irf` draws them (`sat.irf_plots`).
+
+Examples
+--------
+>>> from sat.irf import irf_summary, known_irfs, load_irf
+>>> list(known_irfs())
+['prod5-south-z20-50h', 'prod5-north-z20-50h', '1dc-south-z20-50h']
+>>> irfs = load_irf("prod5-north-z20-50h")  # Gammapy's IRF objects
+>>> sorted(irfs)
+['aeff', 'bkg', 'edisp', 'psf']
+>>> area = irfs["aeff"].evaluate(energy_true="1 TeV", offset="0.5 deg")
+>>> print(f"{area.to_value('m2'):.3g} m2")
+4.22e+05 m2
+>>> summary = irf_summary("prod5-north-z20-50h", energy_tev=1.0, offset_deg=0.5)
+>>> print(f"PSF 68 % radius at 1 TeV: {summary['psf_r68_deg']:.3f} deg")
+PSF 68 % radius at 1 TeV: 0.0... deg
 """
 
 from __future__ import annotations
@@ -308,9 +324,10 @@ def irf_summary(name: str, energy_tev: float = 1.0, offset_deg: float = 0.5) -> 
 
 
 def plot_irf(name: str, folder) -> list[Path]:
-    """Write the quick-look plots of every component of IRF ``name`` as PNG.
+    """Write the figures of every component of IRF ``name`` as PNG.
 
-    Each plot is the component's own Gammapy ``peek()``.
+    The figures are those of `sat.irf_plots.irf_figures`: each component in
+    physical units over energy and over the field of view.
 
     Parameters
     ----------
@@ -325,23 +342,18 @@ def plot_irf(name: str, folder) -> list[Path]:
     list of Path
         The files written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sat.irf_plots import irf_figures
+
     info = irf_info(name)
-    irfs = load_irf(name)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for component in COMPONENTS:
-        irfs[component].peek()
-        figure = plt.gcf()
-        figure.suptitle(f"{info.name}: {component}", y=1.02)
+    for component, figure in irf_figures(name).items():
         path = folder / f"{info.name}-{component}.png"
         figure.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close("all")
+        plt.close(figure)
         written.append(path)
     return written
 

@@ -6,6 +6,26 @@ ON/OFF numbers of the target (`make_theta_squared_table`), and a first spectrum
 (a reflected-regions power-law fit in a few energy bins). One PNG panel and one
 JSON summary per run. Nothing here re-implements Gammapy: it only chooses the
 binning and wires the makers and estimators.
+
+Examples
+--------
+The quick look of one H.E.S.S. Crab run, as ``ctao-sat quicklook`` makes it
+(``quicklook.png`` and ``summary.json`` in the folder given):
+
+>>> from pathlib import Path
+>>> from gammapy.data import DataStore
+>>> from sat.quicklook import quicklook_observation
+>>> store = DataStore.from_dir("$GAMMAPY_DATA/hess-dl3-dr1")
+>>> summary = quicklook_observation(
+...     store, store.obs(23523), "quicklook/obs_023523", target="Crab Nebula"
+... )
+>>> print(f"{summary['livetime_s'] / 3600:.2f} h live time")
+0.44 h live time
+>>> numbers = summary["theta2"]
+>>> numbers["n_on"], numbers["n_off"], round(numbers["significance"], 1)
+(189, 15, 13.3)
+>>> sorted(path.name for path in Path("quicklook/obs_023523").iterdir())
+['quicklook.png', 'summary.json']
 """
 
 from __future__ import annotations
@@ -289,23 +309,38 @@ def _spectrum(observation, position, settings):
     return dataset, fit
 
 
-def _plot(path, title, maps, theta2, numbers, spectrum, fit, settings):
-    import matplotlib
+def _plot(title, what, maps, theta2, numbers, spectrum, fit, settings):
+    """Draw the quick look of one run: maps, theta², excess spectrum, fit.
 
-    matplotlib.use("Agg")
+    ``what`` (the run's live time, zenith, date) is written under the figure.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
+    import astropy.units as u
     import matplotlib.pyplot as plt
     import numpy as np
 
-    counts = maps[1]["counts"].reduce_over_axes()
+    from sat.plots import caption, colorbar, label, unit_text
+
+    correlated = f"within {settings.correlation_radius_deg:g}°"
+    counts = maps[0].counts.reduce_over_axes()
     excess = maps[1]["npred_excess"].reduce_over_axes()
     significance = maps[1]["sqrt_ts"].reduce_over_axes()
     wcs = counts.geom.wcs
-    figure = plt.figure(figsize=(16, 9))
-    for i, (image, label, cmap) in enumerate(
+    figure = plt.figure(figsize=(16, 9), layout="constrained")
+    pixel = f"{settings.binsz_deg:g}° pixel"
+    for i, (image, name, bar, cmap) in enumerate(
         (
-            (counts, "counts", "viridis"),
-            (excess, "excess (correlated)", "RdBu_r"),
-            (significance, "significance (sqrt TS)", "RdBu_r"),
+            (counts, "counts (not smoothed)", f"counts per {pixel}", "viridis"),
+            (excess, f"excess, summed {correlated}", "excess counts", "RdBu_r"),
+            (
+                significance,
+                f"significance, {correlated}",
+                "significance (σ)",
+                "RdBu_r",
+            ),
         )
     ):
         ax = figure.add_subplot(2, 3, i + 1, projection=wcs)
@@ -318,41 +353,50 @@ def _plot(path, title, maps, theta2, numbers, spectrum, fit, settings):
             vmin=-limit if limit else None,
             vmax=limit,
         )
-        ax.set_title(label)
-        ax.coords[0].set_axislabel("RA")
-        ax.coords[1].set_axislabel("Dec")
-        figure.colorbar(shown, ax=ax, fraction=0.046)
+        ax.set_title(name)
+        ax.coords[0].set_axislabel("Right ascension")
+        ax.coords[1].set_axislabel("Declination")
+        colorbar(figure, shown, ax, bar)
     ax = figure.add_subplot(2, 3, 4)
     centres = 0.5 * (theta2["theta2_min"] + theta2["theta2_max"])
-    ax.errorbar(centres, theta2["counts"], np.sqrt(theta2["counts"]), fmt="o", ms=3)
+    ax.errorbar(
+        centres,
+        theta2["counts"],
+        np.sqrt(theta2["counts"]),
+        fmt="o",
+        ms=3,
+        label="ON (around the target)",
+    )
     ax.step(centres, theta2["counts_off"], where="mid", label="OFF (mirrored)")
-    ax.axvline(settings.on_radius_deg**2, color="k", ls="--", label="ON radius²")
-    ax.set_xlabel("theta² (deg²)")
-    ax.set_ylabel("events")
+    ax.axvline(settings.on_radius_deg**2, color="k", ls="--", label="ON region radius²")
+    ax.set_xlabel(label("θ² from the target", "deg2"))
+    ax.set_ylabel("events per bin")
     ax.legend()
     ax.set_title(
-        f"ON {numbers['n_on']}, OFF {numbers['n_off']}, "
-        f"{numbers['significance']:.1f} sigma"
+        f"ON {numbers['n_on']}, OFF {numbers['n_off']}, {numbers['significance']:.1f} σ"
     )
     ax = figure.add_subplot(2, 3, 5)
     spectrum.plot_excess(ax=ax)
-    ax.set_title("excess counts per energy bin (reflected regions)")
+    ax.set_xlabel(label("Reconstructed energy", "TeV"))
+    ax.set_ylabel("excess counts per bin")
+    ax.legend()
+    ax.set_title("excess counts (reflected regions)")
     ax = figure.add_subplot(2, 3, 6)
     ax.axis("off")
     lines = [title, ""]
     if fit["success"]:
         lines += [
-            "power law fit (1 TeV):",
-            f"  index {fit['index']:.2f} ± {fit['index_error']:.2f}",
+            "power-law fit (reference 1 TeV):",
+            f"  index     {fit['index']:.2f} ± {fit['index_error']:.2f}",
             f"  amplitude {fit['amplitude']:.3g} ± {fit['amplitude_error']:.2g}",
-            f"  {fit['amplitude_unit']}",
+            f"            {unit_text(u.Unit(fit['amplitude_unit']))}",
         ]
     else:
-        lines.append("power law fit: did not converge")
+        lines.append("power-law fit: did not converge")
     ax.text(0, 1, "\n".join(lines), va="top", family="monospace")
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    figure.suptitle(title)
+    caption(figure, what)
+    return figure
 
 
 def quicklook_observation(store, observation, output, target=None, settings=None):
@@ -435,9 +479,14 @@ def quicklook_observation(store, observation, output, target=None, settings=None
         "settings": settings.model_dump(),
         "time_s": round(elapsed, 2),
     }
-    _plot(
-        output / "quicklook.png",
-        f"obs {observation.obs_id}: {elapsed:.1f} s",
+    # The figure says which run and what is in it; how long the quick look
+    # took is in summary.json (time_s), not where it could read as live time.
+    from sat.plots import ObservationSummary
+
+    figure = _plot(
+        f"Run {observation.obs_id}" + (f": {target}" if target else ""),
+        ObservationSummary.from_observations([observation]).text()
+        + f"; {settings.background} background",
         maps,
         theta2,
         numbers,
@@ -445,6 +494,10 @@ def quicklook_observation(store, observation, output, target=None, settings=None
         fit,
         settings,
     )
+    figure.savefig(output / "quicklook.png", dpi=80, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
     summary["time_s"] = round(time.perf_counter() - start, 2)
     (output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -23,6 +23,7 @@ This module imports pydantic only: reading a result needs no scientific package.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     model_serializer,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "WARN",
     "BoundsCheck",
     "Check",
+    "GammapyObjects",
     "Parameter",
     "Product",
     "Provenance",
@@ -162,9 +165,10 @@ class Check(_Readable):
 
     def describe(self) -> str:
         """One line: the measurement against its reference and tolerance."""
+        unit = f" {self.unit}" if self.unit else ""
         return (
             f"{self.quantity} = {self.measured:.4g} vs {self.value:.4g} ± "
-            f"{self.error:.2g} ({self.deviation_sigma} sigma, tolerance "
+            f"{self.error:.2g}{unit} ({self.deviation_sigma} sigma, tolerance "
             f"{self.n_sigma})"
         )
 
@@ -184,7 +188,8 @@ class BoundsCheck(Check):
         """One line: the measurement and the allowed interval."""
         low = "-inf" if self.minimum is None else f"{self.minimum:.4g}"
         high = "inf" if self.maximum is None else f"{self.maximum:.4g}"
-        return f"{self.quantity} = {self.measured:.4g}, allowed [{low}, {high}]"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.quantity} = {self.measured:.4g}{unit}, allowed [{low}, {high}]"
 
 
 def _check_kind(check: Any) -> str:
@@ -258,6 +263,52 @@ class Provenance(_Readable):
     inputs: list[dict] = Field(default_factory=list)
 
 
+@dataclass
+class GammapyObjects:
+    """The Gammapy objects a run made, to go on working with them in Python.
+
+    Kept by a run in this process (`sat.run`); a result read back from
+    ``result.json`` has none (its products hold them: models as YAML, flux
+    points as ECSV, datasets as FITS). An attribute is None where the use case
+    makes no such object.
+
+    Attributes
+    ----------
+    datasets : `~gammapy.datasets.Datasets`
+        The reduced datasets (per run, or stacked), with the fitted models set.
+    models : `~gammapy.modeling.models.Models`
+        The fitted models (the first of several fits, whose flux points and
+        validation the run reports).
+    flux_points : `~gammapy.estimators.FluxPoints`
+        The spectral energy distribution.
+    light_curve : `~gammapy.estimators.FluxPoints`
+        Fluxes in time bins (Gammapy's light curve is a `FluxPoints` with a time
+        axis).
+    maps : `~gammapy.maps.Maps`
+        Sky maps (counts, significance, residuals...).
+    other : dict
+        Further objects by name (a table, a phase list...).
+    """
+
+    datasets: Any = None
+    models: Any = None
+    flux_points: Any = None
+    light_curve: Any = None
+    maps: Any = None
+    other: dict = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        """Return the names of the objects that are there."""
+        present = [f.name for f in fields(self) if f.name != "other"]
+        return [name for name in present if getattr(self, name) is not None] + list(
+            self.other
+        )
+
+    def __repr__(self) -> str:
+        names = self.names()
+        return f"GammapyObjects({', '.join(names) if names else 'none kept'})"
+
+
 class Result(_Readable):
     """What a run found: ``result.json``.
 
@@ -281,9 +332,18 @@ class Result(_Readable):
 
     Further keys of the use case (statistics, tables...) are extra fields, read
     as ``result["runs"]`` or ``result.model_extra``.
+
+    A run in this process also keeps what is not JSON (never written to
+    ``result.json``): `gammapy`, the Gammapy objects it made; `figures`, its
+    matplotlib figures by product name; `output`, the folder it wrote to (None
+    when it wrote nothing).
     """
 
     model_config = ConfigDict(extra="allow", ser_json_inf_nan="constants")
+
+    _gammapy: GammapyObjects = PrivateAttr(default_factory=GammapyObjects)
+    _figures: dict = PrivateAttr(default_factory=dict)
+    _output: Path | None = PrivateAttr(default=None)
 
     usecase: str
     usecase_id: str
@@ -293,6 +353,46 @@ class Result(_Readable):
     products: list[Product] = Field(default_factory=list)
     summary: list[str] = Field(default_factory=list)
     provenance: Provenance | None = None
+
+    @property
+    def gammapy(self) -> GammapyObjects:
+        """The Gammapy objects of a run in this process (datasets, models...)."""
+        return self._gammapy
+
+    @property
+    def figures(self) -> dict:
+        """The run's matplotlib figures by product name (``"spectrum.png"``)."""
+        return self._figures
+
+    @property
+    def output(self) -> Path | None:
+        """The folder holding the products; None when the run wrote none."""
+        return self._output
+
+    def keep(self, gammapy=None, figures=None, output=None) -> Result:
+        """Attach what a run in this process made (the runner does); return self."""
+        if gammapy is not None:
+            self._gammapy = gammapy
+        if figures is not None:
+            self._figures = dict(figures)
+        if output is not None:
+            self._output = Path(output)
+        return self
+
+    def __repr__(self) -> str:
+        # What a notebook shows: the verdict and where to look, not every key.
+        verdict = "PASS" if self.passed else "FAIL"
+        checks = f"{len(self.validation)} check" + (
+            "" if len(self.validation) == 1 else "s"
+        )
+        figures = ", ".join(self.figures) or "none"
+        return (
+            f"<Result {self.usecase}: {verdict} ({checks}); gammapy: "
+            f"{', '.join(self.gammapy.names()) or 'none'}; figures: {figures}; "
+            f"output: {self.output}>"
+        )
+
+    __str__ = __repr__
 
     @property
     def failures(self) -> list[Check]:
@@ -326,4 +426,5 @@ class Result(_Readable):
         path = Path(path)
         if path.is_dir():
             path = path / RESULT
-        return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        result = cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        return result.keep(output=path.parent)

@@ -7,6 +7,50 @@ site, its `MapDataset` (Gammapy's `MapDatasetMaker`), events drawn by Gammapy's
 volume model): draw each run's events, write them, and index them (obs-index,
 hdu-index) so that `gammapy.data.DataStore.from_dir` reads them back like real
 data.
+
+Examples
+--------
+Ten minutes of CTAO-South on a point source at culmination, written as DL3 and
+read back as Gammapy reads real data (``ctao-sat run ctao-simulate`` does this
+for many seeds, with the analysis and the pull test):
+
+>>> import astropy.units as u
+>>> from astropy.coordinates import SkyCoord
+>>> from gammapy.data import DataStore
+>>> from gammapy.maps import MapAxis, WcsGeom
+>>> from gammapy.modeling.models import (
+...     Models, PointSpatialModel, PowerLawSpectralModel, SkyModel
+... )
+>>> from sat.simulate import (
+...     SimulatedRun, create_observation, instrument, simulate_runs,
+...     simulation_dataset, transit_time,
+... )
+>>> south = instrument("prod5-south-z20-50h")  # the IRFs and their site
+>>> source = SkyCoord(83.633, -4.68, unit="deg")
+>>> pointing = source.directional_offset_by(0 * u.deg, 0.5 * u.deg)
+>>> start = transit_time(pointing, south.location)
+>>> observation = create_observation(
+...     south.irfs, pointing, south.location, 10 * u.min, 1, start
+... )
+>>> energy = MapAxis.from_energy_bounds("0.1 TeV", "100 TeV", 10)
+>>> geom = WcsGeom.create(skydir=pointing, width=3, binsz=0.02, axes=[energy])
+>>> true_energy = MapAxis.from_energy_bounds(
+...     "0.05 TeV", "150 TeV", 20, name="energy_true"
+... )
+>>> crab_like = SkyModel(
+...     spectral_model=PowerLawSpectralModel(amplitude="3e-11 cm-2 s-1 TeV-1"),
+...     spatial_model=PointSpatialModel.from_position(source),
+...     name="source",
+... )
+>>> run = SimulatedRun(
+...     observation, simulation_dataset(observation, geom, true_energy),
+...     Models([crab_like]), seed=1,
+... )
+>>> written = simulate_runs([run], "dl3", irf_file=south.path)
+>>> store = DataStore.from_dir("dl3")  # read back like real data
+>>> events = len(store.obs(1).events.table)
+>>> events > 1000  # a 10-min CTAO run: background and source events
+True
 """
 
 from __future__ import annotations

@@ -2,6 +2,24 @@
 
 ``EarthLocation.of_site`` downloads astropy's site registry, so the two CTAO sites
 are defined here from the coordinates CTAO publishes.
+
+Examples
+--------
+Where a source culminates, seen from CTAO-South (no network needed):
+
+>>> import astropy.units as u
+>>> from astropy.coordinates import AltAz, SkyCoord
+>>> from astropy.time import Time
+>>> from sat.sites import get_site, site_info
+>>> site_info("paranal").name
+'ctao-south'
+>>> south = get_site("ctao-south")
+>>> print(f"{south.lat.deg:.3f} deg, {south.height.to_value('m'):.0f} m")
+-24.683 deg, 2150 m
+>>> crab = SkyCoord(83.633, 22.014, unit="deg")
+>>> frame = AltAz(obstime=Time("2025-01-01T04:00"), location=south)
+>>> print(f"zenith angle {crab.transform_to(frame).zen.deg:.0f} deg")
+zenith angle ... deg
 """
 
 from __future__ import annotations

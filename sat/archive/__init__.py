@@ -21,4 +21,18 @@ The publishing side, for the tests and for CTAO sites:
 
 Importing this package is cheap: the modules import pyvo, astropy and friends
 inside their functions.
+
+Examples
+--------
+A query, as ``ctao-sat archive search --target crab --energy-min 1`` builds it
+(`sat.archive.query.search` runs it on a TAP service, `sat.archive.fetch.fetch`
+downloads what it finds):
+
+>>> from sat.archive.query import ObsQuery
+>>> query = ObsQuery(target="crab", energy_min=1.0)
+>>> query.describe()
+"target 'crab', energy 1.0 to ... TeV, dataproduct type 'event'"
+>>> print(query.adql())  # doctest: +NORMALIZE_WHITESPACE
+SELECT ... FROM ivoa.obscore WHERE ... AND dataproduct_type = 'event' ORDER BY
+obs_collection, t_min
 """

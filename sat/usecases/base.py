@@ -17,13 +17,36 @@ from pathlib import Path
 from typing import ClassVar
 
 from sat.config import BaseConfig
-from sat.result import Check
+from sat.result import Check, GammapyObjects
 
-__all__ = ["Outcome", "RunContext", "UseCase", "UseCaseConfig", "fitted_parameters"]
+__all__ = [
+    "Example",
+    "Outcome",
+    "RunContext",
+    "UseCase",
+    "UseCaseConfig",
+    "fitted_parameters",
+]
 
 
 class UseCaseConfig(BaseConfig):
     """Base of every use-case config: unknown keys and wrong types are errors."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """A documented variant of a use case's config (``--example NAME``).
+
+    Attributes
+    ----------
+    summary : str
+        What it analyses and why these keys, in one or two sentences.
+    config : dict
+        The keys that differ from the defaults, as in a YAML config.
+    """
+
+    summary: str
+    config: dict
 
 
 @dataclass
@@ -64,6 +87,8 @@ class RunContext:
         self.quiet = quiet
         self.inputs: list[Path] = []
         self.products: list[str] = []
+        self.figures: dict = {}
+        self.gammapy = GammapyObjects()
 
     def product(self, name: str) -> Path:
         """Register product ``name`` (relative path) and return where to write it."""
@@ -91,6 +116,36 @@ class RunContext:
         if covariance.is_file():
             self.product(str(Path(name).with_name(covariance.name)))
         return path
+
+    def save_figure(self, figure, name: str, dpi: int = 120) -> Path:
+        """Write matplotlib ``figure`` to PNG product ``name`` and keep it.
+
+        The figure is kept in the result (``result.figures[name]``, to show in a
+        notebook) and let go by pyplot, so that figures do not pile up in a
+        long session and a notebook does not show them twice.
+        """
+        import matplotlib.pyplot as plt
+
+        path = self.product(name)
+        figure.savefig(path, dpi=dpi, bbox_inches="tight")
+        plt.close(figure)
+        self.figures[name] = figure
+        return path
+
+    def keep(self, **objects) -> None:
+        """Keep Gammapy objects in the result (`sat.result.GammapyObjects`).
+
+        Parameters
+        ----------
+        **objects
+            ``datasets``, ``models``, ``flux_points``, ``light_curve``, ``maps``;
+            any other name goes to ``other``.
+        """
+        for name, value in objects.items():
+            if name in ("datasets", "models", "flux_points", "light_curve", "maps"):
+                setattr(self.gammapy, name, value)
+            else:
+                self.gammapy.other[name] = value
 
     def add_inputs(self, *paths) -> None:
         """Record input files (their checksums go into the provenance)."""
@@ -134,6 +189,8 @@ class UseCase:
     summary: ClassVar[str]
     Config: ClassVar[type[UseCaseConfig]]
     datasets: ClassVar[tuple[str, ...]] = ()
+    # Documented variants by name: `ctao-sat run NAME --print-config --example X`.
+    examples: ClassVar[dict[str, Example]] = {}
 
     def required_datasets(self, config: UseCaseConfig) -> tuple[str, ...]:
         """Return the local datasets a run with ``config`` reads.

@@ -160,7 +160,8 @@ class JointCrab(UseCase):
                 validation += compare_fitted(references(name), parameters, fit=name)
             context.write_models(Models([sky_model]), f"models/{name}.yaml")
         joint = extra["fits"]["joint"]["parameters"]
-        _plot_sed(fitted, context.product("sed.png"))
+        context.keep(datasets=fits["joint"], models=Models(fits["joint"].models))
+        context.save_figure(_plot_sed(fitted, per_instrument), "sed.png")
         summary = [
             f"joint fit of {len(fits['joint'])} spectra from "
             f"{', '.join(config.instruments)}",
@@ -173,38 +174,82 @@ class JointCrab(UseCase):
         return Outcome(joint, validation, summary, extra)
 
 
-def _plot_sed(fitted: dict, path: Path) -> None:
+# Who took the spectra: the legend and caption name the instruments, not folders.
+LABELS = {
+    "fermi": "Fermi-LAT",
+    "magic": "MAGIC",
+    "veritas": "VERITAS",
+    "fact": "FACT",
+    "hess": "H.E.S.S.",
+}
+
+
+def _plot_sed(fitted: dict, per_instrument: dict):
     """Plot every fitted log-parabola, the joint one with its error band.
+
+    Each instrument's model is drawn over the energies its spectra cover (safe
+    range), where it is measured; the joint one over all of them.
 
     Parameters
     ----------
     fitted : dict
         Fitted spectral model by fit name (instrument or ``joint``).
-    path : Path
-        PNG to write.
+    per_instrument : dict
+        The instruments' `~gammapy.datasets.Datasets` by name.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
     """
     import astropy.units as u
     import matplotlib.pyplot as plt
 
-    energy_bounds = [0.03, 30] * u.TeV
+    from sat.plots import caption, sed_labels
+
+    def covered(datasets):
+        lows = [d.energy_range_safe[0].quantity.to_value("TeV").min() for d in datasets]
+        highs = [
+            d.energy_range_safe[1].quantity.to_value("TeV").max() for d in datasets
+        ]
+        return [min(lows), max(highs)] * u.TeV
+
+    all_datasets = [d for datasets in per_instrument.values() for d in datasets]
     figure, axes = plt.subplots(figsize=(7, 5))
     for name, model in fitted.items():
         if name == "joint":
-            model.plot_error(energy_bounds, ax=axes, sed_type="e2dnde")
-            model.plot(
-                energy_bounds,
-                ax=axes,
-                sed_type="e2dnde",
-                color="k",
-                lw=2,
-                label="joint",
-            )
-        else:
-            model.plot(energy_bounds, ax=axes, sed_type="e2dnde", ls="--", label=name)
-    axes.set_title("Crab Nebula: log-parabola fits (Nigro et al. 2019 data)")
+            continue
+        model.plot(
+            covered(per_instrument[name]),
+            ax=axes,
+            sed_type="e2dnde",
+            ls="--",
+            label=f"{LABELS[name]} alone",
+        )
+    if "joint" in fitted:
+        energy_bounds = covered(all_datasets)
+        fitted["joint"].plot_error(
+            energy_bounds, ax=axes, sed_type="e2dnde", label="joint, 1σ error band"
+        )
+        fitted["joint"].plot(
+            energy_bounds, ax=axes, sed_type="e2dnde", color="k", lw=2, label="joint"
+        )
+    sed_labels(axes)
     axes.legend()
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    axes.set_title("Crab Nebula: log-parabola fits")
+    caption(figure, _data_caption(per_instrument))
+    return figure
+
+
+def _data_caption(per_instrument: dict) -> str:
+    """Return what the fits are made of: instruments, spectra, live time."""
+    parts = []
+    for name, datasets in per_instrument.items():
+        hours = sum(d.exposure.meta["livetime"].to_value("h") for d in datasets)
+        spectra = f"{len(datasets)} spectr" + ("um" if len(datasets) == 1 else "a")
+        # Fermi-LAT's OGIP exposure carries no live time (it is in the ARF).
+        time = "" if name == "fermi" else f", {hours:.2f} h live time"
+        parts.append(f"{LABELS[name]} {spectra}{time}")
+    return "Spectra of Nigro et al. 2019 (A&A 625, A10): " + "; ".join(parts)
 
 
 USECASE = JointCrab
