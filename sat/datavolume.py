@@ -854,13 +854,15 @@ def real_run_checks(rows: list[dict]) -> list:
     return checks
 
 
-def plot_volume(table, path) -> None:
-    """Stacked bars of the stored volume (TB, both sites) by level and year."""
-    import matplotlib
+def plot_volume(table, path, scenario=None) -> None:
+    """Stacked bars of the stored volume (TB, both sites) by level and year.
 
-    matplotlib.use("Agg")
+    ``scenario`` (the sites and their hours) is written under the figure.
+    """
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption, label
 
     years = sorted(set(table["year"]))
     figure, ax = plt.subplots(figsize=(8, 5))
@@ -872,12 +874,23 @@ def plot_volume(table, path) -> None:
         )
         ax.bar(years, values, bottom=bottom, label=level)
         bottom += values
+    ax.set_xticks(years)
     ax.set_xlabel("year of operations")
-    ax.set_ylabel("stored volume at year end (TB, all sites)")
-    ax.set_title("CTAO DL3+ data volume by product level")
-    ax.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    ax.set_ylabel(label("Stored volume at year end, all sites", "TB"))
+    ax.set_title("CTAO data volume by product level (model)")
+    ax.legend(title="product level")
+    if scenario is not None:
+        sites = ", ".join(
+            f"{name} {site.hours_per_year:g} h/year ({site.irf})"
+            for name, site in scenario.sites.items()
+        )
+        caption(
+            figure,
+            f"Model: {sites}; {scenario.run_minutes:g}-min runs, sources of "
+            f"{scenario.source_crab_fraction:g} Crab; bytes per event "
+            + ("measured on real DL3" if scenario.bytes_per_event is None else "given"),
+        )
+    figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
 
 
@@ -943,7 +956,7 @@ def run_model(
         scratch.unlink()
     table = volume_table(scenario, measured, dl4, rates)
     table.write(output / "datavolume.ecsv", format="ascii.ecsv", overwrite=True)
-    plot_volume(table, output / "datavolume.png")
+    plot_volume(table, output / "datavolume.png", scenario)
     assumptions = {
         "scenario": scenario.model_dump(),
         "descriptions": {

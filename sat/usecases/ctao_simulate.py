@@ -216,7 +216,16 @@ class CtaoSimulate(UseCase):
                 **pull_statistics(pulls, converged[name]),
                 "mean_error": float(np.mean(converged[f"{name}_error"])),
             }
-        _plot_pulls(converged, config.n_seeds, context.product("pulls.png"))
+        context.keep(models=models, pulls=table)
+        what = (
+            f"Simulated: {config.n_seeds} observations of {config.livetime_h:g} h "
+            f"(one per seed), {info.name} at {info.site}, zenith {zenith:.0f}°, "
+            f"source {config.offset_deg:g}° from the pointing; {config.analysis} "
+            "analysis"
+        )
+        context.save_figure(
+            _plot_pulls(converged, config.n_seeds, what), "pulls.png", dpi=110
+        )
 
         parameters = {
             name: {
@@ -234,8 +243,9 @@ class CtaoSimulate(UseCase):
             f"{info.zenith_deg:g} deg), {config.analysis} analysis",
             f"seed {first['seed']}: index {first['index']:.3f} ± "
             f"{first['index_error']:.3f}, amplitude {first['amplitude']:.3g} ± "
-            f"{first['amplitude_error']:.2g} (truth {config.spectrum.index}, "
-            f"{config.spectrum.amplitude:.3g})",
+            f"{first['amplitude_error']:.2g} {AMPLITUDE_UNIT} (truth "
+            f"{config.spectrum.index}, {config.spectrum.amplitude:.3g} "
+            f"{AMPLITUDE_UNIT})",
             *(
                 f"{name} pulls: mean {s['pull_mean']:+.3f}, width {s['pull_std']:.3f}"
                 f" (mean fitted {s['mean_fitted']:.4g}, typical error "
@@ -385,31 +395,38 @@ def _fit_3d(config, observation, source, geom, energy_axis_true) -> dict:
     )
 
 
-def _plot_pulls(table, n_seeds: int, path) -> None:
-    """Histograms of the index and amplitude pulls over N(0, 1)."""
-    import matplotlib
+def _plot_pulls(table, n_seeds: int, what: str):
+    """Histograms of the index and amplitude pulls over N(0, 1); return the figure.
 
-    matplotlib.use("Agg")
+    ``what`` (the simulated observations) is written under the figure.
+    """
     import matplotlib.pyplot as plt
     import numpy as np
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    from sat.plots import caption
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     grid = np.linspace(-4, 4, 200)
     for ax, name in zip(axes, ("index", "amplitude"), strict=True):
         pulls = np.asarray(table[f"{name}_pull"])
         bins = np.linspace(-4, 4, 17)
-        ax.hist(pulls, bins=bins, histtype="stepfilled", alpha=0.6, label="seeds")
+        ax.hist(pulls, bins=bins, histtype="stepfilled", alpha=0.6, label="fits")
         expected = len(pulls) * (bins[1] - bins[0]) * np.exp(-(grid**2) / 2)
-        ax.plot(grid, expected / np.sqrt(2 * np.pi), "k-", label="N(0, 1)")
-        ax.set_xlabel(f"{name} pull (fit - truth) / error")
+        ax.plot(
+            grid,
+            expected / np.sqrt(2 * np.pi),
+            "k-",
+            label="expected: N(0, 1)",
+        )
+        ax.set_xlabel(f"{name} pull: (fit − truth) / fit error")
         ax.set_title(
             f"{name}: mean {np.mean(pulls):+.2f}, std {np.std(pulls, ddof=1):.2f}"
         )
         ax.legend()
     axes[0].set_ylabel(f"seeds (of {n_seeds})")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    axes[1].set_ylabel("seeds")
+    caption(figure, what)
+    return figure
 
 
 USECASE = CtaoSimulate

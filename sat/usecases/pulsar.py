@@ -287,6 +287,8 @@ def _timing(config: TimingConfig, clock_dir, context: RunContext) -> dict:
     finally:
         logger.remove(sink)
 
+    from astropy.time import Time
+
     phases = np.mod(np.asarray(phase.value, dtype=float), 1.0)
     if weight_column is not None:
         weights = np.asarray(toas.get_flag_value("weight", as_type=float)[0])
@@ -299,12 +301,21 @@ def _timing(config: TimingConfig, clock_dir, context: RunContext) -> dict:
     mjd = np.asarray(toas.get_mjds().value, dtype=float)
 
     _write_phases(context.product("timing/phases.fits"), mjd, phases, weights)
-    _plot_pulsar_phasogram(
-        phases,
-        weights,
-        config.phase_bins,
-        f"PSR {model.PSR.value}: Fermi-LAT, PINT phases (H = {h_test:.0f})",
-        context.product("timing/phasogram.png"),
+    first, last = (Time(value, format="mjd").utc.iso[:10] for value in mjd[[0, -1]])
+    what = (
+        f"Fermi-LAT photons of {events.name}: {toas.ntoas} photons"
+        f"{', weighted (' + weight_column + ')' if weight_column else ''}, "
+        f"{first} to {last}; phases from PINT with {par.name}"
+    )
+    context.save_figure(
+        _plot_pulsar_phasogram(
+            phases,
+            weights,
+            config.phase_bins,
+            f"PSR {model.PSR.value}: Fermi-LAT pulse profile (H = {h_test:.0f})",
+            what,
+        ),
+        "timing/phasogram.png",
     )
     validation = []
     if Path(events).name == DEFAULT_EVENTS and weight_column is not None:
@@ -345,10 +356,19 @@ def _write_phases(path: Path, mjd, phases, weights) -> None:
     table.write(path, overwrite=True)
 
 
-def _plot_pulsar_phasogram(phases, weights, bins, title, path: Path) -> None:
-    """Weighted phasogram over two cycles, with the background level of the weights."""
+def _plot_pulsar_phasogram(phases, weights, bins, title, what):
+    """Weighted phasogram over two cycles, with the background level of the weights.
+
+    ``what`` (the photons and the timing model) is written under the figure.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption
 
     counts, edges = np.histogram(phases, bins=bins, range=(0, 1), weights=weights)
     errors = np.sqrt(
@@ -358,6 +378,7 @@ def _plot_pulsar_phasogram(phases, weights, bins, title, path: Path) -> None:
     # (sum w - sum w^2) / bins.
     background = (weights.sum() - (weights**2).sum()) / bins
     centers = np.concatenate([edges[:-1], edges[:-1] + 1]) + 0.5 / bins
+    weighted = np.any(weights != 1)
     figure, axes = plt.subplots(figsize=(7, 4))
     axes.errorbar(
         centers,
@@ -365,15 +386,18 @@ def _plot_pulsar_phasogram(phases, weights, bins, title, path: Path) -> None:
         yerr=np.tile(errors, 2),
         drawstyle="steps-mid",
         color="k",
+        label=("weighted photons" if weighted else "photons") + ", two cycles",
     )
     axes.axhline(background, ls="--", color="grey", label="unpulsed level")
     axes.set_xlim(0, 2)
-    axes.set_xlabel("Pulse phase")
-    axes.set_ylabel("Weighted counts" if np.any(weights != 1) else "Counts")
+    axes.set_xlabel("pulse phase")
+    axes.set_ylabel(
+        f"{'weighted ' if weighted else ''}counts per bin (1/{bins} of a cycle)"
+    )
     axes.set_title(title)
-    axes.legend()
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    axes.legend(loc="upper right", fontsize="small")
+    caption(figure, what)
+    return figure
 
 
 def _phase_resolved(config: PhaseResolvedConfig, context: RunContext) -> dict:
@@ -381,7 +405,7 @@ def _phase_resolved(config: PhaseResolvedConfig, context: RunContext) -> dict:
     import astropy.units as u
     import numpy as np
     from astropy.coordinates import SkyCoord
-    from gammapy.datasets import SpectrumDataset
+    from gammapy.datasets import Datasets, SpectrumDataset
     from gammapy.estimators import FluxPointsEstimator
     from gammapy.makers import (
         PhaseBackgroundMaker,
@@ -396,6 +420,7 @@ def _phase_resolved(config: PhaseResolvedConfig, context: RunContext) -> dict:
     from sat.data import require
     from sat.dl3.store import events_file, observation_files, open_store, run_ids
     from sat.errors import DataError, reading
+    from sat.plots import ObservationSummary
 
     store = open_store(require("cta-1dc") / "index" / "gps")
     if config.obs_id not in run_ids(store):
@@ -472,14 +497,19 @@ def _phase_resolved(config: PhaseResolvedConfig, context: RunContext) -> dict:
     flux_points.write(
         context.product("phase_resolved/flux_points.ecsv"), sed_type="e2dnde"
     )
-    _plot_onoff_phasogram(
-        phases,
-        config,
-        alpha,
-        context.product("phase_resolved/phasogram.png"),
+    context.keep(
+        datasets=Datasets([dataset]),
+        models=Models([sky_model]),
+        flux_points=flux_points,
     )
-    _plot_spectrum(
-        flux_points, sky_model, (emin, emax), context.product("phase_resolved/sed.png")
+    what = ObservationSummary.from_observations([observation]).text()
+    context.save_figure(
+        _plot_onoff_phasogram(phases, config, alpha, what),
+        "phase_resolved/phasogram.png",
+    )
+    context.save_figure(
+        _plot_spectrum(flux_points, sky_model, (emin, emax), what),
+        "phase_resolved/sed.png",
     )
 
     validation = []
@@ -675,10 +705,19 @@ def _truth_index(dataset, observation, region, phases, config):
     return float(index.value), float(index.error)
 
 
-def _plot_onoff_phasogram(phases, config: PhaseResolvedConfig, alpha, path) -> None:
-    """Phasogram in the ON region with the ON/OFF ranges and the OFF level."""
+def _plot_onoff_phasogram(phases, config: PhaseResolvedConfig, alpha, what):
+    """Phasogram in the ON region with the ON/OFF ranges and the OFF level.
+
+    ``what`` (the observation) is written under the figure.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption
 
     bins = config.phase_bins
     counts, edges = np.histogram(phases, bins=bins, range=(0, 1))
@@ -695,37 +734,55 @@ def _plot_onoff_phasogram(phases, config: PhaseResolvedConfig, alpha, path) -> N
         color="#d53d12",
         alpha=0.8,
         edgecolor="k",
+        label=f"events within {config.on_radius_deg:g}° of the pulsar",
     )
-    axes.axhline(level, ls="--", color="k", label="OFF level")
-    for a, b in config.on_phase:
-        axes.axvspan(a, b, color="grey", alpha=0.3)
-    for a, b in config.off_phase:
-        axes.axvspan(a, b, color="white", alpha=0.4, hatch="x", ec="k")
+    axes.axhline(level, ls="--", color="k", label="OFF level (unpulsed)")
+    for index, (a, b) in enumerate(config.on_phase):
+        axes.axvspan(
+            a, b, color="grey", alpha=0.3, label="ON phases" if index == 0 else None
+        )
+    for index, (a, b) in enumerate(config.off_phase):
+        axes.axvspan(
+            a,
+            b,
+            color="white",
+            alpha=0.4,
+            hatch="x",
+            ec="k",
+            label="OFF phases" if index == 0 else None,
+        )
     axes.set_xlim(0, 1)
-    axes.set_xlabel("Phase")
-    axes.set_ylabel("Counts")
-    axes.set_title(
-        f"Run {config.obs_id}, r < {config.on_radius_deg} deg: ON (grey), OFF "
-        f"(hatched), alpha = {alpha:.3g}"
-    )
-    axes.legend()
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    axes.set_xlabel("pulse phase")
+    axes.set_ylabel(f"counts per bin (1/{bins} of a cycle)")
+    axes.set_title(f"Run {config.obs_id}: phasogram, α = {alpha:.3g}")
+    axes.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    caption(figure, what)
+    return figure
 
 
-def _plot_spectrum(flux_points, sky_model, energy_bounds, path) -> None:
-    """Flux points and the fitted power law with its error band (E^2 dN/dE)."""
+def _plot_spectrum(flux_points, sky_model, energy_bounds, what):
+    """Flux points and the fitted power law with its error band (E^2 dN/dE).
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import matplotlib.pyplot as plt
 
+    from sat.plots import caption, sed_labels
+
     figure, axes = plt.subplots(figsize=(7, 5))
-    flux_points.plot(ax=axes, sed_type="e2dnde", label="flux points")
+    flux_points.plot(ax=axes, sed_type="e2dnde", label="flux points", color="k")
     model = sky_model.spectral_model
-    model.plot_error(energy_bounds, ax=axes, sed_type="e2dnde")
-    model.plot(energy_bounds, ax=axes, sed_type="e2dnde", label="power law fit")
-    axes.set_title("Pulsed (ON - OFF) spectrum")
+    model.plot_error(
+        energy_bounds, ax=axes, sed_type="e2dnde", label="power-law fit, 1σ band"
+    )
+    model.plot(energy_bounds, ax=axes, sed_type="e2dnde", label="power-law fit")
+    sed_labels(axes)
     axes.legend()
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    axes.set_title("Pulsed (ON − OFF) spectrum")
+    caption(figure, what)
+    return figure
 
 
 USECASE = Pulsar

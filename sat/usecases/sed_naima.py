@@ -282,14 +282,19 @@ class SedNaima(UseCase):
             if synchrotron_model is not None
             else None
         )
-        _plot_sed(
-            flux_points,
-            inverse_compton,
-            synchrotron_model,
-            seeds,
-            distance,
-            f"{label}: naima {config.radiation}, d = {distance:.3g}",
-            context.product("sed.png"),
+        context.keep(flux_points=flux_points, models=Models([sky_model]))
+        model = "synchrotron + inverse Compton" if synchrotron else "inverse Compton"
+        context.save_figure(
+            _plot_sed(
+                flux_points,
+                inverse_compton,
+                synchrotron_model,
+                seeds,
+                distance,
+                f"{label.split(',')[0]}: naima {model} model, d = {distance:.3g}",
+                f"Flux points: {label}",
+            ),
+            "sed.png",
         )
         Models([sky_model]).write(context.product("model.yaml"), overwrite=True)
 
@@ -579,11 +584,20 @@ def _naima_checks(source: Source, parameters: dict, chi2: float) -> list:
     return checks
 
 
-def _plot_sed(flux_points, inverse_compton, synchrotron, seeds, distance, title, path):
-    """Plot the data and the model SED: total, each IC seed field, synchrotron."""
+def _plot_sed(flux_points, inverse_compton, synchrotron, seeds, distance, title, what):
+    """Plot the data and the model SED: total, each IC seed field, synchrotron.
+
+    ``what`` (where the flux points come from) is written under the figure.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import astropy.units as u
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption, label
 
     table = flux_points.to_table(sed_type="e2dnde")
     energy = table["e_ref"].quantity.to_value("TeV")
@@ -606,12 +620,17 @@ def _plot_sed(flux_points, inverse_compton, synchrotron, seeds, distance, title,
         sync = synchrotron.sed(grid, distance=distance)
         total = total + sync
         axes.loglog(grid.value, sync.to_value(unit), ls=":", label="synchrotron")
-    axes.loglog(grid.value, total.to_value(unit), color="k", lw=2, label="total")
+    axes.loglog(grid.value, total.to_value(unit), color="k", lw=2, label="model, total")
     if len(seeds) > 1:
         for seed in seeds:
             name = seed if isinstance(seed, str) else seed[0]
             sed = inverse_compton.sed(grid, distance=distance, seed=name)
-            axes.loglog(grid.value, sed.to_value(unit), ls="--", label=f"IC {name}")
+            axes.loglog(
+                grid.value,
+                sed.to_value(unit),
+                ls="--",
+                label=f"inverse Compton on {name}",
+            )
     points = ~upper
     axes.errorbar(
         energy[points],
@@ -621,21 +640,27 @@ def _plot_sed(flux_points, inverse_compton, synchrotron, seeds, distance, title,
         else errors[points],
         fmt="o",
         color="C3",
-        label="data",
+        label="flux points",
     )
     if upper.any():
         ul = table["e2dnde_ul"].quantity.to_value(unit)[upper]
         axes.errorbar(
-            energy[upper], ul, yerr=0.3 * ul, uplims=True, fmt="v", color="C3"
+            energy[upper],
+            ul,
+            yerr=0.3 * ul,
+            uplims=True,
+            fmt="v",
+            color="C3",
+            label="upper limits",
         )
     finite = value[np.isfinite(value)]
     axes.set_ylim(finite.min() / 30, finite.max() * 10)
-    axes.set_xlabel("Energy [TeV]")
-    axes.set_ylabel(r"$E^2\,dN/dE$ [erg cm$^{-2}$ s$^{-1}$]")
+    axes.set_xlabel(label("Energy", "TeV"))
+    axes.set_ylabel(label("E² dN/dE", unit))
     axes.set_title(title)
     axes.legend()
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
 USECASE = SedNaima

@@ -553,11 +553,22 @@ class Sensitivity(UseCase):
         if comparable(config):
             comparison = published_comparison(tables[PUBLISHED_LIVETIME], irfs, config)
             _write_comparison(comparison, context.product("published_comparison.ecsv"))
-        _plot(
-            tables,
-            f"{info.name}, {config.bins_per_decade} bins per decade",
-            context.product("sensitivity.png"),
-            comparison,
+        context.keep(tables=tables)
+        what = (
+            f"IRF {info.name} ({info.site}, {info.array}, zenith "
+            f"{info.zenith_deg:g}°), source {config.offset_deg:g}° off-axis; per "
+            f"bin: {config.n_sigma:g}σ, at least {config.gamma_min:g} γ, signal above "
+            f"{100 * config.bkg_syst_fraction:g} % of the background"
+        )
+        context.save_figure(
+            _plot(
+                tables,
+                f"{info.name}: differential sensitivity",
+                what,
+                comparison,
+            ),
+            "sensitivity.png",
+            dpi=110,
         )
 
         rows = scaling(tables, config.max_signal_to_background)
@@ -735,17 +746,29 @@ def _write_comparison(rows: list[dict], path) -> None:
     table.write(path, format="ascii.ecsv", overwrite=True)
 
 
-def _plot(tables: dict, title: str, path, comparison=None) -> None:
+# What limits the sensitivity in a bin (the table's ``criterion``), in words.
+CRITERIA = {
+    "significance": "limited by significance",
+    "gamma": "limited by the minimum number of γ",
+    "bkg": "limited by background systematics",
+}
+
+
+def _plot(tables: dict, title: str, what: str, comparison=None):
     """Sensitivity curves (E^2 dN/dE, erg cm-2 s-1) with the limiting criterion.
 
     With a published comparison: CTAO's published curves (dashed) and a lower
     panel with ours / published at 50 h, its expectation and tolerance band.
-    """
-    import matplotlib
+    ``what`` (IRF and criteria) is written under the figure.
 
-    matplotlib.use("Agg")
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption, label
 
     markers = {"significance": "o", "gamma": "*", "bkg": "v"}
     if comparison is None:
@@ -776,19 +799,19 @@ def _plot(tables: dict, title: str, path, comparison=None) -> None:
                 ls="none",
             )
     for criterion, marker in markers.items():
-        axes.plot([], [], marker, color="gray", ls="none", label=criterion)
+        axes.plot([], [], marker, color="gray", ls="none", label=CRITERIA[criterion])
     if comparison is not None:
         axes.plot([], [], "--", color="gray", label="CTAO prod3b-v1 (published)")
         _plot_ratio(lower, comparison)
     axes.set_xscale("log")
     axes.set_yscale("log")
-    (axes if comparison is None else lower).set_xlabel("Energy [TeV]")
-    axes.set_ylabel(f"Differential sensitivity E$^2$ dN/dE [{SENSITIVITY_UNIT}]")
+    (axes if comparison is None else lower).set_xlabel(label("Energy", "TeV"))
+    axes.set_ylabel(label("Sensitivity E² dN/dE", SENSITIVITY_UNIT))
     axes.set_title(title)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    caption(figure, what)
+    return figure
 
 
 def _plot_ratio(axes, comparison: list[dict]) -> None:
@@ -824,9 +847,9 @@ def _plot_ratio(axes, comparison: list[dict]) -> None:
     )
     axes.axhline(1, color="k", lw=0.5)
     axes.set_xscale("log")
-    axes.set_ylabel("50 h: ours / CTAO")
+    axes.set_ylabel("ratio, 50 h: ours / CTAO")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
 
 
 USECASE = Sensitivity
