@@ -50,8 +50,13 @@ class BaseConfig(BaseModel):
         their setting lives now: giving one is an error naming the new key.
     """
 
+    # The docstring under a key is its description: the comment of
+    # --print-config (sat.configdoc) and of the JSON schema.
     model_config = ConfigDict(
-        extra="forbid", validate_assignment=True, validate_default=True
+        extra="forbid",
+        validate_assignment=True,
+        validate_default=True,
+        use_attribute_docstrings=True,
     )
     renamed: ClassVar[dict[str, str]] = {}
 

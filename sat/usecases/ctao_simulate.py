@@ -41,11 +41,14 @@ class Source(UseCaseConfig):
     # Default: declination of the CTAO-South latitude + 20 deg, so the source
     # culminates at the 20 deg zenith angle of the prod5 IRFs at CTAO-South.
     ra_deg: float = Field(default=0.0, ge=0, lt=360)
+    """RA of the source (deg, ICRS)."""
     dec_deg: float = Field(default=-4.68, ge=-90, le=90)
+    """Dec of the source (deg, ICRS); -4.68 culminates at 20 deg zenith angle at
+    CTAO-South."""
     spatial: Literal["point", "gauss", "disk"] = "point"
-    width_deg: float = Field(
-        default=0.0, ge=0, description="Gaussian sigma or disk radius (deg)"
-    )
+    """Spatial model: point, gauss or disk."""
+    width_deg: float = Field(default=0.0, ge=0)
+    """Gaussian sigma or disk radius (deg); 0 for a point source."""
 
     @model_validator(mode="after")
     def _width(self):
@@ -58,25 +61,41 @@ class Spectrum(UseCaseConfig):
     """The simulated power law."""
 
     index: float = 2.5
-    amplitude: float = Field(default=1e-12, gt=0, description=AMPLITUDE_UNIT)
+    """Spectral index."""
+    amplitude: float = Field(default=1e-12, gt=0)
+    """Differential flux at the reference energy (cm-2 s-1 TeV-1)."""
     reference_tev: float = Field(default=1.0, gt=0)
+    """Reference energy (TeV)."""
 
 
 class CtaoSimulateConfig(UseCaseConfig):
     """Configuration of the CTAO simulation and its pull test."""
 
     irf: str = "prod5-south-z20-50h"
+    """CTAO IRF the events are drawn with (ctao-sat irf list); its site is where."""
     source: Source = Field(default_factory=Source)
+    """The simulated source: position and shape."""
     spectrum: Spectrum = Field(default_factory=Spectrum)
+    """The simulated power law."""
     livetime_h: float = Field(default=1.0, gt=0)
+    """Live time of each simulated observation (h)."""
     offset_deg: float = Field(default=0.5, ge=0)
+    """Offset of the pointing from the source (deg)."""
     energy_min_tev: float = Field(default=0.1, gt=0)
+    """Lowest reconstructed energy simulated and analysed (TeV)."""
     energy_max_tev: float = Field(default=100.0, gt=0)
+    """Highest reconstructed energy (TeV)."""
     bins_per_decade: int = Field(default=5, gt=0)
+    """Reconstructed-energy bins per decade."""
     analysis: Literal["1d", "3d"] = "1d"
+    """Analysis of the simulated events: 1d (reflected regions, point source) or 3d
+    (binned fit of the maps)."""
     on_radius_deg: float = Field(default=0.11, gt=0)
+    """Radius of the ON region of the 1d analysis (deg)."""
     seed: int = Field(default=0, ge=0)
+    """Random seed of the first observation; the others follow (seed + 1, ...)."""
     n_seeds: int = Field(default=20, ge=3)
+    """Number of simulated observations (one per seed) in the pull test."""
 
     @model_validator(mode="after")
     def _consistent(self):

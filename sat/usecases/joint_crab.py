@@ -48,8 +48,11 @@ class JointCrabConfig(UseCaseConfig):
     """Configuration of the joint-Crab fit."""
 
     instruments: list[str] = Field(default_factory=lambda: list(INSTRUMENTS))
+    """Spectra to fit, each alone and all jointly: fermi, magic, veritas, fact, hess."""
     reference_energy_tev: float = 1.0
+    """Reference energy of the log-parabola (TeV); Table 2 of the paper uses 1."""
     individual_fits: bool = True
+    """Fit each instrument alone too (else only the joint fit)."""
 
 
 def references(name: str) -> list[Reference]:

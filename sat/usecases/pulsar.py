@@ -115,25 +115,39 @@ class TimingConfig(UseCaseConfig):
     """
 
     par_file: str = DEFAULT_PAR
+    """PINT timing model (.par) of the pulsar."""
     event_file: str = DEFAULT_EVENTS
+    """Fermi-LAT FT1 event file (photons with arrival times)."""
     # "auto": the column named PSR<name> (the Fermi convention) if the file has it.
     weight_column: str | None = "auto"
+    """Photon weights column: auto (PSR<name> if the file has it), a name, or null."""
     phase_bins: int = Field(50, ge=4, le=1000)
+    """Bins of the pulse profile over one cycle."""
     planets: bool = False
+    """Include the planets' Shapiro delays in the barycentring."""
 
 
 class PhaseResolvedConfig(UseCaseConfig):
     """Gammapy ON/OFF phase-resolved analysis of a CTA 1DC run with a PHASE column."""
 
     obs_id: int = VELA_RUN
+    """CTA 1DC run to analyse (its events need a PHASE column)."""
     ra_deg: float = Field(128.836, ge=0, lt=360)
+    """RA of the pulsar (deg, ICRS): the ON region centre."""
     dec_deg: float = Field(-45.176, ge=-90, le=90)
+    """Dec of the pulsar (deg, ICRS)."""
     on_radius_deg: float = Field(DEFAULT_RADIUS, gt=0, le=2)
+    """Radius of the ON region (deg)."""
     on_phase: list[Interval] = Field(default_factory=lambda: list(DEFAULT_ON))
+    """Pulse-phase intervals of the pulsed signal, [start, stop] in [0, 1]."""
     off_phase: list[Interval] = Field(default_factory=lambda: list(DEFAULT_OFF))
+    """Pulse-phase intervals of the background (unpulsed), [start, stop]."""
     fit_energy_tev: Interval = (0.04, 0.4)
+    """Energy range of the power-law fit (TeV): [min, max]."""
     reference_energy_tev: float = Field(0.1, gt=0)
+    """Reference energy of the power law (TeV)."""
     phase_bins: int = Field(30, ge=4, le=1000)
+    """Bins of the ON-region phasogram over one cycle."""
 
     @field_validator("on_phase", "off_phase")
     @classmethod
@@ -167,11 +181,14 @@ class PulsarConfig(UseCaseConfig):
     """Configuration of the pulsar use case (set a part to null to skip it)."""
 
     timing: TimingConfig | None = Field(default_factory=TimingConfig)
+    """PINT timing of Fermi-LAT photons (null: skip it)."""
     phase_resolved: PhaseResolvedConfig | None = Field(
         default_factory=PhaseResolvedConfig
     )
+    """Phase-resolved ON/OFF spectrum with Gammapy (null: skip it)."""
     # Staged clock files; default: the pulsar-clock-corrections dataset.
     clock_dir: str | None = None
+    """Folder of staged clock files (null: the pulsar-clock-corrections dataset)."""
 
     @model_validator(mode="after")
     def _something(self):
