@@ -21,8 +21,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import yaml
+from click.testing import CliRunner
 
 import sat
+from sat.cli.main import main
+from sat.config import load_config
 from sat.plots import ObservationSummary, caption, colorbar, label, run_ticks
 from sat.usecases.registry import usecases
 from tests.conftest import REPO, hess_run_file
@@ -48,16 +51,33 @@ def light_config(name: str) -> dict:
 
 
 @pytest.fixture(scope="module", params=sorted(usecases()))
-def run(request):
-    """(name, result) of a run of every use case, figures kept in memory."""
+def run(request, tmp_path_factory):
+    """(name, result) of a run of every use case, figures kept in memory.
+
+    The run starts from what ``--print-config`` prints for the light
+    configuration: the printed YAML runs unchanged (C-SAT-0302).
+    """
+    name = request.param
+    folder = tmp_path_factory.mktemp(name)
+    light = folder / "light.yaml"
+    light.write_text(yaml.safe_dump(light_config(name)))
+    args = ["run", name, "--print-config"]
+    if light_config(name):
+        args += ["--config", str(light)]
+    printed = CliRunner().invoke(main, args)
+    assert printed.exit_code == 0, printed.output
+    (folder / "printed.yaml").write_text(printed.output)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a light run may miss its reference
-        result = sat.run(request.param, light_config(request.param), quiet=True)
-    yield request.param, result
+        result = sat.run(name, folder / "printed.yaml", quiet=True)
+    expected = load_config(usecases()[name].Config, light_config(name) or None)
+    assert result.provenance.config == expected.model_dump(mode="json")
+    yield name, result
     for figure in result.figures.values():
         plt.close(figure)
 
 
+@pytest.mark.verifies_requirement("C-SAT-0302")  # it ran from the printed YAML
 def test_every_figure_of_every_use_case_is_fit_for_a_slide(run):
     name, result = run
     pngs = {product.path for product in result.products if product.kind == "figure"}
