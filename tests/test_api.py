@@ -12,6 +12,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -164,3 +165,23 @@ def test_the_documented_examples_run(name, tmp_path, monkeypatch):
     results = runner.summarize(verbose=False)
     assert results.attempted >= 3, f"{name} documents no example"
     assert results.failed == 0, "".join(report)
+
+
+def test_the_api_page_runs_as_written(tmp_path):
+    import re
+
+    from tests.conftest import REPO
+
+    page = (REPO / "docs" / "reference" / "api.rst").read_text()
+    (block,) = re.findall(r"\.\. code-block:: python\n\n(.*?)\n\n(?=\S)", page, re.S)
+    code = "\n".join(line.removeprefix("   ") for line in block.splitlines())
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "unit='erg'" in done.stdout
+    assert list(tmp_path.iterdir()) == []  # nothing written
