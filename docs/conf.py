@@ -1,6 +1,8 @@
 """Sphinx configuration of the ctao-sat documentation (built by `nox -s docs`)."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -21,8 +23,12 @@ if "GAMMAPY_DATA" not in os.environ:
         os.environ["GAMMAPY_DATA"] = str(shared)
 os.environ.setdefault("MPLBACKEND", "Agg")
 # The pages write their results into a scratch folder, not beside their sources
-# (a notebook writes them to results/ beside itself: sat.usecases.display).
-os.environ.setdefault("CTAO_SAT_RESULTS", tempfile.mkdtemp(prefix="ctao-sat-docs-"))
+# (a notebook writes them to results/ beside itself: sat.usecases.display),
+# removed when the build ends: reading this file must leave nothing behind.
+if "CTAO_SAT_RESULTS" not in os.environ:
+    _results = tempfile.mkdtemp(prefix="ctao-sat-docs-")
+    atexit.register(shutil.rmtree, _results, ignore_errors=True)
+    os.environ["CTAO_SAT_RESULTS"] = _results
 # Gammapy/astropy warnings printed by the examples go to the page, not the build log.
 warnings.filterwarnings("ignore", category=UserWarning, message="Matplotlib")
 

@@ -185,3 +185,26 @@ def test_the_api_page_runs_as_written(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "unit='erg'" in done.stdout
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_the_docs_build_leaves_no_scratch_folder(tmp_path):
+    # Every docs build (and every reading of its conf.py) left an empty
+    # ctao-sat-docs-* folder in /tmp, where its gallery pages ran display.run.
+    from tests.conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if k != "CTAO_SAT_RESULTS"}
+    code = (
+        "import os, runpy, sys\n"
+        f"runpy.run_path({str(REPO / 'docs' / 'conf.py')!r})\n"
+        "print(os.environ['CTAO_SAT_RESULTS'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**env, "TMPDIR": str(tmp_path)},
+        cwd=REPO / "docs",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith(str(tmp_path / "ctao-sat-docs-"))
+    assert list(tmp_path.iterdir()) == []
