@@ -65,6 +65,13 @@ GAMMAPY_KEYS = {
     "ObservationsConfig.obs_time": "runs within this time range",
     "DatasetsConfig.map_selection": "maps the dataset maker computes",
     "GeomConfig.selection": "what the maker keeps of the events and IRFs",
+    "DatasetsConfig.type": "1d (spectra in an ON region) or 3d (maps)",
+    "DatasetsConfig.stack": "stack the runs into one dataset (else one per run)",
+    "DatasetsConfig.containment_correction": "correct the ON region for the PSF "
+    "containment (1d)",
+    "ObservationsConfig.datastore": "folder of the data store (obs-index and "
+    "hdu-index)",
+    "ObservationsConfig.obs_ids": "runs to analyse (empty: every run of the target)",
 }
 
 # Examples of Gammapy's list keys that are empty by default.
@@ -94,8 +101,14 @@ def _docstring_attributes(cls) -> dict[str, str]:
 
 
 def _upstream_class(field):
-    # The class behind a key typed with sat.config.upstream("module:Name").
-    for meta in field.metadata:
+    # The class behind a key typed with sat.config.upstream("module:Name"): in
+    # the field's metadata, or in that of its type's arguments (list[...]).
+    def metadata(annotation):
+        yield from getattr(annotation, "__metadata__", ())
+        for argument in get_args(annotation):
+            yield from metadata(argument)
+
+    for meta in [*field.metadata, *metadata(field.annotation)]:
         hook = getattr(getattr(meta, "func", None), "__self__", None)
         target = getattr(hook, "target", None)
         if isinstance(target, str) and ":" in target:
@@ -120,8 +133,13 @@ def _nested(field):
 
 
 def _description(model, name: str, field) -> str:
-    key = f"{model.__name__}.{name}"
-    text = GAMMAPY_KEYS.get(key) or field.description
+    text = GAMMAPY_KEYS.get(f"{model.__name__}.{name}") or field.description
+    # A key a subclass sets a new default for keeps the meaning of its base's.
+    for base in model.__mro__[1:]:
+        if text:
+            break
+        inherited = getattr(base, "model_fields", {}).get(name)
+        text = getattr(inherited, "description", None)
     if not text:
         text = _docstring_attributes(model).get(name, "")
     return " ".join(text.split()).rstrip(".")
@@ -176,9 +194,7 @@ class _Writer:
 def _comment(model, name, field, value, default) -> str:
     text = _description(model, name, field)
     if default is not _MISSING and value != default and not isinstance(value, dict):
-        text += (
-            f" (default: {_flow(default)})" if text else f"default: {_flow(default)}"
-        )
+        text += f"; default: {_flow(default)}" if text else f"default: {_flow(default)}"
     return text
 
 
@@ -229,7 +245,11 @@ def _render(
             examples = _examples(model, name, field)
             writer.add(f"{key} []", comment + ("; for example:" if examples else ""))
             for example in examples:
-                for entry in example if isinstance(example, list) else [example]:
+                entries = example if isinstance(example, list) else [example]
+                if all(not isinstance(e, dict | list) for e in entries):
+                    writer.lines.append(f"{indent}#   {name}: {_flow(entries)}")
+                    continue
+                for entry in entries:
                     writer.lines.append(f"{indent}#   - {_flow(entry)}")
         else:
             writer.add(f"{key} {_flow(value)}", comment)

@@ -50,8 +50,13 @@ class ParallelConfig(BaseConfig):
     """
 
     n_jobs: int = Field(default=1, ge=1)
+    """Processes reducing the runs at once (Gammapy's general.n_jobs; 1: serial)."""
     parallel_backend: Literal["multiprocessing", "ray"] = "multiprocessing"
+    """How the runs are spread when n_jobs > 1: multiprocessing or ray (RAY_ADDRESS: a
+    running cluster)."""
     skip_failed: bool = False
+    """Go on without a run that fails to reduce (listed in result.json) instead of
+    failing."""
 
     @property
     def backend(self) -> str:

@@ -56,7 +56,9 @@ class ArchiveSource(BaseConfig):
     dest: str | None = Field(
         default=None, description="data store folder (default: a cache folder)"
     )
-    timeout_s: float = Field(default=60, gt=0)
+    timeout_s: float = Field(
+        default=60, gt=0, description="seconds to wait for the archive to answer"
+    )
 
 
 def cache_folder(url: str) -> Path:

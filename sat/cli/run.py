@@ -42,6 +42,26 @@ def _general(backend, n_jobs, skip_failed) -> dict:
     return {key: value for key, value in general.items() if value is not None}
 
 
+def _documented(case, config, example=None) -> str:
+    """Return ``config`` as commented YAML, headed by what it is and how to run it."""
+    from sat.configdoc import commented_yaml
+
+    header = [f"{case.name} ({case.usecase_id}): {case.summary}"]
+    if example:
+        header.append(f"example {example}: {case.examples[example].summary}")
+    header += [
+        f"Run it: ctao-sat run {case.name} --config FILE. Every key is shown with its",
+        "value; a file may give only the keys it changes (the others keep the",
+        "defaults). Where a value is not the default, the comment says the default.",
+    ]
+    if case.examples and not example:
+        header.append(f"Documented variants (--example): {', '.join(case.examples)}")
+    import textwrap
+
+    lines = [part for line in header for part in textwrap.wrap(line, 86)]
+    return commented_yaml(config, lines)
+
+
 @click.command()
 @click.argument("usecase", required=False)
 @click.option(
@@ -67,7 +87,18 @@ def _general(backend, n_jobs, skip_failed) -> dict:
     is_flag=True,
     help="With --overwrite: replace it even when this run's validation fails.",
 )
-@click.option("--print-config", is_flag=True, help="Print the config and exit.")
+@click.option(
+    "--print-config",
+    is_flag=True,
+    help="Print the config (every key, its default and what it means) as YAML that "
+    "--config reads, and exit.",
+)
+@click.option(
+    "--example",
+    metavar="NAME",
+    help="With --print-config: start from the documented variant NAME of the use "
+    "case (--print-config --example x lists them).",
+)
 @click.option("--list", "list_", is_flag=True, help="List the use cases.")
 @click.option("--all", "all_", is_flag=True, help="Run every use case.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
@@ -92,6 +123,7 @@ def run(
     overwrite,
     overwrite_failed,
     print_config,
+    example,
     list_,
     all_,
     quiet,
@@ -105,13 +137,15 @@ def run(
     or an empty one, or with --overwrite a previous result of the same use case.
     Exits 1 when the validation against the published reference fails.
     """
-    from sat.config import dump_config, load_config
+    from sat.config import load_config
     from sat.errors import SatError
     from sat.usecases.registry import get_usecase, usecases
     from sat.usecases.runner import run_usecase
 
     if overwrite_failed and not overwrite:
         raise click.UsageError("--overwrite-failed goes with --overwrite")
+    if example and not print_config:
+        raise click.UsageError("--example goes with --print-config")
     if list_:
         for name, case in usecases().items():
             click.echo(f"{name:<16} {case.usecase_id:<16} {case.summary}")
@@ -137,6 +171,12 @@ def run(
     if not usecase:
         raise click.UsageError("give a USECASE, --list or --all")
     case = get_usecase(usecase)
+    if example:
+        if config:
+            raise click.UsageError("give --example or --config, not both")
+        from sat.api import example_config
+
+        config = example_config(case, example)
     general = _general(backend, n_jobs, skip_failed)
     if general:
         if "general" not in case.Config.model_fields:
@@ -148,7 +188,9 @@ def run(
         values = load_config(case.Config, config).model_dump(mode="json")
         config = {**values, "general": {**values["general"], **general}}
     if print_config:
-        click.echo(dump_config(load_config(case.Config, config)), nl=False)
+        click.echo(
+            _documented(case, load_config(case.Config, config), example), nl=False
+        )
         return
     destination = Path(output or Path("results") / usecase)
     result = run_usecase(

@@ -19,11 +19,17 @@ seeds, whose mean must be 0 and width 1 if the fit is unbiased and its errors ri
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from sat.usecases.base import Outcome, RunContext, UseCase, UseCaseConfig
+from sat.usecases.base import (
+    Example,
+    Outcome,
+    RunContext,
+    UseCase,
+    UseCaseConfig,
+)
 from sat.usecases.models import AMPLITUDE_UNIT
 from sat.validation import converged_check, pull_checks, pull_statistics
 
@@ -123,6 +129,13 @@ class CtaoSimulate(UseCase):
     summary = "Simulated CTAO observations (DL3), fitted over many seeds: pulls"
     Config = CtaoSimulateConfig
     datasets = ("cta-caldb",)
+    examples: ClassVar[dict[str, Example]] = {
+        "extended-3d": Example(
+            "An extended source (Gaussian, sigma 0.2 deg) fitted in 3D: the pulls of "
+            "a spatial and spectral fit with the IRF background.",
+            {"analysis": "3d", "source": {"spatial": "gauss", "width_deg": 0.2}},
+        ),
+    }
 
     def run(self, config: CtaoSimulateConfig, context: RunContext) -> Outcome:
         """Simulate, write and index the DL3 files, analyse them, test the pulls."""

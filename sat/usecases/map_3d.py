@@ -107,13 +107,20 @@ def _default_exclusions() -> list[dict]:
 class SourceModel(BaseConfig):
     """Start values of the Gaussian + power-law source model."""
 
-    position: SkyDirection = Field(default_factory=dict)  # lon null: map centre
+    position: SkyDirection = Field(default_factory=dict)
+    """Start position of the Gaussian (lon, lat null: the map centre)."""
     position_range: Angle = "0.5 deg"
+    """The fitted position stays within this distance of the start."""
     sigma: Angle = "0.15 deg"
+    """Start width (sigma) of the Gaussian."""
     sigma_range: tuple[Angle, Angle] = ("0.01 deg", "1 deg")
+    """Allowed range of the fitted sigma: [min, max]."""
     index: float = 2.4
-    amplitude: float = Field(default=3e-12, gt=0, description=AMPLITUDE_UNIT)
+    """Start spectral index of the power law."""
+    amplitude: float = Field(default=3e-12, gt=0)
+    """Start differential flux at the reference energy (cm-2 s-1 TeV-1)."""
     reference_energy: Energy = "1.4 TeV"
+    """Reference energy of the power law."""
 
 
 class Map3DConfig(DL3Config):
@@ -144,12 +151,17 @@ class Map3DConfig(DL3Config):
     datasets: Datasets = Field(default_factory=_cube_datasets)
     exclusion_regions: list[Circle] = Field(default_factory=_default_exclusions)
     fit: Fit = Field(default_factory=dict)
+    """Gammapy's fit block: the energy range of the fit (null: the safe range)."""
     excess_map: ExcessMap = Field(
         default_factory=lambda: {"correlation_radius": "0.1 deg"}
     )
+    """Gammapy's excess_map block: the correlation radius of the significance maps."""
     source_model: SourceModel = Field(default_factory=SourceModel)
+    """Start values of the Gaussian + power-law source model."""
     fit_background_tilt: bool = False
+    """Fit the spectral tilt of the background model with its norm."""
     general: ParallelConfig = Field(default_factory=ParallelConfig)
+    """How the runs are reduced: n_jobs, parallel_backend, skip_failed."""
 
     @model_validator(mode="after")
     def _a_stacked_cube(self):

@@ -90,9 +90,30 @@ class DL3Config(UseCaseConfig):
     renamed = RENAMED
 
     observations: Observations = Field(default_factory=dict)
+    """Which runs: Gammapy's observations block (data store, run ids, cone, time
+    range)."""
     target: str | None = None
+    """Source name in the obs-index (TARGET_NAME, TARGET_TAG or OBJECT): its runs and
+    position."""
     datasets: Datasets = Field(default_factory=dict)
-    exclusion_regions: list[Circle] = Field(default_factory=list)
+    """How the runs are reduced: Gammapy's datasets block (geometry, energy axes,
+    background, safe mask, ON region)."""
+    exclusion_regions: list[Circle] = Field(
+        default_factory=list,
+        examples=[
+            [
+                {"radius": "0.35 deg"},
+                {
+                    "frame": "icrs",
+                    "lon": "228.53 deg",
+                    "lat": "-59.16 deg",
+                    "radius": "0.3 deg",
+                },
+            ]
+        ],
+    )
+    """Circles kept out of the background estimate (lon and lat null: centred on the
+    target)."""
 
     @model_validator(mode="after")
     def _exclusions_have_a_radius(self):

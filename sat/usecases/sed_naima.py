@@ -28,11 +28,17 @@ import math
 import operator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from sat.usecases.base import Outcome, RunContext, UseCase, UseCaseConfig
+from sat.usecases.base import (
+    Example,
+    Outcome,
+    RunContext,
+    UseCase,
+    UseCaseConfig,
+)
 from sat.validation import Bounds, Reference, check_bounds, compare
 
 NAIMA_DOCS = "naima documentation, {} example (docs/_static/{}_results.ecsv)"
@@ -219,6 +225,13 @@ class SedNaima(UseCase):
     summary = "naima radiative model (IC, synchrotron) fitted to gamma-ray flux points"
     Config = SedNaimaConfig
     datasets = ()  # depends on source and flux_points: checked in run()
+    examples: ClassVar[dict[str, Example]] = {
+        "crab-2006": Example(
+            "The Crab Nebula seen by H.E.S.S. in 2006, inverse Compton on the CMB: "
+            "validated against naima's published fit too.",
+            {"source": "crab-2006"},
+        ),
+    }
 
     def run(self, config: SedNaimaConfig, context: RunContext) -> Outcome:
         """Fit the electron spectrum, compute We, plot and validate."""

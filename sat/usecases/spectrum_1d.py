@@ -13,16 +13,9 @@ position and observation ids) runs the same analysis without a reference.
 
 The config is Gammapy's ``AnalysisConfig`` blocks (``observations``,
 ``datasets``, ``fit``, ``flux_points``; `sat.usecases.options`) with our keys
-beside them. Example config for MSH 15-52, the extended source of the paper (its
-nebula must not leak into the OFF regions, but a wider exclusion leaves half of
-the runs without any OFF region)::
-
-    target: MSH 15-52
-    datasets:
-      on_region: {radius: 0.3 deg}
-    reference_energy: 1.4 TeV
-    exclusion_regions:
-      - radius: 0.35 deg   # centred on the target: the on region + 0.05 deg
+beside them. The configs of the paper's other two sources are examples
+(`Spectrum1D.examples`: ``ctao-sat run spectrum-1d --print-config --example
+msh-15-52``).
 """
 
 from __future__ import annotations
@@ -36,7 +29,7 @@ from pydantic import Field, field_validator, model_validator
 
 from sat.archive.usecase import ArchiveSource
 from sat.parallel import ParallelConfig
-from sat.usecases.base import Outcome, RunContext, fitted_parameters
+from sat.usecases.base import Example, Outcome, RunContext, fitted_parameters
 from sat.usecases.hess_dr1 import PAPER, PUBLISHED_1D, references
 from sat.usecases.models import AMPLITUDE_UNIT, power_law
 from sat.usecases.options import (
@@ -85,15 +78,23 @@ class Spectrum1DConfig(DL3Config):
     target: str | None = "Crab"
     datasets: Datasets = Field(default_factory=reflected_regions_datasets)
     fit: Fit = Field(default_factory=dict)
+    """Gammapy's fit block: the energy range of the fit (null: the safe range)."""
     flux_points: FluxPoints = Field(
         default_factory=lambda: {"parameters": {"selection_optional": ["ul"]}}
     )
+    """Gammapy's flux_points block: energy bins (min, max null: where any run is safe;
+    nbins null: 4 per decade)."""
     spectral_models: list[SpectralModelName] = Field(
         default_factory=lambda: ["power-law", "log-parabola"], min_length=1
     )
+    """Models fitted in turn: power-law, log-parabola; the first is validated and gives
+    the flux points."""
     reference_energy: Energy = "1.45 TeV"
+    """Reference energy of the spectral models."""
     archive: ArchiveSource | None = None
+    """Fetch the runs from an IVOA archive first (instead of observations.datastore)."""
     general: ParallelConfig = Field(default_factory=ParallelConfig)
+    """How the runs are reduced: n_jobs, parallel_backend, skip_failed."""
 
     @field_validator("spectral_models", mode="after")
     @classmethod
@@ -173,6 +174,24 @@ class Spectrum1D(DL3UseCase):
     summary = "1D ON/OFF spectrum (reflected regions) of H.E.S.S. DR1 runs"
     Config = Spectrum1DConfig
     datasets = ("hess-dl3-dr1",)
+    examples: ClassVar[dict[str, Example]] = {
+        "msh-15-52": Example(
+            "MSH 15-52, the extended source of the paper: its ON region (0.3 deg) and "
+            "reference energy; the nebula is kept out of the OFF regions, but a wider "
+            "exclusion than 0.35 deg leaves half of the runs without any OFF region.",
+            {
+                "target": "MSH 15-52",
+                "datasets": {"on_region": {"radius": "0.3 deg"}},
+                "reference_energy": "1.4 TeV",
+                "exclusion_regions": [{"radius": "0.35 deg"}],
+            },
+        ),
+        "pks-2155-304": Example(
+            "PKS 2155-304, the paper's steady-state sample (6 runs), at its "
+            "reference energy: validated against the paper too.",
+            {"target": "PKS 2155-304", "reference_energy": "0.65 TeV"},
+        ),
+    }
 
     def run(self, config: Spectrum1DConfig, context: RunContext) -> Outcome:
         """Reduce the runs, fit the models, estimate flux points, validate."""

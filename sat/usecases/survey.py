@@ -58,24 +58,38 @@ class SurveyConfig(UseCaseConfig):
     renamed: ClassVar[dict[str, str]] = parallel.RENAMED
 
     irf: str = "prod5-south-z20-50h"
+    """CTAO IRF the runs are simulated with (ctao-sat irf list)."""
     n_runs: int = Field(default=200, ge=2)
+    """Number of simulated runs."""
     livetime_s: float = Field(default=120.0, gt=0)
+    """Live time of each run (s)."""
     ra_deg: float = Field(default=83.633, ge=0, lt=360)
+    """RA of the point source (deg, ICRS)."""
     dec_deg: float = Field(default=-30.0, ge=-90, le=90)
+    """Dec of the point source (deg, ICRS)."""
     n_pointings: int = Field(default=4, ge=1)
+    """Pointings on a circle around the source, taken in turn by the runs."""
     offset_deg: float = Field(default=0.5, gt=0)
+    """Radius of that circle: the offset of the source from each pointing (deg)."""
     on_radius_deg: float = Field(default=0.11, gt=0)
+    """Radius of the ON region (deg)."""
     spectrum: Spectrum = Field(
         default_factory=lambda: Spectrum(index=2.5, amplitude=2e-11)
     )
+    """The simulated power law."""
     energy_min_tev: float = Field(default=0.1, gt=0)
+    """Lowest reconstructed energy (TeV)."""
     energy_max_tev: float = Field(default=100.0, gt=0)
+    """Highest reconstructed energy (TeV)."""
     bins_per_decade: int = Field(default=5, gt=0)
+    """Reconstructed-energy bins per decade."""
     seed: int = Field(default=0, ge=0)
-    # An existing folder of runs (obs-index, hdu-index) to reduce instead (its
-    # first n_runs runs).
+    """Random seed of the first run; the others follow."""
     datastore: str | None = None
+    """An existing folder of runs (obs-index, hdu-index) to reduce instead of
+    simulating: its first n_runs runs."""
     general: ParallelConfig = Field(default_factory=ParallelConfig)
+    """How the runs are reduced: n_jobs, parallel_backend, skip_failed."""
 
     @model_validator(mode="after")
     def _consistent(self):
