@@ -11,7 +11,8 @@ analysis needs besides its axes:
 - `ObservationSummary` and `caption`: the runs, live time, zenith range and
   dates of the observations behind a figure, written on the figure itself;
 - `run_ticks`: run numbers on an axis, readable for 4 runs and for 40;
-- `colorbar`: a colorbar that says what its colours mean, with the unit.
+- `colorbar`: a colorbar that says what its colours mean, with the unit;
+- `legend`: a legend naming each label once.
 
 Gammapy's ``plot_error`` bands (the "butterflies") take a ``label`` like any
 ``fill_between``: give them one, so that the legend names them.
@@ -34,6 +35,7 @@ __all__ = [
     "caption",
     "colorbar",
     "label",
+    "legend",
     "run_ticks",
     "sed_labels",
     "unit_text",
@@ -58,6 +60,7 @@ DIMENSIONLESS = (
     "phase",
     "probability",
     "fraction",
+    "transmission",
     "TS",
     "run",
     "observation",
@@ -77,12 +80,13 @@ def unit_text(unit) -> str:
 
     import astropy.units as u
 
-    simple = r"[A-Za-z]+(-?\d+)?( [A-Za-z]+(-?\d+)?)*"
+    simple = r"(10-?\d+ )?[A-Za-z]+(-?\d+)?( [A-Za-z]+(-?\d+)?)*"
     if isinstance(unit, str) and re.fullmatch(simple, unit):
         u.Unit(unit)  # a unit astropy knows: fail here, not on a slide
         digits = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+        # "10-12 cm-2" is 10⁻¹² cm⁻²: the exponents after a letter or a leading 10.
         return re.sub(
-            r"([A-Za-z])(-?\d+)", lambda m: m[1] + m[2].translate(digits), unit
+            r"(^10|[A-Za-z])(-?\d+)", lambda m: m[1] + m[2].translate(digits), unit
         )
     return u.Unit(unit).to_string("unicode")
 
@@ -131,6 +135,17 @@ def colorbar(figure, mappable, ax, quantity: str, unit=None):
     if isinstance(formatter, ScalarFormatter):  # 1e-4, not 0.00010
         formatter.set_powerlimits((-3, 4))
     return bar
+
+
+def legend(ax, **kwargs):
+    """Add a legend naming each label once (several circles may share one).
+
+    Keyword arguments go to `matplotlib.axes.Axes.legend`.
+    """
+    handles = {}
+    for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
+        handles.setdefault(text, handle)
+    return ax.legend(list(handles.values()), list(handles), **kwargs)
 
 
 def run_ticks(ax, labels, axis: str = "x", positions=None) -> None:

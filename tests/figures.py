@@ -124,6 +124,11 @@ def _container_of(ax) -> dict:
     for container in ax.containers:
         for child in container.get_children():
             owner[id(child)] = container
+        # The error bars of bars (BarContainer.errorbar) are named by the bars.
+        errorbar = getattr(container, "errorbar", None)
+        if errorbar is not None:
+            for child in errorbar.get_children():
+                owner[id(child)] = container
         # An errorbar's data line and its bar collections.
         if hasattr(container, "lines"):
             for part in container.lines:

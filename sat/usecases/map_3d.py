@@ -256,6 +256,8 @@ class Map3D(DL3UseCase):
 
     def run(self, config: Map3DConfig, context: RunContext) -> Outcome:
         """Reduce and stack the runs, fit, make maps, validate."""
+        from gammapy.datasets import Datasets
+        from gammapy.maps import Maps
         from gammapy.modeling import Fit
         from gammapy.modeling.models import FoVBackgroundModel, Models
 
@@ -285,16 +287,11 @@ class Map3D(DL3UseCase):
             maps["residual"].write(
                 context.product("maps/residual_significance.fits"), overwrite=True
             )
-            _plot_overview(
-                stacked,
-                maps,
-                sky_model,
-                config,
-                center,
-                cube.exclusion,
-                label,
-                context.product("overview.png"),
+            figure = _plot_overview(
+                stacked, maps, sky_model, config, center, cube, label
             )
+            context.save_figure(figure, "overview.png", dpi=100)
+        context.keep(datasets=Datasets([stacked]), models=fitted, maps=Maps(**maps))
 
         parameters = fitted_parameters(Models([sky_model]))
         extra = {
@@ -308,6 +305,7 @@ class Map3D(DL3UseCase):
             "runs_outside_map": cube.outside,
             "outside_fov_runs": cube.outside_fov,
             "failed_runs": cube.failed,
+            "observations": cube.summary.as_dict(),
             "stacked": _stacked_stats(stacked),
             "maps": _map_stats(maps, _off_source(stacked, cube.exclusion)),
         }
@@ -335,6 +333,7 @@ class _Cube:
     sample: list[int]
     outside_fov: list[str]  # runs left out before the reduction, and why
     failed: list[str]  # runs that could not be read or reduced (skip_failed)
+    summary: object  # sat.plots.ObservationSummary of the stacked runs
 
 
 def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cube:
@@ -347,6 +346,7 @@ def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cu
     from sat.dl3.runs import checked_runs
     from sat.dl3.select import source_position
     from sat.errors import DataError
+    from sat.plots import ObservationSummary
     from sat.reduction import reduce_observations
     from sat.stacking import StackingMaker, stacked_runs
 
@@ -399,8 +399,20 @@ def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cu
         )
     sample = list(PUBLISHED_3D[PUBLISHED_TARGET].obs_ids)  # the paper's runs
     failed = [*selection.failures, *(f.message for f in reduction.maker.failures)]
+    summary = ObservationSummary.from_observations(
+        [obs for obs in observations if obs.obs_id in set(runs)]
+    )
     return _Cube(
-        stacked, center, label, exclusion, runs, outside, sample, outside_fov, failed
+        stacked,
+        center,
+        label,
+        exclusion,
+        runs,
+        outside,
+        sample,
+        outside_fov,
+        failed,
+        summary,
     )
 
 
@@ -611,61 +623,89 @@ def _summary(label, parameters, extra, config) -> list[str]:
     ]
 
 
-def _plot_overview(stacked, maps, sky_model, config, center, exclusion, label, path):
-    """Plot counts, significance and fitted Gaussian, residuals, their histogram."""
+def _plot_overview(stacked, maps, sky_model, config, center, cube, label):
+    """Plot counts, significance and fitted Gaussian, residuals, their histogram.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.lines import Line2D
     from regions import CircleSkyRegion
 
-    figure = plt.figure(figsize=(15, 12))
+    from sat.plots import caption, colorbar, legend
+
+    figure = plt.figure(figsize=(15, 12.5), layout="constrained")
     wcs = maps["significance"].geom.wcs
-    counts = stacked.counts * stacked.mask_safe
     radius = config.excess_map.correlation_radius
-    counts_image = counts.sum_over_axes(keepdims=False).smooth(radius / 2)
+    pixel = config.datasets.geom.wcs.binsize.to_value("deg")
     spatial = sky_model.spatial_model
-    gaussian = [
-        CircleSkyRegion(spatial.position, n * spatial.sigma.quantity) for n in (1, 2)
-    ]
 
     axes = figure.add_subplot(2, 2, 1, projection=wcs)
-    counts_image.plot(ax=axes, add_cbar=True, stretch="sqrt", cmap="inferno")
-    axes.set_title("counts (safe energies, smoothed)")
+    counts = (stacked.counts * stacked.mask_safe).sum_over_axes(keepdims=False)
+    counts.plot(ax=axes, stretch="sqrt", cmap="inferno")
+    colorbar(figure, axes.images[-1], axes, f"counts per {pixel:g}° pixel")
+    axes.set_title("counts in the safe energy range (not smoothed)")
 
     axes = figure.add_subplot(2, 2, 2, projection=wcs)
-    maps["significance"].plot(ax=axes, add_cbar=True, cmap="magma", vmin=-3)
-    axes.contour(
+    maps["significance"].plot(ax=axes, cmap="magma", vmin=-3)
+    colorbar(figure, axes.images[-1], axes, f"significance within {radius:g} (σ)")
+    contours = axes.contour(
         np.nan_to_num(maps["significance"].data),
         levels=[5, 10, 20],
         colors="w",
         linewidths=0.6,
     )
-    for region, style in zip(gaussian, ("-", "--"), strict=True):
-        region.to_pixel(wcs).plot(ax=axes, edgecolor="cyan", linestyle=style, lw=1.5)
+    contours.set_label("significance 5, 10, 20 σ")
+    axes.add_line(Line2D([], [], color="w", lw=0.6, label="significance 5, 10, 20 σ"))
+    for n, style in ((1, "-"), (2, "--")):
+        circle = CircleSkyRegion(spatial.position, n * spatial.sigma.quantity)
+        circle.to_pixel(wcs).plot(
+            ax=axes,
+            edgecolor="cyan",
+            linestyle=style,
+            lw=1.5,
+            label=f"fitted Gaussian, {n}σ",
+        )
     _plot_exclusions(axes, wcs, center, config.exclusion_regions)
-    axes.set_title(
-        f"significance (r = {radius}): contours 5, 10, 20; fitted Gaussian 1, 2 sigma"
-    )
+    legend(axes, loc="lower left", fontsize="small", facecolor="0.3", labelcolor="w")
+    axes.set_title(f"significance, correlated within {radius:g}")
 
     axes = figure.add_subplot(2, 2, 3, projection=wcs)
-    maps["residual"].plot(ax=axes, add_cbar=True, cmap="RdBu_r", vmin=-5, vmax=5)
+    maps["residual"].plot(ax=axes, cmap="RdBu_r", vmin=-5, vmax=5)
+    colorbar(figure, axes.images[-1], axes, "residual significance (σ)")
     _plot_exclusions(axes, wcs, center, config.exclusion_regions)
-    axes.set_title("residual significance (data - background - model)")
+    legend(axes, loc="lower left", fontsize="small")
+    axes.set_title("residual significance (data − background − model)")
 
     axes = figure.add_subplot(2, 2, 4)
-    values = maps["residual"].data[_off_source(stacked, exclusion)]
+    values = maps["residual"].data[_off_source(stacked, cube.exclusion)]
     values = values[np.isfinite(values)]
     bins = np.linspace(-6, 6, 61)
-    axes.hist(values, bins=bins, density=True, histtype="step", color="k", lw=1.5)
+    axes.hist(
+        values,
+        bins=bins,
+        density=True,
+        histtype="step",
+        color="k",
+        lw=1.5,
+        label="safe pixels outside the exclusions",
+    )
     x = np.linspace(-6, 6, 241)
-    axes.plot(x, np.exp(-(x**2) / 2) / math.sqrt(2 * math.pi), "C3", label="N(0, 1)")
+    axes.plot(
+        x, np.exp(-(x**2) / 2) / math.sqrt(2 * math.pi), "C3", label="expected: N(0, 1)"
+    )
     axes.set_yscale("log")
     axes.set_ylim(1e-5, 1)
-    axes.set_xlabel("residual significance (safe pixels outside the exclusions)")
+    axes.set_xlabel("residual significance (σ)")
+    axes.set_ylabel("probability density")
     axes.set_title(f"mean {values.mean():.2f}, std {values.std():.2f}")
-    axes.legend()
-    figure.suptitle(f"{label}: 3D analysis of H.E.S.S. DR1", y=0.94)
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    axes.legend(fontsize="small")
+    figure.suptitle(f"{label}: 3D analysis")
+    caption(figure, cube.summary.text())
+    return figure
 
 
 def _plot_exclusions(axes, wcs, center, circles) -> None:
@@ -673,7 +713,7 @@ def _plot_exclusions(axes, wcs, center, circles) -> None:
 
     for block in circles:
         circle(block, center).to_pixel(wcs).plot(
-            ax=axes, edgecolor="0.6", linestyle=":", lw=1
+            ax=axes, edgecolor="0.6", linestyle=":", lw=1, label="exclusion regions"
         )
 
 

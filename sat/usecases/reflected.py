@@ -37,6 +37,8 @@ class ReflectedRuns:
     outside : list of str
         Runs left out before the reduction: the ON region is outside their field
         of view (`sat.fov.covering_runs`), each with why.
+    observations : list of `gammapy.data.Observation`
+        The runs of ``datasets`` (what the figures say they show).
     """
 
     datasets: object
@@ -46,6 +48,14 @@ class ReflectedRuns:
     dropped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
+    observations: list = field(default_factory=list)
+
+    @cached_property
+    def summary(self):
+        """The `sat.plots.ObservationSummary` of the usable runs."""
+        from sat.plots import ObservationSummary
+
+        return ObservationSummary.from_observations(self.observations)
 
     @cached_property
     def stacked(self):
@@ -74,6 +84,7 @@ class ReflectedRuns:
             "dropped_runs": self.dropped,
             "failed_runs": self.failed,
             "outside_fov_runs": self.outside,
+            "observations": self.summary.as_dict(),
             "stacked": {
                 "livetime_s": float(cumulative["livetime"].quantity[-1].to_value("s")),
                 "n_on": int(total["counts"]),
@@ -162,6 +173,11 @@ def reflected_regions_runs(
             *(failure.message for failure in reduction.maker.failures),
         ],
         outside=outside,
+        observations=[
+            obs
+            for obs in selection.observations
+            if f"obs_{obs.obs_id}" in {dataset.name for dataset in usable}
+        ],
     )
 
 

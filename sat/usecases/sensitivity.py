@@ -783,7 +783,7 @@ def _plot(tables: dict, title: str, what: str, comparison=None):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from sat.plots import caption, label
+    from sat.plots import caption, label, legend
 
     markers = {"significance": "o", "gamma": "*", "bkg": "v"}
     if comparison is None:
@@ -796,27 +796,36 @@ def _plot(tables: dict, title: str, what: str, comparison=None):
             sharex=True,
             gridspec_kw={"height_ratios": [3, 1.3], "hspace": 0.05},
         )
+    published_label = "CTAO prod3b-v1 (published)"
+    lines = {}
     for livetime, table in tables.items():
         energy = table["e_ref"].quantity.to_value("TeV")
         flux = table["e2dnde"].quantity.to_value(SENSITIVITY_UNIT)
-        (line,) = axes.plot(energy, flux, "-", label=f"{livetime:g} h")
+        (lines[livetime],) = axes.plot(energy, flux, "-", label=f"{livetime:g} h")
+    # Grey entries for what every curve shares (the legend names each once).
+    for criterion, marker in markers.items():
+        axes.plot([], [], marker, color="gray", ls="none", label=CRITERIA[criterion])
+    if comparison is not None:
+        axes.plot([], [], "--", color="gray", label=published_label)
+    for livetime, table in tables.items():
+        energy = table["e_ref"].quantity.to_value("TeV")
+        flux = table["e2dnde"].quantity.to_value(SENSITIVITY_UNIT)
+        color = lines[livetime].get_color()
         if comparison is not None and livetime in PUBLISHED_CURVES:
             published = read_published(f"{PUBLISHED_CURVES[livetime]}-DiffSens")
             centre = np.sqrt(published[:, 0] * published[:, 1])
-            axes.plot(centre, published[:, 2], "--", color=line.get_color())
+            axes.plot(centre, published[:, 2], "--", color=color, label=published_label)
         for criterion, marker in markers.items():
             selected = table["criterion"] == criterion
             axes.plot(
                 energy[selected],
                 flux[selected],
                 marker,
-                color=line.get_color(),
+                color=color,
                 ls="none",
+                label=CRITERIA[criterion],
             )
-    for criterion, marker in markers.items():
-        axes.plot([], [], marker, color="gray", ls="none", label=CRITERIA[criterion])
     if comparison is not None:
-        axes.plot([], [], "--", color="gray", label="CTAO prod3b-v1 (published)")
         _plot_ratio(lower, comparison)
     axes.set_xscale("log")
     axes.set_yscale("log")
@@ -824,7 +833,7 @@ def _plot(tables: dict, title: str, what: str, comparison=None):
     axes.set_ylabel(label("Sensitivity E² dN/dE", SENSITIVITY_UNIT))
     axes.set_title(title)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    legend(axes, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     caption(figure, what)
     return figure
 

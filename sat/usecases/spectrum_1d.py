@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -217,14 +216,19 @@ class Spectrum1D(DL3UseCase):
             for dataset in [runs.stacked, *runs.datasets]:
                 _write_ogip(dataset, context)
             table, cumulative = runs.info_tables()
-            _plot_spectrum(
-                flux_points,
-                sky_models,
-                main,
-                runs.label,
-                context.product("spectrum.png"),
+            what = runs.summary.text()
+            context.save_figure(
+                _plot_spectrum(flux_points, sky_models, main, runs.label, what),
+                "spectrum.png",
             )
-            _plot_runs(table, cumulative, runs.label, context.product("runs.png"))
+            context.save_figure(
+                _plot_runs(table, cumulative, runs.label, what), "runs.png"
+            )
+        context.keep(
+            datasets=datasets,
+            models=Models([sky_models[main]]),
+            flux_points=flux_points,
+        )
 
         extra = {"fits": fits, **runs.statistics()}
         if {"power-law", "log-parabola"} <= set(fits):
@@ -364,6 +368,8 @@ def _flux_point_edges(config: Spectrum1DConfig, datasets):
 
 def _summary(label, extra, fits, config) -> list[str]:
     """Human-readable lines for the end of the run."""
+    import astropy.units as u
+
     stacked, dropped = extra["stacked"], extra["dropped_runs"]
     lines = [
         f"{label}: {len(extra['runs'])} runs, {stacked['livetime_s'] / 3600:.2f} h, "
@@ -374,10 +380,13 @@ def _summary(label, extra, fits, config) -> list[str]:
         lines.append(
             f"dropped {', '.join(dropped)}: no OFF region or no safe energy range"
         )
+    from sat.plots import unit_text
+
     e0 = config.reference_energy
     for name, fit in fits.items():
         values = ", ".join(
             f"{key} {p['value']:.4g} ± {p['error']:.2g}"
+            + (f" {unit_text(u.Unit(p['unit']))}" if p["unit"] else "")
             for key, p in fit["parameters"].items()
         )
         state = "" if fit["success"] else " (fit did NOT converge)"
@@ -391,12 +400,21 @@ def _summary(label, extra, fits, config) -> list[str]:
     return lines
 
 
-def _plot_spectrum(flux_points, sky_models, main, label, path: Path) -> None:
-    """SED: flux points, fitted models (main with error band) and residuals."""
+def _plot_spectrum(flux_points, sky_models, main, label, what):
+    """SED: flux points, fitted models (main with error band) and residuals.
+
+    ``what`` (the observations) is written under the figure.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import warnings
 
     import matplotlib.pyplot as plt
     from gammapy.datasets import FluxPointsDataset
+
+    from sat.plots import caption, sed_labels
 
     figure, (top, bottom) = plt.subplots(
         2,
@@ -413,10 +431,16 @@ def _plot_spectrum(flux_points, sky_models, main, label, path: Path) -> None:
             ax_residuals=bottom,
             kwargs_spectrum={
                 "kwargs_fp": {"label": "flux points", "color": "k"},
-                "kwargs_model": {"label": main, "color": "C0"},
+                "kwargs_model": {"label": f"{main} fit", "color": "C0"},
             },
-            kwargs_residuals={"method": "diff/model", "color": "k"},
+            kwargs_residuals={
+                "method": "diff/model",
+                "color": "k",
+                "label": "flux points",
+            },
         )
+        # Gammapy draws the fit's error band without a label: name it.
+        top.collections[-1].set_label(f"{main} fit, 1σ band")
         energy_bounds = flux_points.energy_axis.edges[[0, -1]]
         for index, (name, model) in enumerate(sky_models.items()):
             if name != main:
@@ -426,38 +450,53 @@ def _plot_spectrum(flux_points, sky_models, main, label, path: Path) -> None:
                     sed_type="e2dnde",
                     ls="--",
                     color=f"C{index + 1}",
-                    label=name,
+                    label=f"{name} fit",
                 )
+    sed_labels(top)
     top.set_xlabel("")
-    top.set_title(f"{label}: reflected-regions spectrum (H.E.S.S. DR1)")
+    top.set_title(f"{label}: reflected-regions spectrum")
     top.legend()
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    sed_labels(bottom)
+    bottom.set_ylabel("residual\n(data − model) / model")
+    bottom.legend(fontsize="small", loc="lower left")
+    caption(figure, what)
+    return figure
 
 
-def _plot_runs(runs, cumulative, label, path: Path) -> None:
-    """Per run ON, scaled OFF and excess counts; significance versus livetime."""
+def _plot_runs(runs, cumulative, label, what):
+    """Per run ON, scaled OFF and excess counts; significance versus live time.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import matplotlib.pyplot as plt
     import numpy as np
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    from sat.plots import caption, run_ticks
+    from sat.plots import label as axis_label
+
+    wide = len(runs) > 8
+    figure, (left, right) = plt.subplots(
+        1, 2, figsize=(14 if wide else 11, 4.5), layout="constrained"
+    )
     x = np.arange(len(runs))
     width = 0.27
-    left.bar(x - width, runs["counts"], width, label="ON")
-    left.bar(x, runs["alpha"] * runs["counts_off"], width, label="alpha × OFF")
+    left.bar(x - width, runs["counts"], width, label="ON counts")
+    left.bar(x, runs["alpha"] * runs["counts_off"], width, label="background: α × OFF")
     left.bar(x + width, runs["excess"], width, label="excess")
-    left.set_xticks(x, [name.removeprefix("obs_") for name in runs["name"]])
-    left.tick_params(axis="x", labelrotation=45)
+    run_ticks(left, [name.removeprefix("obs_") for name in runs["name"]])
     left.set_xlabel("run")
     left.set_ylabel("counts in the safe energy range")
-    left.legend()
+    left.legend(fontsize="small")
     hours = cumulative["livetime"].quantity.to_value("h")
-    right.plot(hours, cumulative["sqrt_ts"], "o-")
-    right.set_xlabel("cumulative livetime (h)")
-    right.set_ylabel("significance (sigma)")
+    right.plot(hours, cumulative["sqrt_ts"], "o-", label="all runs up to this one")
+    right.set_xlabel(axis_label("Cumulative live time", "h"))
+    right.set_ylabel("significance (σ)")
+    right.legend(fontsize="small")
     figure.suptitle(f"{label}: counts per run")
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
 USECASE = Spectrum1D

@@ -247,6 +247,7 @@ class Survey(UseCase):
         from sat.dl3.store import index_files, observation_files, open_store, run_ids
         from sat.errors import DataError
         from sat.irf import energy_axes, load_irf
+        from sat.plots import ObservationSummary, unit_text
         from sat.reduction import reduce_observations
 
         if config.datastore:
@@ -310,7 +311,14 @@ class Survey(UseCase):
                 if path.with_name(f"stacked_{kind}.fits").is_file():
                     context.product(f"datasets/stacked_{kind}.fits")
             stacked.models = Models([model])
-            _plot_survey(stacked, datasets, maker.stats, context.product("survey.png"))
+            usable_ids = {dataset.name for dataset in datasets}
+            summary = ObservationSummary.from_observations(
+                [obs for obs in observations if f"obs_{obs.obs_id}" in usable_ids],
+                instrument=f"simulated with {config.irf}",
+            )
+            figure = _plot_survey(stacked, datasets, maker.stats, summary.text())
+            context.save_figure(figure, "survey.png")
+        context.keep(datasets=datasets, models=Models([model]))
 
         truths = {
             "index": config.spectrum.index,
@@ -343,6 +351,7 @@ class Survey(UseCase):
             "n_runs": len(obs_ids),
             "failed_runs": failed,
             "reduction": reduction,
+            "observations": summary.as_dict(),
             "stacked": {
                 "n_on": int(stacked.counts.data[stacked.mask_safe.data].sum()),
                 "n_off": int(stacked.counts_off.data[stacked.mask_safe.data].sum()),
@@ -359,6 +368,7 @@ class Survey(UseCase):
             "power law: "
             + ", ".join(
                 f"{key} {p['value']:.4g} ± {p['error']:.2g}"
+                + (f" {unit_text(u.Unit(p['unit']))}" if p["unit"] else "")
                 for key, p in parameters.items()
             ),
         ]
@@ -367,23 +377,39 @@ class Survey(UseCase):
         return Outcome(parameters, validation, summary, extra)
 
 
-def _plot_survey(stacked, datasets, stats, path) -> None:
+def _plot_survey(stacked, datasets, stats, what):
     """Plot the stacked fit with its residuals and the excess of every run.
 
     The right panel shows what each process reduced: a backend that left a
-    worker idle, or a run with no signal, is visible at a glance.
+    worker idle, or a run with no signal, is visible at a glance. ``what`` (the
+    runs) is written under the figure.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
     """
     import matplotlib.pyplot as plt
     import numpy as np
 
-    figure = plt.figure(figsize=(12, 4.5))
-    grid = figure.add_gridspec(2, 2, height_ratios=(3, 1), hspace=0.05)
+    from sat.plots import caption, label
+
+    figure = plt.figure(figsize=(13, 5), layout="constrained")
+    grid = figure.add_gridspec(2, 2, height_ratios=(3, 1))
     ax_spectrum = figure.add_subplot(grid[0, 0])
     ax_residuals = figure.add_subplot(grid[1, 0], sharex=ax_spectrum)
-    stacked.plot_fit(ax_spectrum=ax_spectrum, ax_residuals=ax_residuals)
+    stacked.plot_fit(
+        ax_spectrum=ax_spectrum,
+        ax_residuals=ax_residuals,
+        kwargs_residuals={"label": "counts − predicted counts"},
+    )
     ax_spectrum.set_title(f"{len(datasets)} runs stacked, joint power-law fit")
     ax_spectrum.tick_params(labelbottom=False)
     ax_spectrum.set_xlabel("")
+    ax_spectrum.set_ylabel("counts per energy bin")
+    ax_spectrum.legend(fontsize="small")
+    ax_residuals.set_xlabel(label("Reconstructed energy", "TeV"))
+    ax_residuals.set_ylabel("residual counts")
+    ax_residuals.legend(fontsize="x-small", loc="lower left")
 
     runs = datasets.info_table(cumulative=False)
     worker_of = {f"obs_{s.obs_id}": s.pid for s in stats}
@@ -398,15 +424,17 @@ def _plot_survey(stacked, datasets, stats, path) -> None:
             yerr=np.sqrt(np.asarray(runs["counts"])[mine]),
             fmt="o",
             ms=3,
-            label=f"worker {number + 1} ({mine.sum()} runs)",
+            label=f"runs reduced by worker {number + 1} ({mine.sum()})",
         )
-    ax_runs.axhline(float(np.mean(runs["excess"])), color="0.5", ls="--", lw=1)
-    ax_runs.set_xlabel("run")
-    ax_runs.set_ylabel("excess counts (safe energy range)")
+    ax_runs.axhline(
+        float(np.mean(runs["excess"])), color="0.5", ls="--", lw=1, label="mean"
+    )
+    ax_runs.set_xlabel("run (in the order of the obs-index)")
+    ax_runs.set_ylabel("excess counts in the safe energy range")
     ax_runs.set_title("excess per run, by the process that reduced it")
     ax_runs.legend(fontsize="small", loc="best")
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
 USECASE = Survey
