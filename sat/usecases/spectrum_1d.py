@@ -488,7 +488,8 @@ def _plot_runs(runs, cumulative, label, what):
     run_ticks(left, [name.removeprefix("obs_") for name in runs["name"]])
     left.set_xlabel("run")
     left.set_ylabel("counts in the safe energy range")
-    left.legend(fontsize="small")
+    left.set_ylim(0, 1.35 * float(np.max(runs["counts"])))  # room for the legend
+    left.legend(fontsize="small", loc="upper left")
     hours = cumulative["livetime"].quantity.to_value("h")
     right.plot(hours, cumulative["sqrt_ts"], "o-", label="all runs up to this one")
     right.set_xlabel(axis_label("Cumulative live time", "h"))
