@@ -40,7 +40,13 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from sat.parallel import ParallelConfig
-from sat.usecases.base import Outcome, RunContext, UseCase, UseCaseConfig
+from sat.usecases.base import (
+    Example,
+    Outcome,
+    RunContext,
+    UseCase,
+    UseCaseConfig,
+)
 from sat.usecases.hess_dr1 import PAPER, PUBLISHED_1D, STEADY_SAMPLE
 from sat.usecases.models import AMPLITUDE_UNIT
 from sat.usecases.options import (
@@ -187,8 +193,11 @@ class EblNormTest(UseCaseConfig):
     """The bright source fitted with the EBL normalisation free."""
 
     flux_factor: float = Field(default=10.0, gt=0)
+    """The bright source's flux, in units of the simulated source's."""
     livetime_h: float = Field(default=2.0, gt=0)
+    """Live time of each observation of the bright source (h)."""
     n_seeds: int = Field(default=40, ge=3)
+    """Number of simulated observations of the bright source (one per seed)."""
 
 
 class EblSimulation(UseCaseConfig):
@@ -200,22 +209,38 @@ class EblSimulation(UseCaseConfig):
     """
 
     irf: str = "prod5-south-z20-50h"
+    """CTAO IRF of the simulated observations (ctao-sat irf list)."""
     redshift: float = Field(default=0.116, gt=0)
+    """Redshift of the simulated source."""
     # The EBL of the simulated sky ("none": no absorption).
     ebl_model: EblChoice = "dominguez"
+    """EBL of the simulated sky: dominguez, franceschini or none."""
     index: float = 2.6
-    amplitude: float = Field(default=1.5e-11, gt=0, description=AMPLITUDE_UNIT)
+    """Intrinsic spectral index of the simulated source."""
+    amplitude: float = Field(default=1.5e-11, gt=0)
+    """Intrinsic differential flux at the reference energy (cm-2 s-1 TeV-1)."""
     reference_tev: float = Field(default=1.0, gt=0)
+    """Reference energy of the power law (TeV)."""
     livetime_h: float = Field(default=0.5, gt=0)
+    """Live time of each simulated observation (h)."""
     offset_deg: float = Field(default=0.5, ge=0)
+    """Offset of the source from the pointing (deg)."""
     on_radius_deg: float = Field(default=0.11, gt=0)
+    """Radius of the ON region (deg)."""
     n_off_regions: int = Field(default=5, ge=1)
+    """Number of OFF regions (alpha = 1 / n_off_regions)."""
     energy_min_tev: float = Field(default=0.1, gt=0)
+    """Lowest reconstructed energy (TeV)."""
     energy_max_tev: float = Field(default=50.0, gt=0)
+    """Highest reconstructed energy (TeV)."""
     bins_per_decade: int = Field(default=8, gt=0)
+    """Reconstructed-energy bins per decade."""
     n_seeds: int = Field(default=100, ge=3)
+    """Number of simulated observations (one per seed) in the pull test."""
     seed: int = Field(default=0, ge=0)
+    """Random seed of the first observation; the others follow."""
     ebl_norm: EblNormTest = Field(default_factory=EblNormTest)
+    """The bright source fitted with the EBL normalisation free."""
 
     @model_validator(mode="after")
     def _energies(self):
@@ -236,18 +261,26 @@ class EblAbsorptionConfig(DL3Config):
 
     # The analysis: the EBL model the intrinsic spectrum is corrected with.
     ebl_model: EblChoice = "dominguez"
+    """EBL model the intrinsic spectrum is corrected with: dominguez, franceschini or
+    none (the deliberately wrong analysis)."""
     # (a) the real data.
     target: str | None = "PKS 2155-304"
+    """Source name in the obs-index: its runs and position."""
     datasets: Datasets = Field(default_factory=reflected_regions_datasets)
     redshift: float = Field(default=0.116, gt=0)
+    """Redshift of the source (PKS 2155-304: 0.116)."""
     reference_energy: Energy = "0.65 TeV"
+    """Reference energy of the power laws."""
     flux_points_per_decade: int = Field(default=4, gt=0)
-    # Flux points up to here (or the runs' safe maximum if lower): beyond a few
-    # TeV the EBL leaves nothing of a z = 0.116 source's steep spectrum.
+    """Flux-point bins per decade of energy."""
+    # Beyond a few TeV the EBL leaves nothing of a z = 0.116 source's steep spectrum.
     flux_points_max_tev: float = Field(default=10.0, gt=0)
+    """Flux points up to this energy (TeV), or the runs' safe maximum if lower."""
     # (b) the simulation.
     simulation: EblSimulation = Field(default_factory=EblSimulation)
+    """The simulated CTAO observations of the pull tests."""
     general: ParallelConfig = Field(default_factory=ParallelConfig)
+    """How the runs are reduced: n_jobs, parallel_backend, skip_failed."""
 
     @model_validator(mode="after")
     def _a_reflected_regions_spectrum(self):
@@ -363,6 +396,13 @@ class EblAbsorption(UseCase):
     summary = "EBL-absorbed spectra: PKS 2155-304 (H.E.S.S. DR1) and CTAO pulls"
     Config = EblAbsorptionConfig
     datasets = ("hess-dl3-dr1", "cta-caldb", "ebl")
+    examples: ClassVar[dict[str, Example]] = {
+        "no-ebl": Example(
+            "The deliberately wrong analysis: a plain power law taken for the "
+            "intrinsic spectrum. Both parts of the validation fail.",
+            {"ebl_model": "none"},
+        ),
+    }
 
     def run(self, config: EblAbsorptionConfig, context: RunContext) -> Outcome:
         """Fit the real spectra, run the simulated pull tests, validate both."""
@@ -374,7 +414,15 @@ class EblAbsorption(UseCase):
         _check_inputs(config)
         real = _real_data(config, context)
         simulated = _simulation(config, context)
-        _plot_pulls(simulated, context.product("pulls.png"))
+        sim = config.simulation
+        what = (
+            f"Simulated: {sim.n_seeds} observations of {sim.livetime_h:g} h (one per "
+            f"seed) with {sim.irf}, a source at z = {sim.redshift:g} "
+            f"({sim.ebl_model} EBL), {sim.offset_deg:g}° from the pointing; EBL norm: "
+            f"{sim.ebl_norm.n_seeds} of {sim.ebl_norm.livetime_h:g} h, "
+            f"{sim.ebl_norm.flux_factor:g}× brighter"
+        )
+        context.save_figure(_plot_pulls(simulated, what), "pulls.png", dpi=110)
         parameters = {**real["parameters"], **simulated["parameters"]}
         validation = [*real["validation"], *simulated["validation"]]
         summary = [*real["summary"], *simulated["summary"]]
@@ -455,15 +503,17 @@ def _real_data(config: EblAbsorptionConfig, context: RunContext) -> dict:
         )
         context.write_models(Models([observed]), "models/observed.yaml")
         context.write_models(Models([absorbed]), "models/intrinsic.yaml")
-        _plot_spectrum(
+        figure = _plot_spectrum(
             flux_points,
             observed,
             absorbed,
             config,
             label,
             reference_ebl,
-            context.product("spectrum.png"),
+            runs.summary.text(),
         )
+        context.save_figure(figure, "spectrum.png")
+    context.keep(datasets=datasets, models=Models([absorbed]), flux_points=flux_points)
 
     expected_shift = {
         name: published_spectra()[name].index[0] - values["index"]
@@ -478,6 +528,7 @@ def _real_data(config: EblAbsorptionConfig, context: RunContext) -> dict:
         "n_runs": len(datasets),
         "dropped_runs": runs.dropped,
         "failed_runs": runs.failed,
+        "observations": runs.summary.as_dict(),
         "livetime_h": float(info["livetime"].quantity[-1].to_value("h")),
         "excess": float(info["excess"][-1]),
         "significance": float(info["sqrt_ts"][-1]),
@@ -908,10 +959,15 @@ def _pull_statistics(rows, config, label, norm=False) -> dict:
 # --- plots --------------------------------------------------------------------------
 
 
-def _plot_spectrum(
-    flux_points, observed, absorbed, config, label, reference_ebl, path
-) -> None:
-    """SED: observed and de-absorbed flux points, models; the EBL attenuation."""
+def _plot_spectrum(flux_points, observed, absorbed, config, label, reference_ebl, what):
+    """SED: observed and de-absorbed flux points, models; the EBL attenuation.
+
+    ``what`` (the observations) is written under the figure.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import logging
     import warnings
 
@@ -919,6 +975,9 @@ def _plot_spectrum(
     import matplotlib.pyplot as plt
     import numpy as np
     from gammapy.modeling.models import SkyModel
+
+    from sat.plots import caption, sed_labels
+    from sat.plots import label as axis_label
 
     figure, (top, bottom) = plt.subplots(
         2,
@@ -954,23 +1013,31 @@ def _plot_spectrum(
                 ax=top, sed_type=sed, color="C3", label="de-absorbed flux points"
             )
             absorbed.spectral_model.plot(
-                bounds, ax=top, sed_type=sed, color="C0", label="EBL x power law fit"
+                bounds, ax=top, sed_type=sed, color="C0", label="EBL × power-law fit"
             )
             absorbed.spectral_model.plot_error(
-                bounds, ax=top, sed_type=sed, facecolor="C0"
+                bounds,
+                ax=top,
+                sed_type=sed,
+                facecolor="C0",
+                label="EBL × power law, 1σ",
             )
             intrinsic(absorbed).plot(
                 bounds, ax=top, sed_type=sed, color="C3", label="intrinsic power law"
             )
-            intrinsic(absorbed).plot_error(bounds, ax=top, sed_type=sed, facecolor="C3")
+            intrinsic(absorbed).plot_error(
+                bounds, ax=top, sed_type=sed, facecolor="C3", label="intrinsic, 1σ"
+            )
     # The measured points set the scale: the absorbed model falls by orders of
-    # magnitude where there are only upper limits.
-    measured = np.ravel(flux_points.e2dnde.quantity.to_value("TeV cm-2 s-1"))
+    # magnitude where there are only upper limits. In the unit the axis is drawn
+    # in (Gammapy's quantity support chose it).
+    unit = top.yaxis.units or "erg cm-2 s-1"
+    measured = np.ravel(flux_points.e2dnde.quantity.to_value(unit))
     detected = measured[~np.ravel(flux_points.is_ul.data) & (measured > 0)]
     if detected.size:
         top.set_ylim(detected.min() / 30, detected.max() * 30)
+    sed_labels(top)
     top.set_xlabel("")
-    top.set_ylabel("energy flux E² dN/dE (TeV cm⁻² s⁻¹)")
     top.set_title(f"{label}, z = {config.redshift:g}: observed and intrinsic")
     top.legend(fontsize=8)
 
@@ -987,17 +1054,24 @@ def _plot_spectrum(
         )
     bottom.set_xscale("log")
     bottom.set_ylim(0, 1.05)
-    bottom.set_xlabel("energy (TeV)")
-    bottom.set_ylabel("EBL transmission e^-tau")
+    bottom.set_xlabel(axis_label("Energy", "TeV"))
+    bottom.set_ylabel("EBL transmission exp(−τ)")
     bottom.legend(fontsize=8)
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
-def _plot_pulls(simulated: dict, path) -> None:
-    """Histograms of the pulls of every simulated parameter over N(0, 1)."""
+def _plot_pulls(simulated: dict, what: str):
+    """Histograms of the pulls of every simulated parameter over N(0, 1).
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption
 
     panels = [("frozen", "index"), ("frozen", "amplitude"), ("free", "ebl_norm")]
     panels = [
@@ -1005,7 +1079,9 @@ def _plot_pulls(simulated: dict, path) -> None:
         for test, name in panels
         if any(row["success"] for row in simulated["rows"][test])
     ]
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8))
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(4.2 * len(panels), 3.8), layout="constrained"
+    )
     axes = np.atleast_1d(axes)
     grid = np.linspace(-4, 4, 200)
     bins = np.linspace(-4, 4, 17)
@@ -1014,20 +1090,21 @@ def _plot_pulls(simulated: dict, path) -> None:
             [row[f"{name}_pull"] for row in simulated["rows"][test] if row["success"]]
         )
         clipped = np.clip(pulls, bins[0], bins[-1])
-        ax.hist(clipped, bins=bins, histtype="stepfilled", alpha=0.6, label="seeds")
+        ax.hist(clipped, bins=bins, histtype="stepfilled", alpha=0.6, label="fits")
         expected = len(pulls) * (bins[1] - bins[0]) * np.exp(-(grid**2) / 2)
-        ax.plot(grid, expected / np.sqrt(2 * np.pi), "k-", label="N(0, 1)")
+        ax.plot(grid, expected / np.sqrt(2 * np.pi), "k-", label="expected: N(0, 1)")
         title = {"index": "intrinsic index", "amplitude": "intrinsic amplitude"}
-        ax.set_xlabel(f"{title.get(name, 'EBL norm alpha')} pull (fit - truth) / error")
+        ax.set_xlabel(
+            f"{title.get(name, 'EBL normalisation α')} pull: (fit − truth) / error"
+        )
         ax.set_ylabel(f"seeds (of {len(pulls)})")
         ax.set_title(
             f"mean {np.mean(pulls):+.2f}, std {np.std(pulls, ddof=1):.2f}",
             fontsize=10,
         )
         ax.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
 USECASE = EblAbsorption

@@ -40,11 +40,17 @@ import itertools
 import math
 import warnings
 from contextlib import contextmanager
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from sat.usecases.base import Outcome, RunContext, UseCase, UseCaseConfig
+from sat.usecases.base import (
+    Example,
+    Outcome,
+    RunContext,
+    UseCase,
+    UseCaseConfig,
+)
 from sat.usecases.ebl_absorption import (
     EBL_TABLES,
     EblChoice,
@@ -67,37 +73,64 @@ class GrbSource(UseCaseConfig):
     """The simulated burst: intrinsic spectrum at ``flux_time_s`` after T0, decay."""
 
     redshift: float = Field(default=0.4245, gt=0)
+    """Redshift of the burst (GRB 190114C: 0.4245)."""
     ebl_model: EblChoice = "dominguez"
+    """EBL model of the simulated sky: dominguez, franceschini or none."""
     index: float = 2.2
-    amplitude: float = Field(default=1.2e-8, gt=0, description=AMPLITUDE_UNIT)
+    """Intrinsic spectral index of the power law."""
+    amplitude: float = Field(default=1.2e-8, gt=0)
+    """Intrinsic differential flux at the reference energy and at flux_time_s (cm-2 s-1
+    TeV-1)."""
     reference_tev: float = Field(default=0.1, gt=0)
+    """Reference energy of the power law (TeV)."""
     flux_time_s: float = Field(default=100.0, gt=0)
+    """Time after T0 at which the amplitude is given (s)."""
     decay_index: float = Field(default=1.6, gt=0)
+    """Temporal decay index: flux proportional to (t / flux_time_s)^-decay_index."""
 
 
 class GrbFollowupConfig(UseCaseConfig):
     """Configuration of the GRB follow-up."""
 
     irf: str = "prod5-north-z20-50h"
+    """CTAO IRF of the follow-up (ctao-sat irf list)."""
     source: GrbSource = Field(default_factory=GrbSource)
+    """The simulated burst."""
     # The analysis: the EBL model of the fit and the decay model.
     ebl_model: EblChoice = "dominguez"
+    """EBL model of the fit: dominguez, franceschini or none (plain power law)."""
     decay_model: DecayModel = "power-law"
+    """Decay model of the fit: power-law, or exponential (the deliberately wrong
+    analysis)."""
     # The observation: from T0 + delay_s for duration_s.
     delay_s: float = Field(default=60.0, gt=0)
+    """Start of the observation after T0 (s): the alert and slew delay."""
     duration_s: float = Field(default=3600.0, gt=0)
+    """Length of the observation (s)."""
     n_time_bins: int = Field(default=8, ge=3)
+    """Log-spaced time bins of the fit and the light curve."""
     significance_steps: int = Field(default=5, ge=1)
+    """Steps per time bin of the cumulative significance (time to 5 sigma)."""
     offset_deg: float = Field(default=0.5, ge=0)
+    """Offset of the burst from the pointing (deg)."""
     on_radius_deg: float = Field(default=0.15, gt=0)
+    """Radius of the ON region (deg)."""
     n_off_regions: int = Field(default=3, ge=1)
+    """Number of OFF regions (alpha = 1 / n_off_regions)."""
     energy_min_tev: float = Field(default=0.03, gt=0)
+    """Lowest reconstructed energy (TeV)."""
     energy_max_tev: float = Field(default=10.0, gt=0)
+    """Highest reconstructed energy (TeV)."""
     bins_per_decade: int = Field(default=8, gt=0)
+    """Reconstructed-energy bins per decade."""
     light_curve_max_tev: float = Field(default=1.0, gt=0)
+    """Upper energy of the light curve's band (TeV); its lower one is energy_min_tev."""
     segments: int = Field(default=3, ge=1)
+    """Parts of the observation with their own spectrum (time-resolved spectra)."""
     n_seeds: int = Field(default=20, ge=3)
+    """Number of simulated follow-ups (one per seed) in the pull test."""
     seed: int = Field(default=0, ge=0)
+    """Random seed of the first follow-up; the others follow."""
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -190,6 +223,14 @@ class GrbFollowup(UseCase):
     summary = "GRB follow-up from T0 + delay: light curve, spectra, decay, 5 sigma"
     Config = GrbFollowupConfig
     datasets = ("cta-caldb", "ebl")
+    examples: ClassVar[dict[str, Example]] = {
+        "exponential-decay": Example(
+            "The deliberately wrong analysis: an exponential decay (Gammapy's "
+            "light-curve tutorial) fitted to a power-law decay; the goodness of fit "
+            "fails.",
+            {"decay_model": "exponential"},
+        ),
+    }
 
     def run(self, config: GrbFollowupConfig, context: RunContext) -> Outcome:
         """Simulate, fit the decay and spectrum per seed, validate the pulls."""
@@ -337,17 +378,29 @@ class GrbFollowup(UseCase):
         }
 
         with context.step("plots"):
-            _plot_light_curve(
+            source = config.source
+            what = (
+                f"Simulated burst at z = {source.redshift:g} ({source.ebl_model} EBL), "
+                f"intrinsic index {source.index:g}, decay index "
+                f"{source.decay_index:g}; {config.irf} ({info.site}) from T0 + "
+                f"{config.delay_s:g} s for {config.duration_s:g} s, "
+                f"{config.offset_deg:g}° from the pointing"
+            )
+            figure = _plot_light_curve(
                 light_curve,
                 model,
                 truth,
                 config,
                 t0,
                 (step_ends, asimov, significance, rows, asimov_t5),
-                context.product("lightcurve.png"),
+                what,
             )
-            _plot_spectra(segments, truth, config, context.product("spectra.png"))
-            _plot_pulls(rows, config, context.product("pulls.png"))
+            context.save_figure(figure, "lightcurve.png", dpi=110)
+            figure = _plot_spectra(segments, truth, config, what)
+            context.save_figure(figure, "spectra.png", dpi=110)
+            figure = _plot_pulls(rows, config, f"{what}; {config.n_seeds} seeds")
+            context.save_figure(figure, "pulls.png", dpi=110)
+        context.keep(models=Models([model]), light_curve=light_curve)
 
         extra = {
             "irf": info.as_dict(),
@@ -807,10 +860,17 @@ def _band_flux(model, config, times_s, t0):
     return float(band) * u.Quantity(norm).to_value(u.dimensionless_unscaled)
 
 
-def _plot_light_curve(light_curve, model, truth, config, t0, detection, path):
-    """Light curve of the first seed with the fitted decay; significance vs time."""
+def _plot_light_curve(light_curve, model, truth, config, t0, detection, what):
+    """Light curve of the first seed with the fitted decay; significance vs time.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption, label
 
     step_ends, asimov, significance, rows, asimov_t5 = detection
     table = light_curve.to_table(format="lightcurve", sed_type="flux")
@@ -822,7 +882,7 @@ def _plot_light_curve(light_curve, model, truth, config, t0, detection, path):
     flux = np.ravel(table["flux"])
     error = np.ravel(table["flux_err"])
     ul = np.ravel(table["is_ul"]).astype(bool)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
     left.errorbar(
         centre[~ul],
         flux[~ul],
@@ -842,11 +902,15 @@ def _plot_light_curve(light_curve, model, truth, config, t0, detection, path):
             uplims=True,
             fmt="v",
             color="C1",
-            label="2 sigma upper limit",
+            label="2σ upper limit",
         )
     grid = np.geomspace(config.delay_s, config.delay_s + config.duration_s, 200)
     left.plot(
-        grid, _band_flux(truth, config, grid, t0), "--", color="0.5", label="truth"
+        grid,
+        _band_flux(truth, config, grid, t0),
+        "--",
+        color="0.5",
+        label="simulated truth",
     )
     left.plot(
         grid,
@@ -856,10 +920,9 @@ def _plot_light_curve(light_curve, model, truth, config, t0, detection, path):
     )
     left.set_xscale("log")
     left.set_yscale("log")
-    left.set_xlabel("time since T0 (s)")
-    left.set_ylabel(
-        f"flux {config.energy_min_tev:g}-{config.light_curve_max_tev:g} TeV (cm⁻² s⁻¹)"
-    )
+    left.set_xlabel(label("Time since T0", "s"))
+    band = f"{config.energy_min_tev:g}–{config.light_curve_max_tev:g} TeV"
+    left.set_ylabel(label(f"Flux {band}", "cm-2 s-1"))
     left.set_title("light curve of the burst")
     left.legend(fontsize=8)
 
@@ -877,32 +940,43 @@ def _plot_light_curve(light_curve, model, truth, config, t0, detection, path):
         color="k",
         label="first seed",
     )
-    right.axhline(5, color="C3", ls=":", label="5 sigma")
+    right.axhline(5, color="C3", ls=":", label="5σ")
     if math.isfinite(asimov_t5):
-        right.axvline(asimov_t5, color="C0", ls=":")
+        right.axvline(asimov_t5, color="C0", ls=":", label="expected time to 5σ")
     t5 = [row["time_to_5sigma_s"] for row in rows]
     finite = [t for t in t5 if math.isfinite(t)]
     if finite:
         right.plot(
-            finite, np.full(len(finite), 5.0), "|", color="C3", ms=14, label="seeds"
+            finite,
+            np.full(len(finite), 5.0),
+            "|",
+            color="C3",
+            ms=14,
+            label="time to 5σ of each seed",
         )
     right.set_xscale("log")
-    right.set_xlabel("time since T0 (s)")
-    right.set_ylabel("cumulative significance (sigma)")
-    right.set_title(f"time to 5 sigma: expected {asimov_t5:.0f} s after T0")
+    right.set_xlabel(label("Time since T0", "s"))
+    right.set_ylabel("cumulative significance (σ)")
+    right.set_title(f"time to 5σ: expected {asimov_t5:.0f} s after T0")
     right.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
-def _plot_spectra(segments, truth, config, path):
-    """Time-resolved observed spectra of the first seed with their fits."""
+def _plot_spectra(segments, truth, config, what):
+    """Time-resolved observed spectra of the first seed with their fits.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import warnings as _warnings
 
     import astropy.units as u
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption, sed_labels
 
     figure, ax = plt.subplots(figsize=(7, 5))
     bounds = [config.energy_min_tev, config.energy_max_tev] * u.TeV
@@ -923,31 +997,34 @@ def _plot_spectra(segments, truth, config, path):
                 f"{segment['index_error']:.2f}",
             )
     # The measured points set the scale: the absorbed models fall by orders of
-    # magnitude where there are only upper limits.
+    # magnitude where there are only upper limits. In the unit the axis is drawn
+    # in (Gammapy's quantity support chose it).
+    unit = ax.yaxis.units or "erg cm-2 s-1"
     detected = []
     for segment in segments:
         points = segment["flux_points"]
-        values = np.ravel(points.e2dnde.quantity.to_value("TeV cm-2 s-1"))
+        values = np.ravel(points.e2dnde.quantity.to_value(unit))
         detected.extend(values[~np.ravel(points.is_ul.data) & (values > 0)])
     if detected:
         ax.set_ylim(min(detected) / 30, max(detected) * 30)
-    ax.set_xlabel("energy (TeV)")
-    ax.set_ylabel("energy flux E² dN/dE (TeV cm⁻² s⁻¹)")
-    source = config.source
-    ax.set_title(
-        f"time-resolved observed spectra (first seed); true intrinsic index "
-        f"{source.index:g}, z = {source.redshift:g}",
-        fontsize=10,
-    )
+    sed_labels(ax)
+    ax.set_title("time-resolved observed spectra (first seed)")
     ax.legend(fontsize=7)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
-def _plot_pulls(rows, config, path):
-    """Histograms of the pulls of the fitted parameters over N(0, 1)."""
+def _plot_pulls(rows, config, what):
+    """Histograms of the pulls of the fitted parameters over N(0, 1).
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption
 
     names = [
         name
@@ -959,7 +1036,9 @@ def _plot_pulls(rows, config, path):
         "index": "intrinsic spectral index",
         "amplitude": "amplitude",
     }
-    figure, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8))
+    figure, axes = plt.subplots(
+        1, len(names), figsize=(4.2 * len(names), 3.8), layout="constrained"
+    )
     axes = np.atleast_1d(axes)
     grid = np.linspace(-4, 4, 200)
     bins = np.linspace(-4, 4, 17)
@@ -970,19 +1049,18 @@ def _plot_pulls(rows, config, path):
             bins=bins,
             histtype="stepfilled",
             alpha=0.6,
-            label="seeds",
+            label="fits",
         )
         expected = len(pulls) * (bins[1] - bins[0]) * np.exp(-(grid**2) / 2)
-        ax.plot(grid, expected / np.sqrt(2 * np.pi), "k-", label="N(0, 1)")
-        ax.set_xlabel(f"{labels[name]} pull (fit - truth) / error")
+        ax.plot(grid, expected / np.sqrt(2 * np.pi), "k-", label="expected: N(0, 1)")
+        ax.set_xlabel(f"{labels[name]} pull: (fit − truth) / error")
         ax.set_ylabel(f"seeds (of {len(pulls)})")
         ax.set_title(
             f"mean {np.mean(pulls):+.2f}, std {np.std(pulls, ddof=1):.2f}", fontsize=10
         )
         ax.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
 USECASE = GrbFollowup

@@ -67,14 +67,20 @@ class LightCurveConfig(DL3Config):
     target: str | None = "PKS 2155-304"
     datasets: Datasets = Field(default_factory=reflected_regions_datasets)
     fit: Fit = Field(default_factory=dict)
+    """Gammapy's fit block: the energy range of the spectral fit (null: the safe
+    range)."""
     light_curve: LightCurveBlock = Field(
         default_factory=lambda: {
             "energy_edges": {"max": "100 TeV", "nbins": 1},
             "parameters": {"n_sigma_ul": 2, "selection_optional": ["ul"]},
         }
     )
+    """Gammapy's light_curve block: one bin per run (time_intervals null), one energy
+    band (min null: the highest safe threshold of the runs)."""
     reference_energy: Energy = "0.65 TeV"
+    """Reference energy of the power law."""
     general: ParallelConfig = Field(default_factory=ParallelConfig)
+    """How the runs are reduced: n_jobs, parallel_backend, skip_failed."""
 
     @model_validator(mode="after")
     def _run_wise_in_one_band(self):
@@ -247,14 +253,18 @@ class LightCurve(DL3UseCase):
             constant = constancy(
                 [row["flux"] for row in rows], [row["flux_err"] for row in rows]
             )
-            _plot(
+            figure = _plot(
                 rows,
                 constant,
                 runs.label,
                 (energy_min, energy_max),
                 config,
-                context.product("lightcurve.png"),
+                runs.summary.text(),
             )
+            context.save_figure(figure, "lightcurve.png")
+        context.keep(
+            datasets=datasets, models=Models([sky_model]), light_curve=light_curve
+        )
 
         extra = {
             "fit": {
@@ -268,6 +278,7 @@ class LightCurve(DL3UseCase):
             "dropped_runs": runs.dropped,
             # With skip_failed: the runs that could not be reduced, and why.
             "failed_runs": runs.failed,
+            "observations": runs.summary.as_dict(),
         }
         sample = list(PUBLISHED_1D[STEADY_SAMPLE].obs_ids)  # the paper's runs
         validation = _validation(config, parameters, constant, runs.obs_ids, sample)
@@ -375,7 +386,8 @@ def _summary(label, parameters, extra, config) -> list[str]:
     ]
     if "p_value" in constant:
         lines.append(
-            f"constant flux {constant['mean']:.3g} ± {constant['mean_error']:.2g}: "
+            f"constant flux {constant['mean']:.3g} ± {constant['mean_error']:.2g} "
+            "cm-2 s-1: "
             f"chi2 {constant['chi2']:.2f} / {constant['dof']}, "
             f"p = {constant['p_value']:.3f}"
         )
@@ -389,26 +401,51 @@ def _summary(label, parameters, extra, config) -> list[str]:
     return lines
 
 
-def _plot(rows, constant, label, band, config, path) -> None:
-    """Flux per run (upper limits where weak) and the constant flux with its band."""
+# The fluxes are drawn in this unit, so that no axis offset (1e-12) is needed.
+FLUX_SCALE = 1e-12
+
+
+def _plot(rows, constant, label, band, config, what):
+    """Flux per run (upper limits where weak) and the constant flux with its band.
+
+    ``what`` (the observations) is written under the figure.
+
+    Returns
+    -------
+    `~matplotlib.figure.Figure`
+    """
     import matplotlib.pyplot as plt
     import numpy as np
     from astropy.time import Time
+
+    from sat.plots import caption
+    from sat.plots import label as axis_label
 
     start = Time(min(row["time_min_mjd"] for row in rows), format="mjd")
     hours = lambda mjd: (np.asarray(mjd) - start.mjd) * 24  # noqa: E731
     t0 = hours([row["time_min_mjd"] for row in rows])
     t1 = hours([row["time_max_mjd"] for row in rows])
     centre, half = (t0 + t1) / 2, (t1 - t0) / 2
-    flux = np.array([row["flux"] for row in rows])
-    error = np.array([row["flux_err"] for row in rows])
+    flux = np.array([row["flux"] for row in rows]) / FLUX_SCALE
+    error = np.array([row["flux_err"] for row in rows]) / FLUX_SCALE
     ul = np.array([bool(row["is_ul"]) for row in rows])
     n_sigma_ul = config.light_curve.parameters.get("n_sigma_ul", 2)
+    constant_label = "constant flux"
+    if "p_value" in constant:
+        constant_label += (
+            f": χ² {constant['chi2']:.1f} / {constant['dof']}, "
+            f"p = {constant['p_value']:.2f}"
+        )
 
     # The runs come in nights a day apart: one panel per night keeps them readable.
     nights = np.split(np.arange(len(rows)), np.flatnonzero(np.diff(t0) > 6) + 1)
     figure, panels = plt.subplots(
-        1, len(nights), figsize=(4 + 3 * len(nights), 4.5), sharey=True, squeeze=False
+        1,
+        len(nights),
+        figsize=(6 + 3 * len(nights), 4.5),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
     )
     for axes, night in zip(panels[0], nights, strict=True):
         shown = night[~ul[night]]
@@ -423,7 +460,7 @@ def _plot(rows, constant, label, band, config, path) -> None:
         )
         limits = night[ul[night]]
         if limits.size:
-            values = np.array([rows[i]["flux_ul"] for i in limits])
+            values = np.array([rows[i]["flux_ul"] for i in limits]) / FLUX_SCALE
             axes.errorbar(
                 centre[limits],
                 values,
@@ -432,7 +469,7 @@ def _plot(rows, constant, label, band, config, path) -> None:
                 uplims=True,
                 fmt="v",
                 color="C1",
-                label=f"{n_sigma_ul:g} sigma upper limit (TS < 4)",
+                label=f"{n_sigma_ul:g}σ upper limit (TS < 4)",
             )
             # The chi2 uses every run's flux, the weak ones too: show them faintly.
             axes.errorbar(
@@ -445,32 +482,38 @@ def _plot(rows, constant, label, band, config, path) -> None:
                 label="flux of a weak run",
             )
         if "mean" in constant:
+            mean, spread = (constant[k] / FLUX_SCALE for k in ("mean", "mean_error"))
             low, high = centre[night].min() - 1, centre[night].max() + 1
-            axes.axhline(constant["mean"], color="C0", label="constant flux")
+            axes.axhline(mean, color="C0", label=constant_label)
             axes.fill_between(
                 [low, high],
-                constant["mean"] - constant["mean_error"],
-                constant["mean"] + constant["mean_error"],
+                mean - spread,
+                mean + spread,
                 color="C0",
                 alpha=0.2,
+                label="constant flux, 1σ band",
             )
             axes.set_xlim(low, high)
         night_start = Time(start.mjd + t0[night[0]] / 24, format="mjd")
         axes.set_title(f"night of {night_start.iso[:10]}")
-        axes.set_xlabel(f"hours since {start.iso[:16]} UTC")
+        axes.set_xlabel(axis_label(f"Time since {start.iso[:16]} UTC", "h"))
     left = panels[0][0]
-    left.set_ylabel(f"flux {band[0]:.2g}-{band[1]:g} TeV (cm-2 s-1)")
+    left.set_ylabel(axis_label(f"Flux {band[0]:.2g}–{band[1]:g} TeV", "10-12 cm-2 s-1"))
     left.set_ylim(0, None)
-    left.legend(loc="lower left")
-    title = f"{label}: run-wise light curve (H.E.S.S. DR1)"
-    if "p_value" in constant:
-        title += (
-            f"; constant: chi2 {constant['chi2']:.1f} / {constant['dof']}, "
-            f"p = {constant['p_value']:.2f}"
-        )
-    figure.suptitle(title)
-    figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    # One legend for every panel, beside them: it hides no run.
+    handles = {}
+    for axes in panels[0]:
+        for handle, text in zip(*axes.get_legend_handles_labels(), strict=True):
+            handles.setdefault(text, handle)
+    figure.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside right upper",
+        fontsize="small",
+    )
+    figure.suptitle(f"{label}: run-wise light curve")
+    caption(figure, what)
+    return figure
 
 
 USECASE = LightCurve
