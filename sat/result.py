@@ -92,10 +92,15 @@ class _Readable(BaseModel):
         return self[key] if key in self else default
 
     def __eq__(self, other: object) -> bool:
-        # Equal to the dict it is written as, too (a result.json read as JSON).
+        # Equal to the dict it is written as, too (a result.json read as JSON);
+        # what is not JSON (a run's Gammapy objects, figures) is not compared.
         if isinstance(other, dict):
             return self.model_dump(mode="python") == other
-        return super().__eq__(other)
+        if isinstance(other, _Readable):
+            return type(self) is type(other) and self.model_dump(
+                mode="python"
+            ) == other.model_dump(mode="python")
+        return NotImplemented
 
 
 class Parameter(_Readable):

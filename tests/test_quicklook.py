@@ -82,7 +82,10 @@ def test_crab_run_products_and_numbers(crab):
     assert summary["time_s"] < 60
     png = (folder / "quicklook.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
-    assert f"obs {CRAB_RUN}: ON {theta2['n_on']}" in printed
+    # The run's live time first; the quick look's own duration said as such.
+    hours = summary["livetime_s"] / 3600
+    assert f"obs {CRAB_RUN}: live time {hours:.2f} h, ON {theta2['n_on']}" in printed
+    assert f"(looked at in {summary['time_s']:.1f} s)" in printed
 
 
 def test_bare_dl3_file_gives_the_store_numbers(crab, gammapy_data, tmp_path):
