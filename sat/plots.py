@@ -60,6 +60,7 @@ DIMENSIONLESS = (
     "phase",
     "probability",
     "fraction",
+    "number",
     "transmission",
     "TS",
     "run",

@@ -34,6 +34,8 @@ INTERNAL = re.compile(
     r"\b(e2dnde|dnde|eflux|sqrt_ts|npred\w*|flux_ul|norm)\b|\[.*\]|\$\\mathrm"
 )
 UNIT_AT_END = re.compile(r"\(([^()]*)\)\s*$")
+# Units astronomers write that astropy does not know.
+ASTRONOMERS_UNITS = {"mCrab", "Crab", "Crab units"}
 
 
 def label_problem(text: str, where: str, unit_in_ticks: bool = False) -> str | None:
@@ -51,6 +53,8 @@ def label_problem(text: str, where: str, unit_in_ticks: bool = False) -> str | N
     if unit_in_ticks:
         return None
     found = UNIT_AT_END.search(text)
+    if found and found[1] in ASTRONOMERS_UNITS:
+        return None
     if found:
         try:
             u.Unit(found[1])

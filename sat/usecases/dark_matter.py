@@ -108,53 +108,79 @@ class Halo(UseCaseConfig):
     """The dark-matter halo of the Galaxy and the J-factor the analysis assumes."""
 
     profile: Literal["einasto", "nfw", "burkert", "isothermal", "moore"] = "einasto"
+    """Density profile of the halo (Gammapy's): einasto, nfw, burkert, isothermal or
+    moore."""
     # J-factor of the whole map the analysis assumes (GeV2 cm-5); None: that of
     # the profile, i.e. of the simulated sky. Another value models an analysis
     # that assumes another halo than the one that made the sky.
     jfactor_gev2_cm5: float | None = Field(default=None, gt=0)
+    """J-factor of the whole map the analysis assumes (GeV2 cm-5); null: that of the
+    profile (the simulated sky's)."""
 
 
 class SimulatedSignal(UseCaseConfig):
     """Dark matter in the simulated observation whose limits are reported."""
 
     sigma_v_cm3_s: float = Field(default=0.0, ge=0)
+    """Annihilation cross-section <sigma v> of the simulated dark matter (cm3 s-1; 0:
+    none)."""
     mass_tev: float = Field(default=1.0, gt=0)
+    """Dark-matter particle mass of the simulated signal (TeV)."""
 
 
 class Coverage(UseCaseConfig):
     """The coverage test: background-only and injected-signal simulations."""
 
     mass_tev: float = Field(default=1.0, gt=0)
+    """Mass of the coverage test (TeV), one of masses_tev."""
     n_seeds: int = Field(default=100, ge=10)
+    """Simulations of each kind (background only, signal injected)."""
     # The injected <sigma v>, in units of the expected limit at mass_tev (a
     # signal at the edge of what the observation can see).
     injected: float = Field(default=1.0, gt=0)
+    """Injected <sigma v>, in units of the expected limit at mass_tev."""
 
 
 class DarkMatterLimitsConfig(UseCaseConfig):
     """Configuration of the dark-matter limits from the Galactic centre."""
 
     irf: str = "prod5-south-z20-50h"
+    """CTAO IRF of the simulated observation (ctao-sat irf list)."""
     channel: Channel = "W"
+    """Annihilation channel (PPPC 4 DM ID names: W, b, tau, mu...)."""
     masses_tev: list[float] = Field(
         default_factory=lambda: [0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0],
         min_length=1,
     )
+    """Dark-matter particle masses of the limits (TeV)."""
     halo: Halo = Field(default_factory=Halo)
+    """The dark-matter halo and the J-factor the analysis assumes."""
     # Total live time, shared by four pointings at pointing_offset_deg from the
     # Galactic centre (north, south, east and west in Galactic coordinates).
     livetime_h: float = Field(default=500.0, gt=0)
+    """Total live time (h), shared by four pointings around the Galactic centre."""
     pointing_offset_deg: float = Field(default=1.0, ge=0)
+    """Offset of the four pointings from the Galactic centre (deg)."""
     width_deg: float = Field(default=4.0, gt=0, le=10)
+    """Width of the square map (deg); width / binsz must be even."""
     binsz_deg: float = Field(default=0.2, gt=0, le=0.5)
+    """Pixel size (deg)."""
     plane_mask_deg: float = Field(default=0.3, ge=0)
+    """Galactic latitudes below this (deg) are masked, as in the published analyses."""
     energy_min_tev: float = Field(default=0.1, gt=0)
+    """Lowest reconstructed energy (TeV)."""
     energy_max_tev: float = Field(default=100.0, gt=0)
+    """Highest reconstructed energy (TeV)."""
     bins_per_decade: int = Field(default=4, gt=0)
+    """Reconstructed-energy bins per decade."""
     confidence_level: float = Field(default=0.95, gt=0.5, lt=1)
+    """Confidence level of the upper limits."""
     observation: SimulatedSignal = Field(default_factory=SimulatedSignal)
+    """Dark matter in the simulated observation whose limits are reported."""
     coverage: Coverage = Field(default_factory=Coverage)
+    """The coverage test: background-only and injected-signal simulations."""
     seed: int = Field(default=0, ge=0)
+    """Random seed of the first simulation; the others follow."""
 
     @field_validator("masses_tev")
     @classmethod
@@ -227,6 +253,7 @@ class DarkMatterLimits(UseCase):
     def run(self, config: DarkMatterLimitsConfig, context: RunContext) -> Outcome:
         """Simulate, compute the J-factor, fit every mass, test the coverage."""
         from astropy.table import Table
+        from gammapy.maps import Maps
         from scipy import stats
 
         from sat.data import require
@@ -329,12 +356,22 @@ class DarkMatterLimits(UseCase):
             )
             validation.append(_published_check(reference["expected_ul"]))
 
+        # For a notebook: the J-factor map, the limits and the coverage trials.
+        context.keep(maps=Maps(jfactor=jfactor), limits=limits, coverage=table)
         with context.step("plots"):
-            _plot_inputs(
-                config, jfactor, pointings, analysis, context.product("jfactor.png")
+            what = (
+                f"Simulated: {config.livetime_h:g} h of the Galactic centre with "
+                f"{config.irf} (four pointings {config.pointing_offset_deg:g}° "
+                f"from it), {config.halo.profile} halo, channel {config.channel}"
             )
-            _plot_limits(config, limits, why_not, context.product("limits.png"))
-            _plot_coverage(config, table, coverage, context.product("coverage.png"))
+            figure = _plot_inputs(config, jfactor, pointings, analysis, what)
+            context.save_figure(figure, "jfactor.png", dpi=110)
+            figure = _plot_limits(config, limits, why_not, what)
+            context.save_figure(figure, "limits.png", dpi=110)
+            figure = _plot_coverage(
+                config, table, coverage, f"{what}; {config.coverage.n_seeds} seeds"
+            )
+            context.save_figure(figure, "coverage.png", dpi=110)
 
         parameters = {
             f"sigma_v_ul_{row['mass_tev']:g}TeV": {
@@ -684,14 +721,13 @@ def _published_check(expected_ul: float) -> dict:
 # --- plots --------------------------------------------------------------------------
 
 
-def _plot_inputs(config, jfactor, pointings, analysis, path) -> None:
+def _plot_inputs(config, jfactor, pointings, analysis, what):
     """Plot the J-factor map (mask, pointings) and the predicted counts spectra."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.colors import LogNorm
+
+    from sat.plots import caption
 
     figure = plt.figure(figsize=(12, 4.8))
     ax_map = figure.add_subplot(1, 2, 1, projection=jfactor.geom.wcs)
@@ -743,17 +779,16 @@ def _plot_inputs(config, jfactor, pointings, analysis, path) -> None:
     )
     ax_counts.legend(title="mass", fontsize="small", ncol=2)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
-def _plot_limits(config, limits, why_not, path) -> None:
+def _plot_limits(config, limits, why_not, what):
     """Plot the expected band, the observed limit and the references."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption, label
 
     mass = np.asarray(limits["mass_tev"])
     level = f"{100 * config.confidence_level:g} %"
@@ -806,26 +841,23 @@ def _plot_limits(config, limits, why_not, path) -> None:
     ax.set_yscale("log")
     ax.set_ylim(floor, top)
     ax.set_xlabel("Dark-matter mass (TeV)")
-    ax.set_ylabel(
-        r"Annihilation cross-section $\langle\sigma v\rangle$ (cm$^3$ s$^{-1}$)"
-    )
+    ax.set_ylabel(label("Annihilation cross-section ⟨σv⟩", SIGMA_V_UNIT))
     ax.set_title(
         f"Galactic centre, {config.livetime_h:g} h, {config.halo.profile}, "
         f"channel {config.channel}"
     )
     ax.legend(fontsize="small", loc="lower right", framealpha=0.9)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
-def _plot_coverage(config, table, coverage, path) -> None:
+def _plot_coverage(config, table, coverage, what):
     """Plot the pulls of the best fits and the limits against the truth."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption, label
 
     figure, (ax_pull, ax_ul) = plt.subplots(1, 2, figsize=(12, 4.5))
     grid = np.linspace(-4, 4, 200)
@@ -853,23 +885,23 @@ def _plot_coverage(config, table, coverage, path) -> None:
             color=color,
             label=f"{hypothesis}: {c['covered']}/{c['n']} at or above the truth",
         )
-        ax_ul.axvline(c["truth"], color=color, ls="--")
+        ax_ul.axvline(c["truth"], color=color, ls="--", label=f"{hypothesis}: truth")
     n = config.coverage.n_seeds
     expected = n * (bins[1] - bins[0]) * np.exp(-(grid**2) / 2) / np.sqrt(2 * np.pi)
     ax_pull.plot(grid, expected, "k-", label="N(0, 1)")
-    ax_pull.set_xlabel("Pull of the best-fit <sigma v>: (fit - truth) / error")
-    ax_pull.set_ylabel(f"Simulations (of {n} per hypothesis)")
+    ax_pull.set_xlabel("Pull of the best-fit ⟨σv⟩: (fit − truth) / error")
+    ax_pull.set_ylabel(f"number of simulations (of {n} per hypothesis)")
     ax_pull.legend(fontsize="small")
-    ax_ul.set_xlabel(f"Upper limit on <sigma v> ({SIGMA_V_UNIT}); dashed: truth")
-    ax_ul.set_ylabel("Simulations")
+    ax_ul.set_xlabel(label("Upper limit on ⟨σv⟩", SIGMA_V_UNIT))
+    ax_ul.set_ylabel("number of simulations")
     ax_ul.legend(fontsize="small")
     figure.suptitle(
         f"Coverage at {config.coverage.mass_tev:g} TeV: "
         f"{100 * config.confidence_level:g} % limits"
     )
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
 USECASE = DarkMatterLimits

@@ -70,18 +70,29 @@ class SimulatedField(UseCaseConfig):
     """The simulated survey field: a row of pointings along Galactic longitude."""
 
     lon_deg: float = Field(default=330.0, ge=0, lt=360)
+    """Galactic longitude of the field centre (deg)."""
     lat_deg: float = Field(default=0.0, ge=-90, le=90)
+    """Galactic latitude of the field centre (deg)."""
     width_lon_deg: float = Field(default=6.0, gt=0, le=20)
+    """Width of the field in longitude (deg)."""
     width_lat_deg: float = Field(default=3.0, gt=0, le=10)
+    """Width of the field in latitude (deg)."""
     binsz_deg: float = Field(default=0.04, gt=0, le=0.2)
+    """Pixel size of the maps (deg)."""
     n_pointings: int = Field(default=3, ge=1)
-    livetime_h: float = Field(default=10.0, gt=0, description="per pointing")
+    """Pointings along the longitude of the field."""
+    livetime_h: float = Field(default=10.0, gt=0)
+    """Live time of each pointing (h)."""
     energy_min_tev: float = Field(default=0.1, gt=0)
+    """Lowest reconstructed energy (TeV)."""
     energy_max_tev: float = Field(default=100.0, gt=0)
+    """Highest reconstructed energy (TeV)."""
     bins_per_decade: int = Field(default=2, gt=0)
+    """Reconstructed-energy bins per decade."""
     # True-energy bins per decade of the exposure, PSF and energy dispersion:
     # the simulation and the fits share them, and every fit step convolves them.
     true_bins_per_decade: int = Field(default=3, gt=0)
+    """True-energy bins per decade of the exposure, PSF and energy dispersion."""
 
     @model_validator(mode="after")
     def _energies(self):
@@ -94,18 +105,29 @@ class Population(UseCaseConfig):
     """The simulated sources: fluxes around the detection threshold."""
 
     n_sources: int = Field(default=20, ge=1)
+    """Number of simulated sources."""
     # Amplitude at 1 TeV as a fraction of the Crab's, log-uniform in this range.
     flux_min_crab: float = Field(default=0.001, gt=0)
+    """Lowest amplitude at 1 TeV, in Crab units (log-uniform up to flux_max_crab)."""
     flux_max_crab: float = Field(default=0.03, gt=0)
+    """Highest amplitude at 1 TeV, in Crab units."""
     extended_fraction: float = Field(default=0.3, ge=0, le=1)
+    """Fraction of the sources that are Gaussians (the others point sources)."""
     sigma_min_deg: float = Field(default=0.05, gt=0)
+    """Smallest Gaussian width (deg)."""
     sigma_max_deg: float = Field(default=0.2, gt=0)
+    """Largest Gaussian width (deg)."""
     index_mean: float = 2.4
+    """Mean spectral index of the sources."""
     index_spread: float = Field(default=0.2, ge=0)
+    """Spread (standard deviation) of their indices."""
     # Sources closer than this would be confused (one peak for two).
     min_separation_deg: float = Field(default=0.6, gt=0)
+    """Smallest distance between two sources (deg): closer ones would be confused."""
     edge_margin_deg: float = Field(default=0.4, ge=0)
+    """No source closer than this to the edge of the field (deg)."""
     seed: int = Field(default=0, ge=0)
+    """Random seed of the population and of the simulated counts."""
 
     @model_validator(mode="after")
     def _ranges(self):
@@ -120,25 +142,39 @@ class Detection(UseCaseConfig):
     """The detection and the per-source fits."""
 
     ts_threshold: float = Field(default=25.0, gt=0)
+    """Detection threshold on the test statistic (TS 25: about 5 sigma)."""
     kernel_width_deg: float = Field(default=0.5, gt=0)
-    index: float = Field(default=2.4, description="spectral index of the TS kernel")
+    """Width of the TS map's kernel (deg)."""
+    index: float = 2.4
+    """Spectral index of the TS kernel."""
     min_distance_deg: float = Field(default=0.2, gt=0)
+    """Smallest distance between two detected peaks (deg)."""
     match_radius_deg: float = Field(default=0.2, gt=0)
+    """A detection within this distance of a simulated source is that source (deg)."""
     fit_width_deg: float = Field(default=0.8, gt=0)
+    """Width of the cutout each detection is fitted on (deg)."""
     ts_extension: float = Field(default=16.0, ge=0)
+    """The Gaussian is kept when it improves the likelihood by this TS over a point
+    source."""
     max_false_per_deg2: float = Field(default=0.01, gt=0)
+    """Purity requirement: false detections per square degree at most."""
     # Fit every detection (position, flux, index, extension). Off, the catalogue
     # is the peaks of the TS map: positions only, no position or flux pulls (a
     # quick scan of a field, a purity study).
     fit: bool = True
+    """Fit every detection (position, flux, index, extension); off: the catalogue is the
+    TS-map peaks."""
 
 
 class RealField(UseCaseConfig):
     """A H.E.S.S. DR1 field: the runs of an obs-index target, a catalogue source."""
 
     target: str
+    """Target name in the obs-index: the runs of the field."""
     catalogue: Literal["gammacat", "hgps"] = "gammacat"
+    """Catalogue the target's position comes from: gammacat or hgps."""
     catalogue_name: str
+    """Name of the source in that catalogue."""
 
 
 def _default_fields() -> list[RealField]:
@@ -186,10 +222,15 @@ class RealData(UseCaseConfig):
     """The search of the H.E.S.S. DR1 fields (Gammapy's ``datasets`` block)."""
 
     fields: list[RealField] = Field(default_factory=_default_fields)
+    """The H.E.S.S. DR1 fields searched."""
     datasets: Datasets = Field(default_factory=_field_datasets)
+    """Gammapy's datasets block of a field: a stacked cube centred on the runs' mean
+    pointing."""
     # Detections of the first pass are excluded from the background
     # normalisation within this radius.
     exclusion_radius: Angle = "0.3 deg"
+    """Detections of the first pass are kept out of the background normalisation within
+    this radius."""
 
     @model_validator(mode="after")
     def _a_stacked_cube(self):
@@ -208,16 +249,24 @@ class SourceDetectionConfig(UseCaseConfig):
     """Configuration of the source detection."""
 
     irf: str = "prod5-south-z20-50h"
+    """CTAO IRF of the simulated survey (ctao-sat irf list)."""
     simulation: SimulatedField = Field(default_factory=SimulatedField)
+    """The simulated survey field."""
     population: Population = Field(default_factory=Population)
+    """The simulated sources."""
     detection: Detection = Field(default_factory=Detection)
+    """The detection and the per-source fits."""
     real_data: RealData | None = Field(default_factory=RealData)
+    """The search of the H.E.S.S. DR1 fields (null: none)."""
     general: ParallelConfig = Field(default_factory=ParallelConfig)
+    """How the runs are reduced: n_jobs, parallel_backend, skip_failed."""
     # Which parts run: the simulated survey (with its source-free twin), the
     # H.E.S.S. fields, or both.
     parts: list[Literal["simulation", "real-data"]] = Field(
         default_factory=lambda: ["simulation", "real-data"], min_length=1
     )
+    """Which parts run: simulation (the simulated survey and its source-free twin),
+    real-data (the H.E.S.S. fields), or both."""
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -278,6 +327,7 @@ def _simulated_survey(config, context: RunContext) -> Outcome:
     """Simulate the field with sources and without; detect, fit, validate."""
     import numpy as np
     from astropy.table import Table
+    from gammapy.datasets import Datasets
     from gammapy.modeling.models import FoVBackgroundModel, Models
 
     from sat.detection import find_sources, ts_map
@@ -352,14 +402,28 @@ def _simulated_survey(config, context: RunContext) -> Outcome:
     validation, statistics = _simulation_checks(
         config, truth, catalogue, null_peaks, area
     )
+    # For a notebook: the simulated field, its TS maps, the truth and the fits.
+    context.keep(
+        datasets=Datasets([dataset]),
+        ts_maps=maps["field"],
+        truth=truth,
+        detections=catalogue,
+    )
     with context.step("plots"):
-        _plot_field(
-            maps["field"], truth, catalogue, pointings, context.product("field.png")
+        field, population = config.simulation, config.population
+        pointing = "pointing" if field.n_pointings == 1 else "pointings"
+        what = (
+            f"Simulated: {field.n_pointings} {pointing} of {field.livetime_h:g} h "
+            f"with {config.irf} along Galactic longitude {field.lon_deg:g}°, "
+            f"{population.n_sources} sources of {population.flux_min_crab:g} to "
+            f"{population.flux_max_crab:g} Crab"
         )
-        _plot_validation(
-            config, truth, catalogue, false_rates, statistics,
-            context.product("validation.png"),
-        )  # fmt: skip
+        figure = _plot_field(maps["field"], truth, catalogue, pointings, what)
+        context.save_figure(figure, "field.png", dpi=100)
+        figure = _plot_validation(
+            config, truth, catalogue, false_rates, statistics, what
+        )
+        context.save_figure(figure, "validation.png", dpi=100)
 
     n_detected = int(np.sum(truth["detected"]))
     summary = [
@@ -786,10 +850,12 @@ def _real_fields(config, context: RunContext) -> Outcome:
     from astropy.table import Table
 
     validation, summary, rows, results, images = [], [], [], {}, {}
+    observed = []  # the runs of each field, for the figure
     for field in config.real_data.fields:
         catalogue, catalogue_error, reference = _catalogue_position(context, field)
-        found, maps = _search_field(config, context, field)
+        found, maps, runs = _search_field(config, context, field)
         images[field.target] = (maps, field.catalogue, catalogue)
+        observed.append(f"{field.target}, {runs.text()}")
         rows += [{**row, "field": field.target} for row in found]
         nearest = _nearest(found, catalogue, config.detection.match_radius_deg)
         error = _offset_error(nearest, catalogue_error)
@@ -838,7 +904,8 @@ def _real_fields(config, context: RunContext) -> Outcome:
         )
     if rows:
         Table(rows=rows).write(context.product("real_detections.ecsv"), overwrite=True)
-    _plot_real(config, images, rows, context.product("real_fields.png"))
+    what = "\n".join(observed)  # one stacked cube per field
+    context.save_figure(_plot_real(config, images, rows, what), "real_fields.png")
     parameters = {
         f"{target}: offset": {
             "value": result["offset_deg"],
@@ -890,7 +957,11 @@ def _catalogue_position(context: RunContext, field: RealField):
 
 
 def _search_field(config, context: RunContext, field: RealField):
-    """Reduce, stack and search one H.E.S.S. field; return its fits and TS maps."""
+    """Reduce, stack and search one H.E.S.S. field.
+
+    Return its fits, its TS maps and the `sat.plots.ObservationSummary` of its
+    runs.
+    """
     import numpy as np
     from astropy.coordinates import SkyCoord
     from gammapy.datasets import MapDataset
@@ -903,6 +974,7 @@ def _search_field(config, context: RunContext, field: RealField):
     from sat.detection import find_sources, ts_map
     from sat.dl3.makers import energy_axis, safe_mask_maker
     from sat.dl3.runs import checked_runs
+    from sat.plots import ObservationSummary
     from sat.reduction import reduce_observations
     from sat.stacking import StackingMaker
 
@@ -984,7 +1056,8 @@ def _search_field(config, context: RunContext, field: RealField):
         found = [
             _fit(dataset, peak, peaks, config.detection, frame="icrs") for peak in peaks
         ]
-    return found, maps
+    runs = ObservationSummary.from_observations(selection.observations, "H.E.S.S. DR1")
+    return found, maps, runs
 
 
 def _nearest(found: list[dict], position, radius_deg: float):
@@ -1015,20 +1088,19 @@ def _offset_error(row, catalogue_error: float) -> float:
 # --- plots ------------------------------------------------------------------------
 
 
-def _plot_field(maps, truth, catalogue, pointings, path) -> None:
+def _plot_field(maps, truth, catalogue, pointings, what):
     """Plot the sqrt(TS) map of the simulated field with the truth and detections."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from sat.plots import caption
 
     image = maps["sqrt_ts"].sum_over_axes(keepdims=False)
     figure = plt.figure(figsize=(12, 6.5))
     ax = figure.add_subplot(projection=image.geom.wcs)
     shown = ax.imshow(image.data, origin="lower", cmap="viridis", vmin=-3, vmax=10)
     colorbar = figure.colorbar(shown, ax=ax, shrink=0.7)
-    colorbar.set_label("Significance sqrt(TS) of a point source")
+    colorbar.set_label("Significance √TS of a point source")
     transform = ax.get_transform("galactic")
     for extended, marker, label in (
         (False, "o", "simulated point source"),
@@ -1061,18 +1133,18 @@ def _plot_field(maps, truth, catalogue, pointings, path) -> None:
     ax.set_ylabel("Galactic latitude")
     ax.set_title("Simulated survey field: TS map, simulated sources and detections")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, facecolor="0.85")
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
-def _plot_validation(config, truth, catalogue, false_rates, statistics, path) -> None:
+def _plot_validation(config, truth, catalogue, false_rates, statistics, what):
     """Plot completeness vs flux, position and flux pulls, false-detection rates."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    from sat.plots import caption
+    from sat.plots import label as axis_label
 
     population, detection = config.population, config.detection
     figure, axes = plt.subplots(2, 2, figsize=(12, 9))
@@ -1126,7 +1198,11 @@ def _plot_validation(config, truth, catalogue, false_rates, statistics, path) ->
         )
         error = np.hypot(matched["lon_error_deg"], matched["lat_error_deg"])
         ax.scatter(
-            error * 60, offset * 60, c=np.asarray(true["extended"]), cmap="coolwarm"
+            error * 60,
+            offset * 60,
+            c=np.asarray(true["extended"]),
+            cmap="coolwarm",
+            label="detections of a simulated source",
         )
         top = max(float(np.max(error)), float(np.max(offset))) * 60 * 1.2
         grid = np.array([0, top])
@@ -1168,7 +1244,7 @@ def _plot_validation(config, truth, catalogue, false_rates, statistics, path) ->
         label="N(0, 1)",
     )
     ax.set_xlabel("Pull: (fit - truth) / error")
-    ax.set_ylabel(f"Bright sources (of {statistics['flux_pulls']})")
+    ax.set_ylabel(f"number of bright sources (of {statistics['flux_pulls']})")
     ax.set_title("Fluxes and indices of the bright sources")
     ax.legend(fontsize="small")
 
@@ -1183,20 +1259,19 @@ def _plot_validation(config, truth, catalogue, false_rates, statistics, path) ->
     ax.axvline(detection.ts_threshold, color="0.5", ls=":", label="stated threshold")
     ax.set_yscale("log")
     ax.set_xlabel("TS threshold")
-    ax.set_ylabel("False detections per deg2 (0 shown at 1e-3)")
-    ax.set_title("False detections")
+    ax.set_ylabel(axis_label("False detections per square degree", "deg-2"))
+    ax.set_title("False detections (none: drawn at 10⁻³)")
     ax.legend(fontsize="small")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
-def _plot_real(config, images, rows, path) -> None:
+def _plot_real(config, images, rows, what):
     """Plot the sqrt(TS) map of every H.E.S.S. field with detections and catalogue."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from sat.plots import caption
 
     n = len(images)
     figure = plt.figure(figsize=(5.2 * n, 5))
@@ -1205,7 +1280,7 @@ def _plot_real(config, images, rows, path) -> None:
         ax = figure.add_subplot(1, n, number + 1, projection=image.geom.wcs)
         shown = ax.imshow(image.data, origin="lower", cmap="viridis", vmin=-3)
         colorbar = figure.colorbar(shown, ax=ax, shrink=0.8)
-        colorbar.set_label("Significance sqrt(TS)")
+        colorbar.set_label("Significance √TS")
         transform = ax.get_transform("icrs")
         mine = [row for row in rows if row["field"] == target]
         if mine:
@@ -1222,8 +1297,8 @@ def _plot_real(config, images, rows, path) -> None:
         ax.set_title(target)
         ax.legend(loc="lower left", fontsize="small")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    caption(figure, what)
+    return figure
 
 
 USECASE = SourceDetection
