@@ -17,12 +17,13 @@ Where the comments come from, one home each:
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
 from typing import get_args
 
 from pydantic import BaseModel
+
+from sat.config import _resolve
 
 __all__ = ["GAMMAPY_KEYS", "commented_yaml", "describe_keys"]
 
@@ -112,8 +113,9 @@ def _upstream_class(field):
         hook = getattr(getattr(meta, "func", None), "__self__", None)
         target = getattr(hook, "target", None)
         if isinstance(target, str) and ":" in target:
-            module, _, name = target.partition(":")
-            found = getattr(importlib.import_module(module), name)
+            # "module:Name" or "module:Model.field" (a block of Gammapy's config),
+            # resolved as sat.config resolves it to validate the key.
+            found = _resolve(target)
             return found if isinstance(found, type) else None
     return None
 
