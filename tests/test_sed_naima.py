@@ -23,7 +23,8 @@ from sat.config import load_config
 from sat.errors import ConfigError, DataError
 from sat.result import RESULT
 from sat.usecases.runner import run_usecase
-from sat.usecases.sed_naima import SOURCES, SedNaimaConfig, _naima_checks
+from sat.usecases.sed_naima import SOURCES, SedNaimaConfig
+from sat.usecases.sed_naima import naima_checks as _naima_checks
 
 pytestmark = [
     pytest.mark.verifies_usecase("SUSS-UC-SAT-080"),
