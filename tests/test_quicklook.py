@@ -82,9 +82,11 @@ def test_crab_run_products_and_numbers(crab):
     assert summary["time_s"] < 60
     png = (folder / "quicklook.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
-    # The run's live time first; the quick look's own duration said as such.
+    # The run's live time with its counts; the quick look's own duration said as
+    # such.
     hours = summary["livetime_s"] / 3600
-    assert f"obs {CRAB_RUN}: live time {hours:.2f} h, ON {theta2['n_on']}" in printed
+    assert f"obs {CRAB_RUN}: ON {theta2['n_on']} OFF {theta2['n_off']}" in printed
+    assert f"sigma) in {hours:.2f} h live time, map max" in printed
     assert f"(looked at in {summary['time_s']:.1f} s)" in printed
 
 

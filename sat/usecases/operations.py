@@ -82,7 +82,7 @@ class Quicklook(UseCase):
 
 
 def _quicklook_line(entry: dict) -> str:
-    """One run's quick look in a line: live time, ON/OFF, excess, spectrum."""
+    """One run's quick look in a line: ON/OFF, excess, live time, spectrum."""
     fit = entry["spectrum"]["fit"]
     index = (
         f"index {fit['index']:.2f} ± {fit['index_error']:.2f}"
@@ -90,12 +90,12 @@ def _quicklook_line(entry: dict) -> str:
         else "fit failed"
     )
     theta2 = entry["theta2"]
-    # Live time first; how long the quick look took last, said as such (a bare
-    # "12.3 s" read as the run's duration).
+    # The live time with the counts it gave; how long the quick look took last,
+    # said as such (a bare "12.3 s" read as the run's duration).
     return (
-        f"obs {entry['obs_id']}: live time {entry['livetime_s'] / 3600:.2f} h, ON "
-        f"{theta2['n_on']} OFF {theta2['n_off']} excess {theta2['excess']:.0f} "
-        f"({theta2['significance']:.1f} sigma), map max "
+        f"obs {entry['obs_id']}: ON {theta2['n_on']} OFF {theta2['n_off']} excess "
+        f"{theta2['excess']:.0f} ({theta2['significance']:.1f} sigma) in "
+        f"{entry['livetime_s'] / 3600:.2f} h live time, map max "
         f"{entry['maps']['max_significance']:.1f} sigma, {index} (looked at in "
         f"{entry['time_s']:.1f} s)"
     )
