@@ -155,13 +155,13 @@ def test_quicklook_figure(gammapy_data, tmp_path, monkeypatch):
     from sat import quicklook
 
     drawn = []
-    draw = quicklook._plot
+    draw = quicklook.plot_quicklook
 
     def keep(*args, **kwargs):
         drawn.append(draw(*args, **kwargs))
         return drawn[-1]
 
-    monkeypatch.setattr(quicklook, "_plot", keep)
+    monkeypatch.setattr(quicklook, "plot_quicklook", keep)
     files = [gammapy_data / "hess-dl3-dr1" / "data" / hess_run_file(23523)]
     (summary,) = quicklook.run_quicklook(files, tmp_path)
     assert "error" not in summary
