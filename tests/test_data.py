@@ -109,17 +109,38 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A test HTTP server that keeps its handlers' errors to itself.
+
+    The tests hang up on it mid-answer on purpose; socketserver would print each
+    BrokenPipeError from a handler thread on sys.stderr, possibly while a later
+    test captures stderr and asserts that it holds no traceback.
+    """
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        self.errors.append(sys.exc_info()[1])
+
+
+def serve(handler, **attributes) -> QuietServer:
+    """Serve ``handler`` on 127.0.0.1 from a daemon thread; ``attributes`` on it."""
+    httpd = QuietServer(("127.0.0.1", 0), handler)
+    httpd.errors = []
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    for name, value in attributes.items():
+        setattr(httpd, name, value)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, gammapy_data):
     """A real HTTP server on 127.0.0.1 serving copies of the shared files."""
     root = tmp_path_factory.mktemp("mirror")
     for dataset in select(SERVED):
         _copy(dataset.files, gammapy_data, root)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.root, httpd.modes, httpd.requests = root, {}, []
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    httpd = serve(Handler, root=root, modes={}, requests=[])
     yield httpd
     httpd.shutdown()
     httpd.server_close()

@@ -10,15 +10,14 @@ unverified file under a real name (a short transfer's ``.part`` stays, to resume
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from sat.data import select
 from tests.faultkit import assert_one_line, cli, tree
-from tests.test_data import Handler, _copy
+from tests.test_data import Handler, _copy, serve
 
 pytestmark = [
     pytest.mark.verifies_requirement("C-SAT-0280"),
@@ -28,21 +27,13 @@ pytestmark = [
 DATASET = "crab-hess-fp"  # five small files
 
 
-def _serve(handler):
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.requests = []
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
-
-
 @pytest.fixture(scope="module")
 def mirror_server(tmp_path_factory, gammapy_data):
     """A mirror of DATASET with the failure modes of tests/test_data.py."""
     root = tmp_path_factory.mktemp("mirror")
     (dataset,) = select([DATASET])
     _copy(dataset.files, gammapy_data, root)
-    httpd = _serve(Handler)
+    httpd = serve(Handler, requests=[])
     httpd.root, httpd.modes, httpd.files = root, {}, [f.path for f in dataset.files]
     yield httpd
     httpd.shutdown()
@@ -201,7 +192,7 @@ class ArchiveHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def archive_server():
-    httpd = _serve(ArchiveHandler)
+    httpd = serve(ArchiveHandler, requests=[])
     httpd.mode = "500"
     yield httpd
     httpd.shutdown()

@@ -16,15 +16,13 @@ from __future__ import annotations
 import os
 import random
 import signal
-import threading
 import time
-from http.server import ThreadingHTTPServer
 
 import pytest
 
 from sat.data import select
 from tests.faultkit import assert_one_line, finish, group_alive, spawn, tree
-from tests.test_data import Handler, _copy
+from tests.test_data import Handler, _copy, serve
 
 pytestmark = [
     pytest.mark.verifies_requirement("C-SAT-0283"),
@@ -173,10 +171,8 @@ def trickle(tmp_path, gammapy_data):
     root = tmp_path / "mirror"
     (dataset,) = select(["crab-hess-fp"])
     _copy(dataset.files, gammapy_data, root)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
-    httpd.root, httpd.requests, httpd.modes = root, [], {}
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd = serve(Trickle, root=root, requests=[], modes={})
+    yield httpd.url
     httpd.shutdown()
     httpd.server_close()
 

@@ -15,8 +15,9 @@ import re
 import pytest
 import yaml
 
-from docker import jupyter
 from docker.common import DOCKERFILE, UID
+from docker.lab import HOME
+from docker.singleuser import CMD
 from sat import stack
 from tests.conftest import REPO
 
@@ -45,10 +46,10 @@ def test_the_values_match_the_image(singleuser):
     assert f"USER {UID}:{UID}" in stage
     assert singleuser["uid"] == singleuser["fsGid"] == UID
     assert f"ENV HOME={singleuser['storage']['homeMountPath']}" in stage
-    assert singleuser["storage"]["homeMountPath"] == jupyter.HOME
+    assert singleuser["storage"]["homeMountPath"] == HOME
     # The Hub's command runs as given: the image has no entry point.
     assert "ENTRYPOINT []" in stage
-    assert singleuser["cmd"] == jupyter.CMD == "jupyterhub-singleuser"
+    assert singleuser["cmd"] == CMD == "jupyterhub-singleuser"
     data = singleuser["storage"]["extraVolumeMounts"][0]
     assert re.search(rf"GAMMAPY_DATA={data['mountPath']}\b", DOCKERFILE.read_text())
     assert data["readOnly"] is True
