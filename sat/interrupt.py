@@ -188,6 +188,12 @@ def _unraisable(hook, unraisable) -> None:
     A signal handled during an at-fork callback or a ``__del__`` raises into
     Python's "Exception ignored" report, and the command would go on: the
     signal is sent again, to be raised at the next ordinary line.
+
+    Not from this hook's own thread: ``signal.raise_signal`` runs the handler
+    before it returns, so the exception would leave the hook, be reported as
+    "Exception ignored in sys.unraisablehook" (a traceback on the user's console)
+    and be lost again. A thread sends it once the hook has returned; the handler
+    then raises in the main thread's next ordinary line.
     """
     error = unraisable.exc_value
     if not isinstance(error, Interrupted) or os.getpid() != _state["main_pid"]:
@@ -196,7 +202,14 @@ def _unraisable(hook, unraisable) -> None:
     with _lock:
         _state["raised"] = False
         _state["echoes"] += 1
-    signal.raise_signal(error.signum)
+    threading.Thread(
+        target=_send_again, args=(error.signum,), name="sat-resend", daemon=True
+    ).start()
+
+
+def _send_again(signum: int) -> None:
+    time.sleep(0.01)  # let the hook return first
+    signal.raise_signal(signum)  # to this thread: the main thread runs the handler
 
 
 def announce(signum: int) -> None:

@@ -101,6 +101,28 @@ def test_interrupted_where_it_cannot_propagate_is_sent_again(forced, monkeypatch
     assert forced == []  # the signal sent again is not a user's second one
 
 
+class _Dropped:
+    """An object whose finaliser is interrupted: Python can only report it."""
+
+    def __del__(self):
+        raise interrupt.interrupted(signal.SIGINT)
+
+
+def test_interrupted_in_a_finaliser_stops_the_block_without_a_traceback(
+    forced, monkeypatch, capfd
+):
+    monkeypatch.setattr(interrupt, "GRACE_S", 60)  # no forced exit: a real raise
+    with pytest.raises(interrupt.Interrupted):
+        with interrupt.handled():
+            _Dropped()  # collected at once: "Exception ignored in ..." -> the hook
+            for _ in range(50):
+                time.sleep(0.1)
+    time.sleep(0.2)
+    assert forced == []
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+
+
 def test_reclaim_takes_the_handlers_back(forced):
     with interrupt.handled():
         signal.signal(signal.SIGTERM, lambda *args: sys.exit(15))  # as ray.init
