@@ -36,6 +36,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -157,11 +158,15 @@ def interrupted(signum: int) -> Interrupted:
 
     For code that learns of a signal another way (a library's own handler ran):
     from then on the watcher forces the exit if the process does not stop.
+    Warnings are silenced from then on: those raised while the command unwinds
+    are the stop's echoes, not news (a C extension interrupted in the middle of
+    its import says "Cython module failed to patch module with custom type").
     """
     with _lock:
         if _state["signum"] is None:
             _state["signum"] = signum
         _state["raised"] = True
+    warnings.simplefilter("ignore")
     return Interrupted(signum)
 
 
