@@ -60,9 +60,24 @@ def offline_guard():
         yield attempts
 
 
+def _forget_pint_clocks():
+    """Forget the clock files PINT loaded earlier in this test process.
+
+    PINT reads the GPS and BIPM clock files once per process (module globals) and
+    logs where they came from only then: after a pulsar run earlier in the session
+    (tests/test_plots.py) this run's pint.log would not say it, as a fresh
+    ``ctao-sat run pulsar`` does.
+    """
+    import pint.observatory
+
+    pint.observatory._gps_clock = None
+    pint.observatory._bipm_clock_versions.clear()
+
+
 @pytest.fixture(scope="module")
 def pulsar(tmp_path_factory, offline_guard):
     """The default analysis (J0030 timing + Vela), run once: (output, result)."""
+    _forget_pint_clocks()
     output = tmp_path_factory.mktemp("pulsar") / "default"
     result = run_usecase("pulsar", None, output, quiet=True)
     return output, result
