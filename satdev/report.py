@@ -242,9 +242,11 @@ def session_rows(sessions: dict, run_id: str) -> list[SessionRow]:
     return rows
 
 
-def _check_row(check: dict) -> CheckRow:
+def _check_row(check) -> CheckRow:
+    # A typed sat.result.Check (dict-readable): a run with a single fit has
+    # ``fit`` None, which result.json leaves out.
     return CheckRow(
-        fit=check.get("fit", ""),
+        fit=check.get("fit") or "",
         quantity=check["quantity"],
         measured=check["measured"],
         measured_error=check.get("measured_error", 0.0),

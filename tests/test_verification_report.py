@@ -16,7 +16,7 @@ from datetime import date
 
 import pytest
 
-from sat import __version__, datavolume
+from sat import __version__, datavolume, validation
 from sat.errors import SatError
 from satdev import gates as G
 from satdev.__main__ import main
@@ -38,7 +38,7 @@ from satdev.release import (
     release_notes,
     write_sums,
 )
-from satdev.report import read_report, write_report
+from satdev.report import _check_row, read_report, write_report
 from satdev.sbom import sbom
 from satdev.verify import evaluate, run_lint, run_tests
 from tests.conftest import REPO
@@ -746,3 +746,15 @@ def test_collect_places_each_sessions_files(tmp_path):
         collect(build, tmp_path / "again", ["container"])
     # Multi-GB images are hard links, not copies.
     assert (out / "container" / image.name).stat().st_ino == image.stat().st_ino
+
+
+def test_a_check_of_a_run_with_one_fit_is_a_report_row():
+    # The gates read typed results: a single fit's Check has fit None (the
+    # release's verify crashed on it, building the report).
+    reference = validation.Reference("index", 2.6, 0.1, "", "a paper", 2.0, "why")
+    check = validation.compare(reference, 2.7, 0.05)
+    assert check.fit is None
+    row = _check_row(check)
+    assert row.fit == "" and row.quantity == "index" and row.verdict == "PASS"
+    named = validation.compare(reference, 2.7, 0.05, fit="hess")
+    assert _check_row(named).fit == "hess"
