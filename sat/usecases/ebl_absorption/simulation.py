@@ -13,7 +13,6 @@ import math
 from typing import TYPE_CHECKING
 
 from sat.usecases.ebl_absorption.ebl import absorption_of, intrinsic, power_law
-from sat.validation import Reference, compare
 
 if TYPE_CHECKING:
     from sat.usecases.base import RunContext
@@ -173,25 +172,13 @@ def _pull_statistics(rows, config, label, norm=False) -> dict:
     """Return the pull checks of one test, its parameters and summary lines."""
     import numpy as np
 
-    from sat.validation import pull_checks
+    from sat.validation import converged_check, pull_checks
 
     sim = config.simulation
     converged = [row for row in rows if row["success"]]
     fit = f"simulation, {label}"
     validation = [
-        compare(
-            Reference(
-                "converged fits",
-                float(len(rows)),
-                0.0,
-                "",
-                f"every seed ({label})",
-                0.0,
-                "a fit that does not converge has no meaningful pull",
-            ),
-            float(len(converged)),
-            fit=fit,
-        )
+        converged_check(len(rows), len(converged), f"every seed ({label})", fit=fit)
     ]
     names = ("ebl_norm",) if norm else ("index", "amplitude")
     statistics = {}

@@ -24,23 +24,10 @@ def validate(rows, segments, config) -> tuple[list, dict]:
     import numpy as np
     from scipy import stats
 
-    from sat.validation import pull_checks
+    from sat.validation import converged_check, pull_checks
 
     converged = [row for row in rows if row["success"]]
-    validation = [
-        compare(
-            Reference(
-                "converged fits",
-                float(len(rows)),
-                0.0,
-                "",
-                "every seed",
-                0.0,
-                "a fit that does not converge has no meaningful pull",
-            ),
-            float(len(converged)),
-        )
-    ]
+    validation = [converged_check(len(rows), len(converged), "every seed")]
     names = ["decay_index", "index", "amplitude"]
     if config.decay_model != "power-law":
         # No decay index, and the amplitude is the flux at T0, not at flux_time_s.
