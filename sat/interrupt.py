@@ -51,6 +51,7 @@ __all__ = [
     "interrupted",
     "message",
     "quiet_worker",
+    "received",
     "reclaim",
     "register_scratch",
 ]
@@ -151,6 +152,13 @@ def _forked() -> None:
 
 
 os.register_at_fork(after_in_child=_forked)
+
+
+def received() -> int | None:
+    """Return the signal that is stopping this command, or None."""
+    if _state["main_pid"] != os.getpid():
+        return None
+    return _state["signum"]
 
 
 def interrupted(signum: int) -> Interrupted:

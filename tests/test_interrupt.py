@@ -200,3 +200,33 @@ def test_off_the_main_thread_nothing_is_installed():
     thread.start()
     thread.join()
     assert seen == [before]
+
+
+SWALLOWING = """
+import os, signal, sys, time
+import click
+from sat.cli.main import COMMANDS, main
+from sat.errors import SatError
+
+@click.command()
+def swallow():
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(2)
+    except KeyboardInterrupt:
+        # What a pybind11 extension's import does with it (scipy's HiGHS):
+        raise SatError("key 'fit': initialization failed") from None
+
+COMMANDS["swallow"] = "__main__:swallow"
+main(["swallow"])
+"""
+
+
+def test_a_signal_disguised_as_another_error_still_stops_the_command():
+    done = subprocess.run(
+        [sys.executable, "-c", SWALLOWING], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 130, done.stderr
+    assert "interrupted by SIGINT" in done.stderr
+    assert "initialization failed" not in done.stderr
+    assert "Traceback" not in done.stderr

@@ -51,13 +51,21 @@ class LazyGroup(click.Group):
         """Run the command; a `SatError` or a signal becomes one line and a code."""
         try:
             return super().invoke(ctx)
-        except SatError as error:
-            click.secho(f"Error: {error}", err=True, fg="red")
-            ctx.exit(error.exit_code)
         except interrupt.Interrupted as stop:
             # The finally blocks have run (scratch folders removed, pools and
             # Ray stopped): exit at once, without the interpreter's shutdown.
             interrupt.exit_now(stop.signum)
+        except Exception as error:
+            # After a signal any error may be its disguise: a C extension
+            # interrupted in its import says "initialization failed", and the
+            # next import of it fails otherwise. The signal is what happened.
+            stopped = interrupt.received()
+            if stopped is not None:
+                interrupt.exit_now(stopped)
+            if not isinstance(error, SatError):
+                raise
+            click.secho(f"Error: {error}", err=True, fg="red")
+            ctx.exit(error.exit_code)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
