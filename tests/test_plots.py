@@ -254,13 +254,49 @@ def test_observation_summary_of_real_runs(gammapy_data):
     )
     table = store.obs_table.select_obs_id([23523, 23526, 23559, 23592])
     assert summary.n_runs == 4
-    # The live time is the obs-index's, the zenith within 1 deg of its mid-run
-    # pointing (ZEN_PNT is the run's mean), the dates those of the runs.
+    # The live time is the obs-index's, the zenith the one the runs' headers
+    # record (ALT_PNT, which the obs-index repeats as ZEN_PNT), the dates those
+    # of the runs.
     assert summary.livetime_h == pytest.approx(table["LIVETIME"].sum() / 3600, 1e-3)
-    assert summary.zenith_deg[0] == pytest.approx(table["ZEN_PNT"].min(), abs=1)
-    assert summary.zenith_deg[1] == pytest.approx(table["ZEN_PNT"].max(), abs=1)
+    assert summary.zenith_deg[0] == pytest.approx(table["ZEN_PNT"].min(), abs=1e-4)
+    assert summary.zenith_deg[1] == pytest.approx(table["ZEN_PNT"].max(), abs=1e-4)
     assert summary.dates == ("2004-12-04", "2004-12-08")
     assert summary.text().startswith("HESS: 4 runs, 1.75 h live time, zenith ")
+
+
+def test_observation_summary_reads_the_zenith_without_transforming(
+    gammapy_data, monkeypatch
+):
+    # A run whose header records its pointing needs no AltAz transform (whose
+    # first call costs a 1D analysis ~1 s loading astropy's IERS tables); a run
+    # without one (simulated in memory) is transformed at mid-run.
+    from astropy.coordinates import SkyCoord
+    from gammapy.data import DataStore, FixedPointingInfo, Observation
+
+    store = DataStore.from_dir(gammapy_data / "hess-dl3-dr1")
+    recorded = store.get_observations([23523])
+    expected = 90 - recorded[0].meta.pointing.altaz_mean.alt.deg
+
+    def transform(self, time):
+        raise AssertionError("transformed a run whose header has ALT_PNT")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Observation, "get_pointing_altaz", transform)
+        summary = ObservationSummary.from_observations(recorded)
+    assert summary.zenith_deg == pytest.approx((expected, expected))
+
+    observation = recorded[0]
+    simulated = Observation.create(
+        pointing=FixedPointingInfo(fixed_icrs=SkyCoord(83.63, 22.51, unit="deg")),
+        livetime="1 h",
+        tstart=observation.tstart,
+        irfs={"aeff": observation.aeff},
+        location=observation.meta.location,
+    )
+    zenith = simulated.get_pointing_altaz(simulated.tmid).zen.deg
+    summary = ObservationSummary.from_observations([simulated])
+    assert summary.zenith_deg == (pytest.approx(zenith), pytest.approx(zenith))
+    assert summary.instrument == ""
 
 
 def test_figures_are_kept_not_left_open_in_pyplot(tmp_path):

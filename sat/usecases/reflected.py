@@ -68,12 +68,19 @@ class ReflectedRuns:
 
         return Datasets([self.stacked]) if stack else self.datasets
 
-    def info_tables(self):
-        """Return Gammapy's info tables of the runs: per run and cumulative."""
+    @cached_property
+    def _info_tables(self):
         return (
             self.datasets.info_table(cumulative=False),
             self.datasets.info_table(cumulative=True),
         )
+
+    def info_tables(self):
+        """Return Gammapy's info tables of the runs: per run and cumulative.
+
+        Computed once: the statistics and the figure of the runs both read them.
+        """
+        return self._info_tables
 
     def statistics(self) -> dict:
         """Return per-run and stacked numbers, dropped and failed runs."""

@@ -7,6 +7,7 @@ use case; importing them is cheap because they import Gammapy inside ``run``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from functools import cache
 
@@ -31,7 +32,22 @@ def usecases() -> dict:
 
 
 def get_usecase(name: str):
-    """Return the use-case class called ``name``, or raise a `ConfigError`."""
+    """Return the use-case class called ``name``, or raise a `ConfigError`.
+
+    A use case lives in the module of its name (``spectrum-1d`` in
+    ``sat.usecases.spectrum_1d``): that module alone is imported when it holds
+    it. Importing all of them builds every use case's config classes, 0.2 s of
+    CPU a run of one use case does not need (`benchmarks/overhead.py`).
+    """
+    module = name.replace("-", "_")
+    if module.isidentifier() and importlib.util.find_spec(
+        f"sat.usecases.{module}"
+    ):
+        usecase = getattr(
+            importlib.import_module(f"sat.usecases.{module}"), "USECASE", None
+        )
+        if usecase is not None and usecase.name == name:
+            return usecase
     known = usecases()
     if name not in known:
         raise ConfigError(f"unknown use case {name!r}; known: {', '.join(known)}")
