@@ -40,9 +40,7 @@ def get_usecase(name: str):
     CPU a run of one use case does not need (`benchmarks/overhead.py`).
     """
     module = name.replace("-", "_")
-    if module.isidentifier() and importlib.util.find_spec(
-        f"sat.usecases.{module}"
-    ):
+    if module.isidentifier() and importlib.util.find_spec(f"sat.usecases.{module}"):
         usecase = getattr(
             importlib.import_module(f"sat.usecases.{module}"), "USECASE", None
         )
