@@ -138,7 +138,15 @@ class ObservationsMaker(DatasetsMaker):
         obs_id = int(observation.obs_id)
         with reading(self._where(obs_id)):
             made = DatasetsMaker.make_dataset(self, dataset, observation)
-        return made.copy(name=f"obs_{obs_id}")
+        name = f"obs_{obs_id}"
+        if made.models is not None:  # models name their datasets: Gammapy's way
+            return made.copy(name=name)
+        # Gammapy names its copy of the reference at random and renames only by
+        # copy(name=...), a deep copy of every map: 49 ms a H.E.S.S. run, 1.4 %
+        # of spectrum-1d's CPU. The dataset is new and ours alone, nothing refers
+        # to its name yet: set it in place (tests/test_upstream.py checks where).
+        made._name = name
+        return made
 
     def _where(self, obs_id: int) -> str:
         return ", ".join(map(str, self.files.get(obs_id, []))) or f"run {obs_id}"

@@ -2,13 +2,15 @@
 
 `sat.reduction.ObservationsMaker` is Gammapy's `DatasetsMaker` through its public
 methods (``make_dataset``, ``callback``, ``error_callback``, ``run``), plus one
-fact Gammapy does not document: the maker keeps the datasets collected so far in
+facts Gammapy does not document. The maker keeps the datasets collected so far in
 instance attributes (``_datasets``, and ``_dataset`` for the reference or the
 stack). ObservationsMaker leaves them out when the maker is pickled for a worker
 (``ObservationsMaker._MAIN_ONLY``); otherwise every task would carry every result
 so far, a payload growing with each run. A Gammapy that renames them would stay
 correct and silently slow: these tests fail instead, naming the attribute, in the
-suite and in ``nox -s canary`` (the newest Gammapy, without our pins).
+suite and in ``nox -s canary`` (the newest Gammapy, without our pins). And a
+dataset's name is its ``_name``: ObservationsMaker names each new dataset
+``obs_<id>`` in place instead of deep-copying it to rename it.
 """
 
 from __future__ import annotations
@@ -126,3 +128,21 @@ def test_gammapy_blocks_come_from_its_public_analysisconfig(name):
     analysis = AnalysisConfig(**blocks)
     for key, block in blocks.items():
         assert getattr(analysis, key).model_dump() == block, key
+
+
+def test_a_dataset_is_named_by_its_name_attribute(gammapy_data):
+    from gammapy.datasets import Datasets
+
+    from sat.reduction import ObservationsMaker
+
+    reference, observations, files, makers = _reduction_inputs(gammapy_data)
+    reduced = ObservationsMaker(makers, files).run(reference, observations)
+    expected = [f"obs_{obs_id}" for obs_id in CRAB_RUNS]
+    assert reduced.names == expected, (
+        "a Gammapy dataset no longer takes its name from `_name`: "
+        "ObservationsMaker.reduce_observation (sat/reduction.py) names each run's "
+        "dataset there; rename by dataset.copy(name=...) instead"
+    )
+    # The names hold where Gammapy looks them up: in a Datasets and on disk.
+    assert Datasets(list(reduced))["obs_23526"].name == "obs_23526"
+    assert reduced[0].to_dict()["name"] == "obs_23523"
