@@ -231,11 +231,21 @@ def announce(signum: int) -> None:
         if _state["announced"]:
             return
         _state["announced"] = True
+    # A progress bar still drawn (the forced exit after the grace period skips
+    # its close) would take the line: the error starts a fresh one.
+    fresh = "\n" if _bar_drawn() else ""
     try:
-        sys.stderr.write(f"Error: {message(signum)}\n")
+        sys.stderr.write(f"{fresh}Error: {message(signum)}\n")
         sys.stderr.flush()
     except (OSError, ValueError):  # a closed or broken stderr: still exit
         pass
+
+
+def _bar_drawn() -> bool:
+    """Whether a tqdm progress bar is open and shown (tqdm keeps them in a set)."""
+    tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
+    bars = list(getattr(tqdm, "_instances", ()))
+    return any(not getattr(bar, "disable", True) for bar in bars)
 
 
 def _descendants(pid: int) -> list[int]:

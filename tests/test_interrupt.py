@@ -230,3 +230,26 @@ def test_a_signal_disguised_as_another_error_still_stops_the_command():
     assert "interrupted by SIGINT" in done.stderr
     assert "initialization failed" not in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_error_line_never_shares_a_line_with_an_open_progress_bar(monkeypatch):
+    # The forced exit after the grace period announces while a bar is still
+    # drawn (CI: "reducing runs:   0%| ... 0/20 [...]Error: interrupted by SIGINT").
+    import io
+    import signal
+
+    from tqdm.auto import tqdm
+
+    from sat import interrupt
+
+    stderr = io.StringIO()
+    monkeypatch.setattr(interrupt.sys, "stderr", stderr)
+    monkeypatch.setitem(interrupt._state, "announced", False)
+    bar = tqdm(total=20, desc="reducing runs", file=stderr, leave=False)
+    try:
+        interrupt.announce(signal.SIGINT)
+    finally:
+        bar.close()
+    lines = stderr.getvalue().replace("\r", "\n").splitlines()
+    errors = [line for line in lines if "Error:" in line]
+    assert len(errors) == 1 and errors[0].startswith("Error: interrupted by SIGINT")
