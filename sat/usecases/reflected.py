@@ -69,22 +69,19 @@ class ReflectedRuns:
         return Datasets([self.stacked]) if stack else self.datasets
 
     @cached_property
-    def _info_tables(self):
+    def info_tables(self):
+        """Gammapy's info tables of the runs: per run and cumulative.
+
+        Computed once: the statistics and the figure of the runs both read them.
+        """
         return (
             self.datasets.info_table(cumulative=False),
             self.datasets.info_table(cumulative=True),
         )
 
-    def info_tables(self):
-        """Return Gammapy's info tables of the runs: per run and cumulative.
-
-        Computed once: the statistics and the figure of the runs both read them.
-        """
-        return self._info_tables
-
     def statistics(self) -> dict:
         """Return per-run and stacked numbers, dropped and failed runs."""
-        runs, cumulative = self.info_tables()
+        runs, cumulative = self.info_tables
         total = cumulative[-1]
         return {
             "runs": [_run_row(runs, i, d) for i, d in enumerate(self.datasets)],

@@ -23,9 +23,7 @@ def usecases() -> dict:
 
     found = {}
     for module in pkgutil.iter_modules(sat.usecases.__path__):
-        usecase = getattr(
-            importlib.import_module(f"sat.usecases.{module.name}"), "USECASE", None
-        )
+        usecase = _usecase_of(module.name)
         if usecase is not None:
             found[usecase.name] = usecase
     return dict(sorted(found.items(), key=lambda item: item[1].usecase_id))
@@ -41,12 +39,15 @@ def get_usecase(name: str):
     """
     module = name.replace("-", "_")
     if module.isidentifier() and importlib.util.find_spec(f"sat.usecases.{module}"):
-        usecase = getattr(
-            importlib.import_module(f"sat.usecases.{module}"), "USECASE", None
-        )
+        usecase = _usecase_of(module)
         if usecase is not None and usecase.name == name:
             return usecase
     known = usecases()
     if name not in known:
         raise ConfigError(f"unknown use case {name!r}; known: {', '.join(known)}")
     return known[name]
+
+
+def _usecase_of(module: str):
+    """Return the ``USECASE`` of module ``sat.usecases.<module>``, or None."""
+    return getattr(importlib.import_module(f"sat.usecases.{module}"), "USECASE", None)

@@ -215,7 +215,7 @@ class Spectrum1D(DL3UseCase):
                 context.write_models(Models([sky_model]), f"models/{name}.yaml")
             for dataset in [runs.stacked, *runs.datasets]:
                 _write_ogip(dataset, context)
-            table, cumulative = runs.info_tables()
+            table, cumulative = runs.info_tables
             what = runs.summary.text()
             context.save_figure(
                 _plot_spectrum(flux_points, sky_models, main, runs.label, what),
