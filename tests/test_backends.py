@@ -164,6 +164,34 @@ def test_parallel_backends_ran_in_other_processes(crab_reductions):
         assert all(stats.cpu_s > 0 and stats.peak_rss_mib > 50 for stats in maker.stats)
 
 
+def test_forked_workers_get_the_reference_once(gammapy_data, monkeypatch):
+    """A task carries a run and a key, not the maker and reference dataset again.
+
+    Pickled with every task they cost the main process, which on 2 cores competes
+    with the workers, ~4 ms a run (`ObservationsMaker.run`).
+    """
+    from multiprocessing.reduction import ForkingPickler
+
+    from sat import reduction
+
+    sent = []
+    dumps = ForkingPickler.dumps
+
+    def spy(cls, obj, protocol=None):
+        payload = dumps(obj, protocol)
+        sent.append(len(payload))
+        return payload
+
+    monkeypatch.setattr(ForkingPickler, "dumps", classmethod(spy))
+    datasets, _ = _reduce_crab(gammapy_data, "multiprocessing", 2)
+    assert datasets.names == [f"obs_{obs_id}" for obs_id in CRAB_RUNS]
+    assert len(sent) >= len(CRAB_RUNS)
+    # A H.E.S.S. run's observation pickles to ~6 kB; the reference and the
+    # makers would add ~20 kB more.
+    assert max(sent) < 10_000, sent
+    assert reduction._INHERITED == {}  # nothing kept after the run
+
+
 def test_same_fit_with_every_backend(crab_reductions):
     import astropy.units as u
     from gammapy.modeling import Fit
