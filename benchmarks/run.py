@@ -12,8 +12,9 @@ start-up ~0.5 min (warm-ups and 5 interleaved runs of each); every use case
 once, ~5 min for the nine of 2026.11.0 (survey alone 2.5 min; its 200 simulated
 runs are reused by the scaling benchmark), plus the use cases added since; the
 overhead ~2.5 min (5 pairs of ~16 s + ~15 s of CPU); the operations ~1 min;
-scaling ~15-19 min (5 repeats of 4 processes on 100 runs, estimated from the CPU
-times measured on 50: ~240 s of CPU and ~180-225 s of wall time per repeat).
+scaling ~19 min (measured in release 2026.12 on 100 runs: ctao-sat's pair ~65 s
+a repeat, 11 repeats; plain Gammapy's ~85 s, 5 repeats); before, estimated from
+the CPU times measured on 50: ~240 s of CPU and ~180-225 s of wall time per repeat.
 Per process on 50 runs: ctao-sat 26 s serial, 28 s with 2 workers; plain
 Gammapy 21 s serial, 39 s with n_jobs=2. The reductions cost ~0.33 s of CPU per
 run and the processes' fixed parts stay; plain Gammapy's n_jobs=2 adds CPU that

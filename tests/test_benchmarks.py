@@ -134,6 +134,25 @@ def test_scaling_reduces_the_same_runs_on_both_sides(bench):
     assert (root / "bench" / result["plot"]).read_bytes().startswith(b"\x89PNG")
 
 
+def test_repeats_without_plain_gammapy_add_to_ctao_sats_samples_only(bench):
+    """gates.yaml repeats ctao-sat's pair more often than plain Gammapy's."""
+    scaling = _load("scaling")
+    _, record = bench
+    rows = _scaling(record)["rows"]
+    # The measured rows, as if plain Gammapy had run in the first repeat only.
+    kept = [r for r in rows if r["repeat"] == 0 or r["side"] == "ctao-sat"]
+    result = scaling.summarise(kept, SCALING_RUNS, 2, 0.9)
+    samples = result["samples"]
+    assert len(samples["reduction_speedup"]) == len(samples["cpu_speedup_bound"]) == 2
+    for key in ("plain_gammapy_speedup", "speedup_vs_plain"):
+        assert samples[key] == _scaling(record)["samples"][key][:1], key
+    assert result["metrics"]["repeats"] == 2
+    assert result["metrics"]["plain_repeats"] == 1
+    assert [p[0] for p in scaling._plan(2, False, plain=False)] == ["ctao-sat"] * 2
+    thresholds = G.load_thresholds()["benchmarks"]
+    assert thresholds["scaling_plain_repeats"] <= thresholds["scaling_repeats"]
+
+
 def test_two_repeats_cannot_resolve_a_budget(bench):
     _, record = bench
     budgets = G.load_thresholds()["benchmarks"]
