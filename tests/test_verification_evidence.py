@@ -307,6 +307,37 @@ def test_a_demonstration_over_its_limit_fails_and_the_release_refuses(
     )
 
 
+def test_the_release_judges_the_requirements_gate_again_with_late_evidence(
+    tmp_path, verify_report, monkeypatch
+):
+    """Evidence that arrives after verify (the docs session) updates the gate too.
+
+    Before, the release document showed the requirement VERIFIED in its table
+    and, from verify's gate, "awaiting evidence ... the release refuses it".
+    """
+    from satdev.gates import requirements_gate
+    from satdev.release import fold_evidence
+    from satdev.report import GateRow
+
+    monkeypatch.setenv(RUN_ID_ENV, RUN)
+    build = release_build(tmp_path, verify_report)
+    catalogue = read_catalogue(CATALOGUE)
+    report = read_report(build / "report" / "report.json")
+    # verify's gate, judged before the container session wrote its evidence.
+    awaiting = requirements_gate(list(verdicts(Sources(run_id=RUN)).values()), [])
+    assert any(w.startswith("B-SUSS-1530: NOT VERIFIED") for w in awaiting.warnings)
+    report.gates = [g for g in report.gates if g.name != awaiting.name]
+    report.gates.append(GateRow(**awaiting.as_dict()))
+    _deploy(build, 100.0)
+    folded, _, _ = fold_evidence(build, report, catalogue)
+    (gate,) = [g for g in folded.gates if g.name == "requirements"]
+    assert not any("B-SUSS-1530" in w for w in gate.warnings), gate.warnings
+    # Still awaiting: the conda session and the inspection record.
+    assert "3 awaiting" in awaiting.figure and "2 awaiting" in gate.figure
+    row = next(t for t in folded.traceability if t.id == "B-SUSS-1530")
+    assert row.label == "VERIFIED"
+
+
 def test_an_inspection_needs_a_record_for_this_version(
     tmp_path, verify_report, monkeypatch
 ):
