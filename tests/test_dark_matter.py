@@ -215,7 +215,8 @@ def test_a_jfactor_wrong_by_ten_fails(light, tmp_path, factor):
 
 @pytest.mark.verifies_requirement("C-SAT-0080")
 def test_coverage_check_fails_limits_at_the_wrong_level():
-    from sat.usecases.dark_matter import DarkMatterLimitsConfig, _coverage_checks
+    from sat.usecases.dark_matter import DarkMatterLimitsConfig
+    from sat.usecases.dark_matter.coverage import _coverage_checks
 
     rng = np.random.default_rng(3)
     n = 100
