@@ -18,6 +18,7 @@ from sat.validation import Bounds, Reference, check_bounds, compare
 # The Crab Nebula's power law at 1 TeV (H.E.S.S., Aharonian et al. 2006, A&A 457,
 # 899): the unit of the population's fluxes.
 CRAB_AMPLITUDE = 3.45e-11
+# Tolerance of the detected count against its Asimov expectation (sigma).
 N_SIGMA = 3.0
 # Probability of a 3 sigma Gaussian excursion (one-sided), for Poisson checks.
 P_3SIGMA = 0.00135
