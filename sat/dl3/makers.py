@@ -17,6 +17,7 @@ __all__ = [
     "cube_makers",
     "energy_axis",
     "exclusion_mask",
+    "map_reference",
     "reflected_regions_makers",
     "safe_mask_maker",
     "sky_coord",
@@ -55,6 +56,33 @@ def circle(block, centre):
     from regions import CircleSkyRegion
 
     return CircleSkyRegion(sky_coord(block) or centre, block.radius)
+
+
+def map_reference(block, centre, name: str = "stacked"):
+    """Return the empty `~gammapy.datasets.MapDataset` of Gammapy's geom block.
+
+    A TAN map in ICRS centred on ``centre`` with the width, pixel size and
+    energy axes of ``datasets.geom`` (``wcs``, ``axes``), as Gammapy's
+    ``Analysis`` makes it; its geometry is ``reference.counts.geom``.
+    """
+    from gammapy.datasets import MapDataset
+    from gammapy.maps import WcsGeom
+
+    wcs = block.wcs
+    geom = WcsGeom.create(
+        skydir=centre.icrs,
+        width=(wcs.width.width.to_value("deg"), wcs.width.height.to_value("deg")),
+        binsz=wcs.binsize.to_value("deg"),
+        frame="icrs",
+        proj="TAN",
+        axes=[energy_axis(block.axes.energy)],
+    )
+    return MapDataset.create(
+        geom,
+        energy_axis_true=energy_axis(block.axes.energy_true, "energy_true"),
+        binsz_irf=wcs.binsize_irf.to_value("deg"),
+        name=name,
+    )
 
 
 def exclusion_mask(position, observations, circles, on_radius, path=None):

@@ -338,11 +338,8 @@ class _Cube:
 
 def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cube:
     """Select, check, reduce and stack the runs on the cube of ``datasets``."""
-    from gammapy.datasets import MapDataset
-    from gammapy.maps import WcsGeom
-
     from sat.archive.usecase import observations_folder
-    from sat.dl3.makers import cube_makers, energy_axis, sky_coord
+    from sat.dl3.makers import cube_makers, map_reference, sky_coord
     from sat.dl3.runs import checked_runs
     from sat.dl3.select import source_position
     from sat.errors import DataError
@@ -359,23 +356,10 @@ def _stacked_cube(config: Map3DConfig, context: RunContext, dataset: str) -> _Cu
     )
     given = sky_coord(block.geom.wcs.skydir)
     center, label = source_position(selection.store, config.target, given)
-    wcs = block.geom.wcs
     observations, outside_fov = _in_field_of_view(config, selection, center)
     obs_ids = [int(observation.obs_id) for observation in observations]
-    geom = WcsGeom.create(
-        skydir=center,
-        width=(wcs.width.width.to_value("deg"), wcs.width.height.to_value("deg")),
-        binsz=wcs.binsize.to_value("deg"),
-        frame="icrs",
-        proj="TAN",
-        axes=[energy_axis(block.geom.axes.energy)],
-    )
-    reference = MapDataset.create(
-        geom,
-        energy_axis_true=energy_axis(block.geom.axes.energy_true, "energy_true"),
-        binsz_irf=wcs.binsize_irf.to_value("deg"),
-        name="stacked",
-    )
+    reference = map_reference(block.geom, center)
+    geom = reference.counts.geom
     exclusion = _exclusion_mask(geom, center, config.exclusion_regions)
     reduction = reduce_observations(
         context,

@@ -139,15 +139,13 @@ def _search_field(config, context: RunContext, field: RealField):
     """
     import numpy as np
     from astropy.coordinates import SkyCoord
-    from gammapy.datasets import MapDataset
     from gammapy.makers import FoVBackgroundMaker, MapDatasetMaker
-    from gammapy.maps import WcsGeom
     from gammapy.modeling.models import FoVBackgroundModel
     from regions import CircleSkyRegion
 
     from sat.data import require
     from sat.detection import find_sources, ts_map
-    from sat.dl3.makers import energy_axis, safe_mask_maker
+    from sat.dl3.makers import map_reference, safe_mask_maker
     from sat.dl3.runs import checked_runs
     from sat.plots import ObservationSummary
     from sat.reduction import reduce_observations
@@ -165,22 +163,9 @@ def _search_field(config, context: RunContext, field: RealField):
         *(np.mean(getattr(vector, axis)) for axis in "xyz"),
         representation_type="cartesian",
     )
-    wcs = block.geom.wcs
     centre = SkyCoord(mean.spherical.lon, mean.spherical.lat, frame="icrs")
-    geom = WcsGeom.create(
-        skydir=centre.icrs,
-        width=(wcs.width.width.to_value("deg"), wcs.width.height.to_value("deg")),
-        binsz=wcs.binsize.to_value("deg"),
-        frame="icrs",
-        proj="TAN",
-        axes=[energy_axis(block.geom.axes.energy)],
-    )
-    stacked = MapDataset.create(
-        geom,
-        energy_axis_true=energy_axis(block.geom.axes.energy_true, "energy_true"),
-        binsz_irf=wcs.binsize_irf.to_value("deg"),
-        name="stacked",
-    )
+    stacked = map_reference(block.geom, centre)
+    geom = stacked.counts.geom
     makers = [
         MapDatasetMaker(selection=list(block.map_selection)),
         safe_mask_maker(block.safe_mask),
