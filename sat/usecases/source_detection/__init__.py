@@ -108,18 +108,16 @@ class SourceDetection(UseCase):
     def run(self, config, context: RunContext) -> Outcome:
         """Simulate and search the survey field and its twin; search real fields."""
         validation, summary, extra, parameters = [], [], {}, {}
-        if "simulation" in config.parts:
-            outcome = _simulated_survey(config, context)
-            validation += outcome.validation
-            summary += outcome.summary
-            extra["simulation"] = outcome.extra
-            parameters.update(outcome.parameters)
-        if "real-data" in config.parts:
-            outcome = _real_fields(config, context)
-            validation += outcome.validation
-            summary += outcome.summary
-            extra["real_data"] = outcome.extra
-            parameters.update(outcome.parameters)
+        for part, key, search in (
+            ("simulation", "simulation", _simulated_survey),
+            ("real-data", "real_data", _real_fields),
+        ):
+            if part in config.parts:
+                outcome = search(config, context)
+                validation += outcome.validation
+                summary += outcome.summary
+                extra[key] = outcome.extra
+                parameters.update(outcome.parameters)
         return Outcome(parameters, validation, summary, extra)
 
 
